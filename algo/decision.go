@@ -1,0 +1,31 @@
+package algo
+
+// Decision is what one step decides for one request.
+type Decision struct {
+	// Limited reports that the request was denied; a denied request
+	// consumes nothing.
+	Limited bool
+	// Remaining is how much cost could still pass now, after this
+	// decision (floored, never negative).
+	Remaining int64
+	// RetryAfter is 0 when allowed; otherwise the exact number of
+	// microseconds (rounded up) after which the same request would pass
+	// with no other traffic, or Never when its cost exceeds the capacity.
+	RetryAfter int64
+	// ResetAfter is the number of microseconds (rounded up) until the key
+	// is back to its initial state with no other traffic; 0 when it
+	// already is. Stores use it as the key's time to live.
+	ResetAfter int64
+}
+
+// floorDiv returns ⌊a/b⌋ for b > 0. Its Lua twin is exact for |a|+b ≤ 2^53.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// ceilDiv returns ⌈a/b⌉ for b > 0.
+func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }

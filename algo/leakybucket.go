@@ -1,0 +1,46 @@
+package algo
+
+// LeakyBucketState is a leaky bucket's stored state.
+type LeakyBucketState struct {
+	Last  int64 // time of the last admission, µs
+	Water int64 // water in the bucket at Last, in units (Params.Unit per request)
+}
+
+// LeakyBucketInit is the state of a key with no history: an empty bucket.
+//
+//throttled:init
+func LeakyBucketInit(q Params, now int64) LeakyBucketState {
+	return LeakyBucketState{Last: now, Water: 0}
+}
+
+// LeakyBucketStep decides a request of cost at time now, in the meter form (the
+// seed's leaking_bucket): each request pours cost into a bucket of capacity
+// Burst that drains continuously at Limit per Period; the request passes iff
+// it does not overflow the bucket. Its decisions equal the token bucket's.
+//
+//throttled:step
+func LeakyBucketStep(s LeakyBucketState, q Params, now, cost int64) (LeakyBucketState, Decision) {
+	if now < s.Last {
+		now = s.Last
+	}
+	water := s.Water
+	if water > 0 {
+		// Clamp before multiplying so elapsed·Rate stays within MaxSafe+Rate.
+		untilEmpty := ceilDiv(water, q.Rate)
+		if now-s.Last >= untilEmpty {
+			water = 0
+		} else {
+			water = water - (now-s.Last)*q.Rate
+		}
+	}
+	room := q.Capacity - water
+	if cost > q.Burst {
+		return s, Decision{Limited: true, Remaining: floorDiv(room, q.Unit), RetryAfter: Never, ResetAfter: ceilDiv(water, q.Rate)}
+	}
+	pour := cost * q.Unit
+	if pour > room {
+		return s, Decision{Limited: true, Remaining: floorDiv(room, q.Unit), RetryAfter: ceilDiv(pour-room, q.Rate), ResetAfter: ceilDiv(water, q.Rate)}
+	}
+	water = water + pour
+	return LeakyBucketState{Last: now, Water: water}, Decision{Remaining: floorDiv(q.Capacity-water, q.Unit), ResetAfter: ceilDiv(water, q.Rate)}
+}

@@ -1,0 +1,485 @@
+package main
+
+import (
+	"fmt"
+	"go/ast"
+	"go/constant"
+	"go/token"
+	"go/types"
+	"sort"
+	"strings"
+)
+
+// luaKeywords are Lua 5.1's reserved words; Go names that collide get a "_" suffix.
+var luaKeywords = map[string]bool{
+	"and": true, "break": true, "do": true, "else": true, "elseif": true, "end": true,
+	"false": true, "for": true, "function": true, "if": true, "in": true, "local": true,
+	"nil": true, "not": true, "or": true, "repeat": true, "return": true, "then": true,
+	"true": true, "until": true, "while": true,
+	// Names the script itself uses.
+	"floorDiv": true, "ceilDiv": true, "math": true, "redis": true, "string": true,
+	"tonumber": true, "KEYS": true, "ARGV": true, "init": true, "step": true,
+}
+
+// helpers are the Go functions a step may call, with their Lua twins.
+var helpers = map[string]string{
+	"floorDiv": "floorDiv",
+	"ceilDiv":  "ceilDiv",
+	"min":      "math.min",
+	"max":      "math.max",
+}
+
+// luaPrelude defines the helpers' Lua twins. floorDiv must be exact for
+// integers up to 2^53 where a/b is rounded: math.fmod is exact, so a − r is
+// an exact multiple of b and the division that follows is exact too.
+const luaPrelude = `local function floorDiv(a, b)
+  local r = math.fmod(a, b)
+  if r < 0 then
+    r = r + b
+  end
+  return (a - r) / b
+end
+
+local function ceilDiv(a, b)
+  return -floorDiv(-a, b)
+end
+`
+
+// translator turns one marked function into a Lua local function.
+type translator struct {
+	src     *source
+	alg     *algorithm
+	structs map[string]*types.Named // struct-typed parameters, flattened to name_Field
+	buf     strings.Builder
+	depth   int
+}
+
+// usedParams returns the Params fields read by the algorithm's two
+// functions, in declaration order, refusing non-int64 ones.
+func (s *source) usedParams(a *algorithm) ([]string, error) {
+	used := map[string]bool{}
+	var err error
+	for _, fd := range []*ast.FuncDecl{a.Init, a.Step} {
+		ast.Inspect(fd.Body, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok || err != nil {
+				return err == nil
+			}
+			if tv, ok := s.info.Types[sel.X]; ok && types.Identical(tv.Type, a.Params) {
+				if !isInt64(s.info.Types[sel].Type) {
+					err = s.errorf(sel.Pos(), "%s.%s is not int64: only int64 parameters reach Lua", a.Params.Obj().Name(), sel.Sel.Name)
+				}
+				used[sel.Sel.Name] = true
+			}
+			return true
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, f := range fields(a.Params) {
+		if used[f] {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// translateFunc emits `local function <luaName>(...) ... end`.
+func (s *source) translateFunc(a *algorithm, fd *ast.FuncDecl, luaName string) (string, error) {
+	t := &translator{src: s, alg: a, structs: map[string]*types.Named{}}
+	var params []string
+	for _, field := range fd.Type.Params.List {
+		for _, name := range field.Names {
+			typ := s.info.Defs[name].Type()
+			if n := structNamed(typ); n != nil {
+				t.structs[name.Name] = n
+				for _, f := range t.structFields(n) {
+					params = append(params, name.Name+"_"+f)
+				}
+				continue
+			}
+			if !isInt64(typ) {
+				return "", s.errorf(name.Pos(), "parameter %s has type %s: only int64 and struct parameters are allowed", name.Name, typ)
+			}
+			params = append(params, t.local(name.Name))
+		}
+	}
+	fmt.Fprintf(&t.buf, "local function %s(%s)\n", luaName, strings.Join(params, ", "))
+	t.depth = 1
+	if err := t.block(fd.Body.List); err != nil {
+		return "", err
+	}
+	t.buf.WriteString("end\n")
+	return t.buf.String(), nil
+}
+
+// structFields lists the fields a flattened struct contributes: all of a
+// state or decision, only the used ones of Params.
+func (t *translator) structFields(n *types.Named) []string {
+	if types.Identical(n, t.alg.Params) {
+		return t.alg.UsedParam
+	}
+	return fields(n)
+}
+
+func (t *translator) local(name string) string {
+	if luaKeywords[name] {
+		return name + "_"
+	}
+	return name
+}
+
+func (t *translator) line(format string, args ...any) {
+	t.buf.WriteString(strings.Repeat("  ", t.depth))
+	fmt.Fprintf(&t.buf, format, args...)
+	t.buf.WriteByte('\n')
+}
+
+func (t *translator) block(stmts []ast.Stmt) error {
+	for i, st := range stmts {
+		if _, ok := st.(*ast.ReturnStmt); ok && i != len(stmts)-1 {
+			return t.src.errorf(stmts[i+1].Pos(), "statement after return is not allowed")
+		}
+		if err := t.stmt(st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *translator) stmt(st ast.Stmt) error {
+	switch st := st.(type) {
+	case *ast.AssignStmt:
+		return t.assign(st)
+	case *ast.DeclStmt:
+		return t.decl(st)
+	case *ast.IfStmt:
+		return t.ifStmt(st, false)
+	case *ast.ReturnStmt:
+		return t.ret(st)
+	default:
+		return t.src.errorf(st.Pos(), "%s is not allowed in a step function (only :=, =, var, if/else and return)", nodeKind(st))
+	}
+}
+
+func (t *translator) assign(st *ast.AssignStmt) error {
+	var lhs []string
+	for _, l := range st.Lhs {
+		switch l := l.(type) {
+		case *ast.Ident:
+			if l.Name == "_" {
+				return t.src.errorf(l.Pos(), "blank assignment is not allowed")
+			}
+			if err := t.scalar(l); err != nil {
+				return err
+			}
+			lhs = append(lhs, t.local(l.Name))
+		case *ast.SelectorExpr:
+			name, err := t.selector(l)
+			if err != nil {
+				return err
+			}
+			lhs = append(lhs, name)
+		default:
+			return t.src.errorf(l.Pos(), "assignment to %s is not allowed", nodeKind(l))
+		}
+	}
+	switch st.Tok {
+	case token.DEFINE, token.ASSIGN:
+		if len(st.Rhs) != len(st.Lhs) {
+			return t.src.errorf(st.Pos(), "assignment must have as many values as names")
+		}
+		var rhs []string
+		for _, r := range st.Rhs {
+			e, err := t.expr(r)
+			if err != nil {
+				return err
+			}
+			rhs = append(rhs, e)
+		}
+		if st.Tok == token.DEFINE {
+			t.line("local %s = %s", strings.Join(lhs, ", "), strings.Join(rhs, ", "))
+		} else {
+			t.line("%s = %s", strings.Join(lhs, ", "), strings.Join(rhs, ", "))
+		}
+		return nil
+	case token.ADD_ASSIGN, token.SUB_ASSIGN, token.MUL_ASSIGN:
+		if len(lhs) != 1 {
+			return t.src.errorf(st.Pos(), "%s must assign one name", st.Tok)
+		}
+		e, err := t.expr(st.Rhs[0])
+		if err != nil {
+			return err
+		}
+		t.line("%s = %s %s %s", lhs[0], lhs[0], strings.TrimSuffix(st.Tok.String(), "="), paren(e))
+		return nil
+	default:
+		return t.src.errorf(st.Pos(), "%s is not allowed (use floorDiv or ceilDiv for division)", st.Tok)
+	}
+}
+
+func (t *translator) decl(st *ast.DeclStmt) error {
+	gd, ok := st.Decl.(*ast.GenDecl)
+	if !ok || gd.Tok != token.VAR {
+		return t.src.errorf(st.Pos(), "only var declarations are allowed")
+	}
+	for _, spec := range gd.Specs {
+		vs := spec.(*ast.ValueSpec)
+		for i, name := range vs.Names {
+			typ := t.src.info.Defs[name].Type()
+			var val string
+			switch {
+			case i < len(vs.Values):
+				e, err := t.expr(vs.Values[i])
+				if err != nil {
+					return err
+				}
+				val = e
+			case isInt64(typ):
+				val = "0"
+			case isBool(typ):
+				val = "false"
+			}
+			if val == "" || !(isInt64(typ) || isBool(typ)) {
+				return t.src.errorf(name.Pos(), "variable %s has type %s: only int64 and bool locals are allowed", name.Name, typ)
+			}
+			t.line("local %s = %s", t.local(name.Name), val)
+		}
+	}
+	return nil
+}
+
+func (t *translator) ifStmt(st *ast.IfStmt, isElse bool) error {
+	if st.Init != nil {
+		return t.src.errorf(st.Init.Pos(), "if with an init statement is not allowed")
+	}
+	cond, err := t.expr(st.Cond)
+	if err != nil {
+		return err
+	}
+	if isElse {
+		t.depth--
+		t.line("elseif %s then", cond)
+		t.depth++
+	} else {
+		t.line("if %s then", cond)
+		t.depth++
+	}
+	if err := t.block(st.Body.List); err != nil {
+		return err
+	}
+	switch e := st.Else.(type) {
+	case nil:
+	case *ast.IfStmt:
+		return t.ifStmt(e, true)
+	case *ast.BlockStmt:
+		t.depth--
+		t.line("else")
+		t.depth++
+		if err := t.block(e.List); err != nil {
+			return err
+		}
+	}
+	t.depth--
+	t.line("end")
+	return nil
+}
+
+// ret flattens each returned struct into its fields.
+func (t *translator) ret(st *ast.ReturnStmt) error {
+	var out []string
+	for _, r := range st.Results {
+		typ := structNamed(t.src.info.Types[r].Type)
+		if typ == nil {
+			return t.src.errorf(r.Pos(), "only structs are returned")
+		}
+		switch r := r.(type) {
+		case *ast.CompositeLit:
+			vals := map[string]string{}
+			for _, el := range r.Elts {
+				kv, ok := el.(*ast.KeyValueExpr)
+				if !ok {
+					return t.src.errorf(el.Pos(), "struct literals must name their fields")
+				}
+				e, err := t.expr(kv.Value)
+				if err != nil {
+					return err
+				}
+				vals[kv.Key.(*ast.Ident).Name] = e
+			}
+			for _, f := range fields(typ) {
+				v, ok := vals[f]
+				switch {
+				case ok:
+				case fieldIsBool(typ, f):
+					v = "false"
+				default:
+					v = "0"
+				}
+				out = append(out, v)
+			}
+		case *ast.Ident:
+			if t.structs[r.Name] == nil {
+				return t.src.errorf(r.Pos(), "only parameters and struct literals may be returned")
+			}
+			for _, f := range fields(typ) {
+				out = append(out, r.Name+"_"+f)
+			}
+		default:
+			return t.src.errorf(r.Pos(), "%s is not allowed in return (use a struct literal)", nodeKind(r))
+		}
+	}
+	t.line("return %s", strings.Join(out, ", "))
+	return nil
+}
+
+func (t *translator) scalar(e ast.Expr) error {
+	typ := t.src.info.Types[e].Type
+	if id, ok := e.(*ast.Ident); ok && typ == nil {
+		if obj := t.src.info.Uses[id]; obj != nil {
+			typ = obj.Type()
+		} else if obj := t.src.info.Defs[id]; obj != nil {
+			typ = obj.Type()
+		}
+	}
+	if typ == nil || !(isInt64(typ) || isBool(typ)) {
+		return t.src.errorf(e.Pos(), "%s has type %s: only int64 and bool values are allowed", exprString(e), typ)
+	}
+	return nil
+}
+
+func (t *translator) selector(e *ast.SelectorExpr) (string, error) {
+	x, ok := e.X.(*ast.Ident)
+	if !ok || t.structs[x.Name] == nil {
+		return "", t.src.errorf(e.Pos(), "%s: only fields of struct parameters may be selected", exprString(e))
+	}
+	if err := t.scalar(e); err != nil {
+		return "", err
+	}
+	return x.Name + "_" + e.Sel.Name, nil
+}
+
+func (t *translator) expr(e ast.Expr) (string, error) {
+	tv := t.src.info.Types[e]
+	if tv.Value != nil {
+		switch tv.Value.Kind() {
+		case constant.Int:
+			v, exact := constant.Int64Val(tv.Value)
+			if !exact || v > 1<<53 || v < -(1<<53) {
+				return "", t.src.errorf(e.Pos(), "constant %s is not exact in Lua", tv.Value)
+			}
+			return fmt.Sprint(v), nil
+		case constant.Bool:
+			return fmt.Sprint(constant.BoolVal(tv.Value)), nil
+		default:
+			return "", t.src.errorf(e.Pos(), "constant %s has kind %s: only integer and bool constants are allowed", tv.Value, tv.Value.Kind())
+		}
+	}
+	if tv.Type != nil && !isInt64(tv.Type) && !isBool(tv.Type) {
+		return "", t.src.errorf(e.Pos(), "%s has type %s: only int64 and bool values are allowed", exprString(e), tv.Type)
+	}
+	switch e := e.(type) {
+	case *ast.Ident:
+		if err := t.scalar(e); err != nil {
+			return "", err
+		}
+		return t.local(e.Name), nil
+	case *ast.SelectorExpr:
+		return t.selector(e)
+	case *ast.ParenExpr:
+		return t.expr(e.X)
+	case *ast.UnaryExpr:
+		x, err := t.expr(e.X)
+		if err != nil {
+			return "", err
+		}
+		switch e.Op {
+		case token.SUB:
+			return "(-" + paren(x) + ")", nil
+		case token.NOT:
+			return "(not " + paren(x) + ")", nil
+		}
+		return "", t.src.errorf(e.Pos(), "unary %s is not allowed", e.Op)
+	case *ast.BinaryExpr:
+		op, ok := map[token.Token]string{
+			token.ADD: "+", token.SUB: "-", token.MUL: "*",
+			token.LSS: "<", token.LEQ: "<=", token.GTR: ">", token.GEQ: ">=",
+			token.EQL: "==", token.NEQ: "~=", token.LAND: "and", token.LOR: "or",
+		}[e.Op]
+		if !ok {
+			return "", t.src.errorf(e.OpPos, "operator %s is not allowed (use floorDiv or ceilDiv for division)", e.Op)
+		}
+		x, err := t.expr(e.X)
+		if err != nil {
+			return "", err
+		}
+		y, err := t.expr(e.Y)
+		if err != nil {
+			return "", err
+		}
+		return "(" + x + " " + op + " " + y + ")", nil
+	case *ast.CallExpr:
+		return t.call(e)
+	}
+	return "", t.src.errorf(e.Pos(), "%s is not allowed in a step function", nodeKind(e))
+}
+
+func (t *translator) call(e *ast.CallExpr) (string, error) {
+	id, ok := e.Fun.(*ast.Ident)
+	if !ok {
+		return "", t.src.errorf(e.Pos(), "call of %s is not allowed (only %s)", exprString(e.Fun), helperList())
+	}
+	if tn, ok := t.src.info.Uses[id].(*types.TypeName); ok && len(e.Args) == 1 && isInt64(tn.Type()) {
+		return t.expr(e.Args[0]) // int64(x): a no-op in Lua
+	}
+	luaName, ok := helpers[id.Name]
+	if !ok {
+		return "", t.src.errorf(e.Pos(), "call of %s is not allowed (only %s)", id.Name, helperList())
+	}
+	var args []string
+	for _, a := range e.Args {
+		s, err := t.expr(a)
+		if err != nil {
+			return "", err
+		}
+		args = append(args, s)
+	}
+	return luaName + "(" + strings.Join(args, ", ") + ")", nil
+}
+
+func helperList() string {
+	var names []string
+	for n := range helpers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// paren wraps s in parentheses unless one pair already encloses all of it.
+func paren(s string) string {
+	depth := 0
+	for i, r := range s {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 && i != len(s)-1 {
+				return "(" + s + ")"
+			}
+		}
+		if depth == 0 && i == 0 {
+			return "(" + s + ")"
+		}
+	}
+	return s
+}
+
+func nodeKind(n ast.Node) string {
+	return strings.TrimPrefix(fmt.Sprintf("%T", n), "*ast.")
+}
+
+func exprString(e ast.Expr) string { return types.ExprString(e) }

@@ -1,0 +1,141 @@
+// Command gen translates the step functions of package algo into the Redis
+// Lua scripts and the Go store bindings.
+//
+// Run it from the module root (make generate, or go generate ./...):
+//
+//	go run ./gen [-algo algo] [-root .]
+//
+// It reads the functions marked //throttled:init and //throttled:step, refuses
+// any Go outside the accepted subset with "file:line: why", and writes:
+//
+//	store/redisstore/lua/<algorithm>.lua    the scripts (embedded)
+//	store/redisstore/<algorithm>_gen.go     script embedding and argument encoding
+//	store/redisstore/scripts_gen.go         script table and reply decoding
+//	store/redisstore/reference_gen_test.go  the Go bindings, for differential tests
+//	store/memstore/<algorithm>_gen.go       the memory store's bindings
+//	store/memstore/steps_gen.go             the memory store's dispatcher
+//
+// Output is deterministic; stale generated files in those folders are removed.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+func main() {
+	algoDir := flag.String("algo", "algo", "directory of the step functions, relative to -root")
+	root := flag.String("root", ".", "module root")
+	flag.Parse()
+	if err := run(*root, *algoDir); err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+}
+
+// run generates every output file into root.
+func run(root, algoDir string) error {
+	out, err := generate(root, algoDir)
+	if err != nil {
+		return err
+	}
+	return writeAll(root, out)
+}
+
+// generate returns every output file, keyed by its slash path under root.
+func generate(root, algoDir string) (map[string][]byte, error) {
+	prev, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chdir(root); err != nil {
+		return nil, err
+	}
+	defer os.Chdir(prev)
+	src, err := load(algoDir)
+	if err != nil {
+		return nil, err
+	}
+	algs, err := src.algorithms()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for _, a := range algs {
+		if err := checkGlue(src, a); err != nil {
+			return nil, err
+		}
+		if a.UsedParam, err = src.usedParams(a); err != nil {
+			return nil, err
+		}
+		lua, err := src.luaScript(a)
+		if err != nil {
+			return nil, err
+		}
+		out["store/redisstore/lua/"+a.Snake()+".lua"] = []byte(lua)
+		if out["store/redisstore/"+a.Snake()+"_gen.go"], err = src.goRedis(a); err != nil {
+			return nil, err
+		}
+		if out["store/memstore/"+a.Snake()+"_gen.go"], err = src.goMemstore(a); err != nil {
+			return nil, err
+		}
+	}
+	if out["store/redisstore/scripts_gen.go"], err = src.goRedisDispatch(algs); err != nil {
+		return nil, err
+	}
+	if out["store/redisstore/reference_gen_test.go"], err = src.goRedisReference(algs); err != nil {
+		return nil, err
+	}
+	if out["store/memstore/steps_gen.go"], err = src.goMemstoreDispatch(algs); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// generatedGlobs are the files gen owns; any of them it did not just write is stale.
+var generatedGlobs = []string{
+	"store/redisstore/lua/*.lua",
+	"store/redisstore/*_gen.go",
+	"store/redisstore/*_gen_test.go",
+	"store/memstore/*_gen.go",
+}
+
+func writeAll(root string, out map[string][]byte) error {
+	for _, g := range generatedGlobs {
+		matches, err := filepath.Glob(filepath.Join(root, filepath.FromSlash(g)))
+		if err != nil {
+			return err
+		}
+		for _, m := range matches {
+			rel, _ := filepath.Rel(root, m)
+			if _, ok := out[filepath.ToSlash(rel)]; !ok {
+				if err := os.Remove(m); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	names := make([]string, 0, len(out))
+	for n := range out {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		path := filepath.Join(root, filepath.FromSlash(n))
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, out[n]) {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, out[n], 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+

@@ -1,0 +1,508 @@
+package redistest
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const (
+	// RequireEnv is the environment variable that, when set to "1", makes
+	// a missing redis-server binary a test failure instead of a skip.
+	RequireEnv = "THROTTLED_REQUIRE_REDIS"
+
+	binaryName = "redis-server"
+	loopback   = "127.0.0.1"
+
+	startAttempts  = 5                      // tries to start a server on a fresh port
+	startTimeout   = 10 * time.Second       // time for one server to answer PING
+	clusterTimeout = 20 * time.Second       // time for the cluster to reach cluster_state:ok
+	pollInterval   = 25 * time.Millisecond  // delay between readiness probes
+	ioTimeout      = 5 * time.Second        // deadline for one RESP round trip
+	dialTimeout    = 500 * time.Millisecond // deadline to connect to a server
+	tailBytes      = 4096                   // amount of server output quoted in failures
+	numClusterNode = 3
+	numSlots       = 16384
+)
+
+// Server is a running standalone redis-server started by [Standalone].
+// It is killed when the test that started it finishes.
+type Server struct {
+	p *process
+}
+
+// ClusterServer is a running three-master Redis Cluster started by
+// [Cluster]. Its nodes are killed when the test that started it finishes.
+type ClusterServer struct {
+	nodes []*process
+}
+
+// process is one redis-server process and its captured output.
+type process struct {
+	addr string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{} // closed once cmd.Wait has returned
+	err  error         // result of cmd.Wait, valid after done is closed
+}
+
+// Standalone starts a redis-server listening on a free port of 127.0.0.1
+// and waits until it answers PING. The server persists nothing, keeps its
+// files in a directory from tb.TempDir, and is killed (and waited for) by
+// a tb.Cleanup function.
+//
+// If redis-server is not on PATH, Standalone skips the test, or fails it
+// when the environment variable THROTTLED_REQUIRE_REDIS is "1".
+func Standalone(tb testing.TB) *Server {
+	tb.Helper()
+	bin := lookBinary(tb)
+	return &Server{p: start(tb, bin, false)}
+}
+
+// Addr returns the server's address, "127.0.0.1:port".
+func (s *Server) Addr() string { return s.p.addr }
+
+// URL returns a URL for database 0 of the server,
+// "redis://127.0.0.1:port/0".
+func (s *Server) URL() string { return "redis://" + s.p.addr + "/0" }
+
+// Do sends one command to the server on a new connection and returns the
+// reply rendered by the rules of [ClusterServer.DoNode]. It fails the test
+// on a network or protocol error. Like tb.Fatal, it must be called from
+// the goroutine running the test.
+func (s *Server) Do(tb testing.TB, args ...string) string {
+	tb.Helper()
+	return s.p.do(tb, args)
+}
+
+// Cluster starts a Redis Cluster of three masters without replicas, each
+// listening on a free port of 127.0.0.1 with its own temporary directory.
+// The slots 0-16383 are split into three ranges, one per node, and
+// Cluster waits until every node reports cluster_state:ok and knows all
+// three nodes, failing the test after about 20 seconds otherwise. The
+// nodes are killed (and waited for) by a tb.Cleanup function.
+//
+// If redis-server is not on PATH, Cluster skips the test, or fails it when
+// the environment variable THROTTLED_REQUIRE_REDIS is "1".
+func Cluster(tb testing.TB) *ClusterServer {
+	tb.Helper()
+	bin := lookBinary(tb)
+
+	c := &ClusterServer{}
+	for range numClusterNode {
+		c.nodes = append(c.nodes, start(tb, bin, true))
+	}
+
+	// Assign each node one contiguous third of the slots.
+	for i, n := range c.nodes {
+		lo := i * numSlots / numClusterNode
+		hi := (i+1)*numSlots/numClusterNode - 1
+		n.mustOK(tb, "CLUSTER", "ADDSLOTSRANGE", strconv.Itoa(lo), strconv.Itoa(hi))
+	}
+
+	// Introduce every other node to the first one; gossip does the rest.
+	first := c.nodes[0]
+	host, port, _ := net.SplitHostPort(first.addr)
+	busPort := first.busPort(tb)
+	for _, n := range c.nodes[1:] {
+		n.mustOK(tb, "CLUSTER", "MEET", host, port, busPort)
+	}
+
+	deadline := time.Now().Add(clusterTimeout)
+	for {
+		var pending []string
+		for i, n := range c.nodes {
+			info, err := n.roundTrip([]string{"CLUSTER", "INFO"})
+			if err != nil {
+				pending = append(pending, fmt.Sprintf("node %d (%s): %v", i, n.addr, err))
+				continue
+			}
+			if !strings.Contains(info, "cluster_state:ok") ||
+				!strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(numClusterNode)) {
+				pending = append(pending, fmt.Sprintf("node %d (%s): %s", i, n.addr, summarizeInfo(info)))
+			}
+		}
+		if len(pending) == 0 {
+			return c
+		}
+		if time.Now().After(deadline) {
+			var b strings.Builder
+			for i, n := range c.nodes {
+				fmt.Fprintf(&b, "\n--- output of node %d (%s) ---\n%s", i, n.addr, n.out.tail(tailBytes))
+			}
+			tb.Fatalf("redistest: Redis Cluster did not reach cluster_state:ok with %d known nodes within %v:\n%s%s",
+				numClusterNode, clusterTimeout, strings.Join(pending, "\n"), b.String())
+		}
+		time.Sleep(pollInterval * 4)
+	}
+}
+
+// Addrs returns the addresses ("127.0.0.1:port") of the cluster's nodes,
+// in the order of their slot ranges: node 0 owns slots 0-5460, node 1
+// owns 5461-10921 and node 2 owns 10922-16383.
+func (c *ClusterServer) Addrs() []string {
+	addrs := make([]string, len(c.nodes))
+	for i, n := range c.nodes {
+		addrs[i] = n.addr
+	}
+	return addrs
+}
+
+// DoNode sends one command to node i (an index into [ClusterServer.Addrs])
+// on a new connection and returns the reply rendered as a string: simple
+// strings, bulk strings and integers as their text, a nil reply as
+// "(nil)", an error reply as its text preceded by "-" (as on the wire, for
+// example "-MOVED 3999 127.0.0.1:7000"), and the elements of an array
+// each rendered by these rules and joined by "\n". Redirections are not
+// followed. DoNode fails the test on a network or protocol error. Like
+// tb.Fatal, it must be called from the goroutine running the test.
+func (c *ClusterServer) DoNode(tb testing.TB, i int, args ...string) string {
+	tb.Helper()
+	if i < 0 || i >= len(c.nodes) {
+		tb.Fatalf("redistest: DoNode: node index %d out of range [0,%d)", i, len(c.nodes))
+	}
+	return c.nodes[i].do(tb, args)
+}
+
+// lookBinary returns the path of redis-server, or skips or fails the test
+// when it is missing.
+func lookBinary(tb testing.TB) string {
+	tb.Helper()
+	bin, err := exec.LookPath(binaryName)
+	if err == nil {
+		return bin
+	}
+	if os.Getenv(RequireEnv) == "1" {
+		tb.Fatalf("redistest: redis-server not found on PATH but THROTTLED_REQUIRE_REDIS=1")
+	}
+	tb.Skipf("redistest: *** REDIS TESTS SKIPPED ***: redis-server not found on PATH (%v). "+
+		"Install Redis 7+ (e.g. `apt-get install redis-server`) to run them, and set %s=1 to make its absence a failure.",
+		err, RequireEnv)
+	return ""
+}
+
+// start starts one redis-server, retrying on a new port when the chosen
+// one turns out to be taken, and registers its cleanup.
+func start(tb testing.TB, bin string, cluster bool) *process {
+	tb.Helper()
+	dir := tb.TempDir()
+	var failures []string
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		p, retry, err := tryStart(bin, dir, cluster)
+		if err == nil {
+			tb.Cleanup(p.stop(tb))
+			return p
+		}
+		failures = append(failures, fmt.Sprintf("attempt %d: %v", attempt, err))
+		if !retry {
+			break
+		}
+	}
+	tb.Fatalf("redistest: could not start redis-server:\n%s", strings.Join(failures, "\n"))
+	return nil
+}
+
+// tryStart makes one attempt at starting redis-server on a free port. On
+// failure the process has been killed and reaped, and retry reports whether
+// the failure looks like a port conflict worth another attempt.
+func tryStart(bin, dir string, cluster bool) (p *process, retry bool, err error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, false, err
+	}
+	args := []string{
+		"--bind", loopback,
+		"--port", strconv.Itoa(port),
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", dir,
+		"--daemonize", "no",
+		"--logfile", "",
+	}
+	if cluster {
+		// Choose the cluster bus port explicitly: the default, port+10000,
+		// may be taken or beyond 65535.
+		busPort, err := freePort()
+		if err != nil {
+			return nil, false, err
+		}
+		args = append(args,
+			"--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf",
+			"--cluster-port", strconv.Itoa(busPort),
+		)
+	}
+
+	out := &syncBuffer{}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, false, fmt.Errorf("start %s: %w", bin, err)
+	}
+	p = &process{
+		addr: net.JoinHostPort(loopback, strconv.Itoa(port)),
+		cmd:  cmd,
+		out:  out,
+		done: make(chan struct{}),
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+
+	err = p.waitReady()
+	if err == nil {
+		return p, false, nil
+	}
+	exited := p.exited()
+	p.kill()
+	output := out.tail(tailBytes)
+	retry = errors.Is(err, errForeignServer) ||
+		(exited && (strings.Contains(output, "in use") || strings.Contains(output, "listening")))
+	return nil, retry, fmt.Errorf("redis-server on %s: %w\n--- redis-server output (tail) ---\n%s", p.addr, err, output)
+}
+
+// errForeignServer reports that the port answered PING, but from a
+// process other than the one started.
+var errForeignServer = errors.New("another process answered on the port")
+
+// waitReady waits until the process answers PING, and checks that the
+// answer comes from this very process and not from another server that
+// grabbed the port first.
+func (p *process) waitReady() error {
+	deadline := time.Now().Add(startTimeout)
+	var lastErr error
+	for {
+		if p.exited() {
+			return fmt.Errorf("exited before answering PING: %v", p.err)
+		}
+		reply, err := p.roundTrip([]string{"PING"})
+		switch {
+		case err != nil:
+			lastErr = err
+		case reply != "PONG":
+			lastErr = fmt.Errorf("PING answered %q", reply)
+		default:
+			info, err := p.roundTrip([]string{"INFO", "server"})
+			if err != nil {
+				return fmt.Errorf("INFO server: %w", err)
+			}
+			if !strings.Contains(info, "process_id:"+strconv.Itoa(p.cmd.Process.Pid)+"\r\n") {
+				return errForeignServer
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no PONG within %v (last error: %v)", startTimeout, lastErr)
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+// exited reports whether the process has exited.
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill kills the process and waits for it to be reaped.
+func (p *process) kill() {
+	_ = p.cmd.Process.Kill() // fails only if it already exited
+	<-p.done
+}
+
+// stop returns the cleanup function of the process.
+func (p *process) stop(tb testing.TB) func() {
+	return func() {
+		if p.exited() {
+			tb.Logf("redistest: redis-server on %s exited before the end of the test: %v\n--- output (tail) ---\n%s",
+				p.addr, p.err, p.out.tail(tailBytes))
+			return
+		}
+		p.kill()
+	}
+}
+
+// busPort returns the cluster bus port the process was started with.
+func (p *process) busPort(tb testing.TB) string {
+	tb.Helper()
+	args := p.cmd.Args
+	for i := 1; i+1 < len(args); i++ {
+		if args[i] == "--cluster-port" {
+			return args[i+1]
+		}
+	}
+	tb.Fatalf("redistest: redis-server on %s was not started in cluster mode", p.addr)
+	return ""
+}
+
+// do runs one command for Do and DoNode.
+func (p *process) do(tb testing.TB, args []string) string {
+	tb.Helper()
+	if len(args) == 0 {
+		tb.Fatalf("redistest: Do: no command given")
+	}
+	reply, err := p.roundTrip(args)
+	if err != nil {
+		tb.Fatalf("redistest: %s on %s: %v\n--- redis-server output (tail) ---\n%s",
+			strings.Join(args, " "), p.addr, err, p.out.tail(tailBytes))
+	}
+	return reply
+}
+
+// mustOK runs a command that must answer +OK.
+func (p *process) mustOK(tb testing.TB, args ...string) {
+	tb.Helper()
+	if reply := p.do(tb, args); reply != "OK" {
+		tb.Fatalf("redistest: %s on %s answered %q, want OK\n--- redis-server output (tail) ---\n%s",
+			strings.Join(args, " "), p.addr, reply, p.out.tail(tailBytes))
+	}
+}
+
+// roundTrip sends one command on a new connection and reads its reply.
+func (p *process) roundTrip(args []string) (string, error) {
+	conn, err := net.DialTimeout("tcp", p.addr, dialTimeout)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
+		return "", err
+	}
+	if _, err := conn.Write(encodeCommand(args)); err != nil {
+		return "", err
+	}
+	return readReply(bufio.NewReader(conn))
+}
+
+// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// encodeCommand encodes a command as a RESP array of bulk strings.
+func encodeCommand(args []string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	return b.Bytes()
+}
+
+// readReply reads one RESP2 reply and renders it as described on
+// [ClusterServer.DoNode].
+func readReply(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	if line == "" {
+		return "", errors.New("protocol error: empty line")
+	}
+	kind, body := line[0], line[1:]
+	switch kind {
+	case '+', ':':
+		return body, nil
+	case '-':
+		return line, nil
+	case '$':
+		n, err := strconv.Atoi(body)
+		if err != nil {
+			return "", fmt.Errorf("protocol error: bad bulk length %q", body)
+		}
+		if n < 0 {
+			return "(nil)", nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", err
+		}
+		if !bytes.HasSuffix(buf, []byte("\r\n")) {
+			return "", errors.New("protocol error: bulk string not terminated by CRLF")
+		}
+		return string(buf[:n]), nil
+	case '*':
+		n, err := strconv.Atoi(body)
+		if err != nil {
+			return "", fmt.Errorf("protocol error: bad array length %q", body)
+		}
+		if n < 0 {
+			return "(nil)", nil
+		}
+		elems := make([]string, 0, n)
+		for range n {
+			e, err := readReply(r)
+			if err != nil {
+				return "", err
+			}
+			elems = append(elems, e)
+		}
+		return strings.Join(elems, "\n"), nil
+	default:
+		return "", fmt.Errorf("protocol error: unexpected reply %q", line)
+	}
+}
+
+// summarizeInfo picks the interesting lines of a CLUSTER INFO reply.
+func summarizeInfo(info string) string {
+	var keep []string
+	for _, l := range strings.Split(info, "\r\n") {
+		if strings.HasPrefix(l, "cluster_state:") ||
+			strings.HasPrefix(l, "cluster_known_nodes:") ||
+			strings.HasPrefix(l, "cluster_slots_assigned:") {
+			keep = append(keep, l)
+		}
+	}
+	if len(keep) == 0 {
+		return strconv.Quote(info)
+	}
+	return strings.Join(keep, " ")
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use, collecting the
+// output of a process.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// tail returns at most the last n bytes written.
+func (b *syncBuffer) tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.buf.Bytes()
+	if len(s) > n {
+		return "[...]" + string(s[len(s)-n:])
+	}
+	return string(s)
+}

@@ -1,0 +1,159 @@
+package redistest
+
+import (
+	"bufio"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestStandalone(t *testing.T) {
+	t.Parallel()
+	s := Standalone(t)
+
+	if !strings.HasPrefix(s.Addr(), "127.0.0.1:") {
+		t.Errorf("Addr() = %q, want 127.0.0.1:port", s.Addr())
+	}
+	if want := "redis://" + s.Addr() + "/0"; s.URL() != want {
+		t.Errorf("URL() = %q, want %q", s.URL(), want)
+	}
+
+	if got := s.Do(t, "PING"); got != "PONG" {
+		t.Errorf("PING = %q, want PONG", got)
+	}
+	if got := s.Do(t, "GET", "missing"); got != "(nil)" {
+		t.Errorf("GET missing = %q, want (nil)", got)
+	}
+	if got := s.Do(t, "SET", "greeting", "hello world\r\n"); got != "OK" {
+		t.Errorf("SET = %q, want OK", got)
+	}
+	if got := s.Do(t, "GET", "greeting"); got != "hello world\r\n" {
+		t.Errorf("GET = %q, want %q", got, "hello world\r\n")
+	}
+	if got := s.Do(t, "INCRBY", "counter", "41"); got != "41" {
+		t.Errorf("INCRBY = %q, want 41", got)
+	}
+	if got := s.Do(t, "RPUSH", "list", "a", "b", "c"); got != "3" {
+		t.Errorf("RPUSH = %q, want 3", got)
+	}
+	if got := s.Do(t, "LRANGE", "list", "0", "-1"); got != "a\nb\nc" {
+		t.Errorf("LRANGE = %q, want %q", got, "a\nb\nc")
+	}
+	if got := s.Do(t, "NOSUCHCOMMAND"); !strings.HasPrefix(got, "-ERR") {
+		t.Errorf("unknown command = %q, want an -ERR reply", got)
+	}
+	if got := s.Do(t, "CONFIG", "GET", "save"); got != "save\n" {
+		t.Errorf("CONFIG GET save = %q, want persistence disabled", got)
+	}
+}
+
+func TestTwoStandaloneServersAreIndependent(t *testing.T) {
+	t.Parallel()
+	a, b := Standalone(t), Standalone(t)
+	if a.Addr() == b.Addr() {
+		t.Fatalf("both servers on %s", a.Addr())
+	}
+	a.Do(t, "SET", "k", "a")
+	if got := b.Do(t, "GET", "k"); got != "(nil)" {
+		t.Errorf("GET k on the second server = %q, want (nil)", got)
+	}
+}
+
+func TestCluster(t *testing.T) {
+	t.Parallel()
+	c := Cluster(t)
+
+	addrs := c.Addrs()
+	if len(addrs) != 3 {
+		t.Fatalf("Addrs() = %v, want 3 addresses", addrs)
+	}
+	for i, addr := range addrs {
+		if !strings.HasPrefix(addr, "127.0.0.1:") {
+			t.Errorf("Addrs()[%d] = %q, want 127.0.0.1:port", i, addr)
+		}
+		info := c.DoNode(t, i, "CLUSTER", "INFO")
+		for _, want := range []string{
+			"cluster_state:ok",
+			"cluster_known_nodes:3",
+			"cluster_size:3",
+			"cluster_slots_assigned:16384",
+			"cluster_slots_ok:16384",
+		} {
+			if !strings.Contains(info, want+"\r\n") {
+				t.Errorf("CLUSTER INFO on node %d lacks %q:\n%s", i, want, info)
+			}
+		}
+	}
+
+	// The three nodes together own every slot, each exactly once.
+	owned := 0
+	for i := range addrs {
+		myself := ""
+		for _, line := range strings.Split(c.DoNode(t, i, "CLUSTER", "NODES"), "\n") {
+			if strings.Contains(line, "myself") {
+				myself = line
+			}
+		}
+		fields := strings.Fields(myself)
+		if len(fields) < 9 {
+			t.Fatalf("node %d: no slots in CLUSTER NODES line %q", i, myself)
+		}
+		for _, r := range fields[8:] {
+			lo, hi, ok := strings.Cut(r, "-")
+			if !ok {
+				hi = lo
+			}
+			l, err1 := strconv.Atoi(lo)
+			h, err2 := strconv.Atoi(hi)
+			if err1 != nil || err2 != nil {
+				t.Fatalf("node %d: bad slot range %q", i, r)
+			}
+			owned += h - l + 1
+		}
+	}
+	if owned != 16384 {
+		t.Errorf("nodes own %d slots in total, want 16384", owned)
+	}
+
+	// A key is served by the node owning its slot, and redirected elsewhere.
+	// "foo" hashes to slot 12182, owned by node 2.
+	if got := c.DoNode(t, 2, "SET", "foo", "bar"); got != "OK" {
+		t.Errorf("SET foo on node 2 = %q, want OK", got)
+	}
+	if got := c.DoNode(t, 0, "GET", "foo"); got != "-MOVED 12182 "+addrs[2] {
+		t.Errorf("GET foo on node 0 = %q, want -MOVED 12182 %s", got, addrs[2])
+	}
+}
+
+func TestReadReply(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"+OK\r\n", "OK"},
+		{"-ERR boom\r\n", "-ERR boom"},
+		{":42\r\n", "42"},
+		{"$5\r\nhello\r\n", "hello"},
+		{"$0\r\n\r\n", ""},
+		{"$-1\r\n", "(nil)"},
+		{"*-1\r\n", "(nil)"},
+		{"*0\r\n", ""},
+		{"*3\r\n$1\r\na\r\n:2\r\n*2\r\n+x\r\n$1\r\ny\r\n", "a\n2\nx\ny"},
+	} {
+		got, err := readReply(bufioReader(tc.in))
+		if err != nil || got != tc.want {
+			t.Errorf("readReply(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "\r\n", "$3\r\nab", "$x\r\n", "?what\r\n", "$2\r\nabcd"} {
+		if got, err := readReply(bufioReader(bad)); err == nil {
+			t.Errorf("readReply(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+func TestEncodeCommand(t *testing.T) {
+	got := string(encodeCommand([]string{"PING"}))
+	if want := "*1\r\n$4\r\nPING\r\n"; got != want {
+		t.Errorf("encodeCommand(PING) = %q, want %q", got, want)
+	}
+}
+
+func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }

@@ -1,0 +1,31 @@
+// Package redisstore is the Redis rate-limit store, on
+// github.com/redis/rueidis. It works with a standalone server, Sentinel and
+// Redis Cluster (Redis 5 or later, for effect replication of scripts).
+//
+// Each decision is one script call (EVALSHA, falling back to EVAL when the
+// server does not have the script) and one round trip. The scripts in lua/
+// are generated from the step functions of package algo, the same ones the
+// memory store runs, so both stores decide alike.
+//
+// # Keys
+//
+// A user key k of algorithm a is stored under prefix + a + ":{" + k + "}"
+// (default prefix "throttled:v1:"), one string value holding the state, with
+// a TTL of the state's ResetAfter rounded up to the millisecond (never 0,
+// never missing). The braces make the user key the Redis Cluster hash tag,
+// so every key of one user key lands on one slot.
+//
+// # Time
+//
+// By default the scripts read the server's TIME, one clock for every host.
+// WithClock passes a clock's time instead (tests, or Redis-compatible
+// servers without TIME in scripts); the key TTLs still run on the server's
+// clock, so give injected clocks that run slower than real time a
+// WithTTLSlack.
+//
+// # Errors
+//
+// Network failures, timeouts and a cluster that is down wrap
+// store.ErrUnavailable; script errors, malformed replies and corrupt state
+// wrap store.ErrScript. Both also wrap the underlying error.
+package redisstore

@@ -1,0 +1,220 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/internal/clock"
+	"github.com/throttled-go/throttled/store"
+)
+
+// DefaultPrefix is the default prefix of every key the store writes.
+const DefaultPrefix = "throttled:v1:"
+
+// script is one algorithm's generated script (see scripts_gen.go).
+type script struct {
+	name   string
+	source string
+	args   func(args []string, p *algo.Params, now, cost, slack int64) []string
+	fields int
+}
+
+// Store is a Redis store. It is safe for concurrent use.
+type Store struct {
+	client rueidis.Client
+	owned  bool // the client was made by FromURL and is closed by Close
+	prefix string
+	clock  clock.Clock
+	slack  int64 // ms added to every TTL
+	lua    [len(scripts)]*rueidis.Lua
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithPrefix sets the prefix of every key (default DefaultPrefix).
+func WithPrefix(p string) Option { return func(s *Store) { s.prefix = p } }
+
+// WithClock makes the store pass c's time to the scripts instead of using
+// the server's TIME (the default, one clock for every host).
+func WithClock(c clock.Clock) Option { return func(s *Store) { s.clock = c } }
+
+// WithTTLSlack adds d (rounded up to whole milliseconds) to every key's TTL
+// (default 0). Useful with WithClock when the injected clock may run slower
+// than the server's, so keys do not expire before their state resets.
+func WithTTLSlack(d time.Duration) Option {
+	return func(s *Store) { s.slack = int64((d + time.Millisecond - 1) / time.Millisecond) }
+}
+
+// New returns a Store on client (standalone, Sentinel or Cluster). The
+// caller keeps ownership of client: Close does not close it.
+func New(client rueidis.Client, opts ...Option) (*Store, error) {
+	if client == nil {
+		return nil, &algo.DataError{Name: "client", Value: "nil", Reason: "a rueidis.Client is required"}
+	}
+	s := &Store{client: client, prefix: DefaultPrefix}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.slack < 0 {
+		return nil, &algo.DataError{Name: "TTL slack", Value: s.slack, Reason: "must not be negative"}
+	}
+	for a, sc := range scripts {
+		if sc.source != "" {
+			s.lua[a] = rueidis.NewLuaScript(sc.source)
+		}
+	}
+	return s, nil
+}
+
+// FromURL connects to Redis and returns a Store that owns the connection
+// (Close closes it). The URL forms are rueidis's:
+//
+//	redis://[user:password@]host:port[/db]           standalone
+//	rediss://...                                     TLS
+//	unix://[user:password@]/path/to/redis.sock[?db=N] Unix socket
+//	redis://host1:port?addr=host2:port&addr=host3:port  Cluster (detected)
+//	redis://host:port?master_set=mymaster            Sentinel
+func FromURL(url string, opts ...Option) (*Store, error) {
+	co, err := rueidis.ParseURL(url)
+	if err != nil {
+		return nil, &algo.DataError{Name: "Redis URL", Value: url, Reason: err.Error()}
+	}
+	client, err := rueidis.NewClient(co)
+	if err != nil {
+		return nil, fmt.Errorf("%w: connect to %s: %w", store.ErrUnavailable, redactURL(url), err)
+	}
+	s, err := New(client, opts...)
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	s.owned = true
+	return s, nil
+}
+
+func redactURL(u string) string {
+	if at := strings.LastIndex(u, "@"); at >= 0 {
+		if scheme := strings.Index(u, "://"); scheme >= 0 && scheme < at {
+			return u[:scheme+3] + "***" + u[at:]
+		}
+	}
+	return u
+}
+
+// Client returns the store's rueidis client.
+func (s *Store) Client() rueidis.Client { return s.client }
+
+// Close closes the client if FromURL made it.
+func (s *Store) Close() error {
+	if s.owned {
+		s.client.Close()
+	}
+	return nil
+}
+
+// Key returns the Redis key holding key's state for algorithm a.
+func (s *Store) Key(key string, a algo.Algorithm) string {
+	return s.prefix + a.String() + ":{" + key + "}"
+}
+
+// Decide implements store.Store with one script call.
+func (s *Store) Decide(ctx context.Context, key string, p *algo.Params, cost int64) (algo.Decision, error) {
+	keys, args, err := s.request(key, p, cost)
+	if err != nil {
+		return algo.Decision{}, err
+	}
+	reply := s.lua[p.Algorithm].Exec(ctx, s.client, keys, args)
+	return decodeReply(reply, keys[0])
+}
+
+// request validates a decision's inputs and encodes its KEYS and ARGV.
+func (s *Store) request(key string, p *algo.Params, cost int64) (keys, args []string, err error) {
+	if key == "" {
+		return nil, nil, &algo.DataError{Name: "key", Value: key, Reason: "must be a non-empty string"}
+	}
+	if err := store.CheckParams(p); err != nil {
+		return nil, nil, err
+	}
+	if err := store.CheckCost(cost); err != nil {
+		return nil, nil, err
+	}
+	now := int64(-1) // the script reads the server's TIME
+	if s.clock != nil {
+		now = s.clock.Now()
+		if err := store.CheckTime(now); err != nil {
+			return nil, nil, err
+		}
+	}
+	sc := &scripts[p.Algorithm]
+	return []string{s.Key(key, p.Algorithm)}, sc.args(make([]string, 0, 8), p, now, cost, s.slack), nil
+}
+
+// Reset implements store.Store: it deletes key's state for alg.
+func (s *Store) Reset(ctx context.Context, key string, alg algo.Algorithm) error {
+	if key == "" {
+		return &algo.DataError{Name: "key", Value: key, Reason: "must be a non-empty string"}
+	}
+	if !alg.Valid() {
+		return &algo.DataError{Name: "algorithm", Value: alg, Reason: "not one of the five algorithms"}
+	}
+	k := s.Key(key, alg)
+	if err := s.client.Do(ctx, s.client.B().Del().Key(k).Build()).Error(); err != nil {
+		return classify(err, "DEL", k)
+	}
+	return nil
+}
+
+var _ store.Store = (*Store)(nil)
+
+// decodeReply checks a script reply defensively and decodes it.
+func decodeReply(reply rueidis.RedisResult, key string) (algo.Decision, error) {
+	if err := reply.Error(); err != nil {
+		return algo.Decision{}, classify(err, "EVALSHA", key)
+	}
+	vals, err := reply.ToArray()
+	if err != nil || len(vals) != replyFields {
+		return algo.Decision{}, fmt.Errorf("%w: %s: reply is not an array of %d integers: %v", store.ErrScript, key, replyFields, reply)
+	}
+	var v [replyFields]int64
+	for i := range vals {
+		if v[i], err = vals[i].AsInt64(); err != nil {
+			return algo.Decision{}, fmt.Errorf("%w: %s: reply field %d is not an integer: %w", store.ErrScript, key, i, err)
+		}
+	}
+	if v[0] != 0 && v[0] != 1 {
+		return algo.Decision{}, fmt.Errorf("%w: %s: reply field 0 (limited) is %d, want 0 or 1", store.ErrScript, key, v[0])
+	}
+	return decisionFromReply(v), nil
+}
+
+// classify wraps a client error as unavailable or as a script error.
+func classify(err error, op, key string) error {
+	if re, ok := rueidis.IsRedisErr(err); ok && !re.IsNil() && !transient(re) {
+		return fmt.Errorf("%w: %s %s: %w", store.ErrScript, op, key, err)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %s %s: %w", store.ErrUnavailable, op, key, err)
+	}
+	return fmt.Errorf("%w: %s %s: %w", store.ErrUnavailable, op, key, err)
+}
+
+// transient reports Redis error replies that mean "not now" rather than "wrong".
+func transient(re *rueidis.RedisError) bool {
+	if re.IsClusterDown() || re.IsLoading() || re.IsTryAgain() {
+		return true
+	}
+	msg := re.Error()
+	for _, p := range []string{"MASTERDOWN", "READONLY", "NOREPLICAS", "BUSY ", "NOQUORUM", "UNBLOCKED"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,71 @@
+// Package store defines the contract between limiters and the stores that
+// keep rate-limit state: the memory store (store/memstore) and the Redis
+// store (store/redisstore) implement it with one semantics, because both run
+// the step functions of package algo (the Redis store as generated Lua).
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/throttled-go/throttled/algo"
+)
+
+// Store keeps rate-limit state for string keys and decides requests
+// against it. Implementations are safe for concurrent use.
+type Store interface {
+	// Decide runs p's algorithm for key at the store's current time and
+	// saves the new state when the request was allowed with cost > 0.
+	// Cost 0 is a peek: it reports the state and writes nothing. A denial
+	// is a Decision with Limited set, never an error.
+	Decide(ctx context.Context, key string, p *algo.Params, cost int64) (algo.Decision, error)
+	// Reset forgets key's state for algorithm alg, so the next request
+	// sees a fresh key.
+	Reset(ctx context.Context, key string, alg algo.Algorithm) error
+}
+
+// Keyed is a store bound to keys of type K; the memory store offers one per
+// key type, so typed keys are never turned into strings.
+type Keyed[K comparable] interface {
+	// Decide is Store.Decide for a key of type K.
+	Decide(ctx context.Context, key K, p *algo.Params, cost int64) (algo.Decision, error)
+	// Reset is Store.Reset for a key of type K.
+	Reset(ctx context.Context, key K, alg algo.Algorithm) error
+}
+
+// Errors a store returns, matchable with errors.Is. A store failure is never
+// a denial (that is a Decision) and never invalid input (algo.ErrInvalid).
+var (
+	// ErrUnavailable wraps failures to reach the store: connection errors,
+	// timeouts, a cancelled context, a cluster that is down. Retrying later
+	// may succeed.
+	ErrUnavailable = errors.New("throttled: store unavailable")
+	// ErrScript wraps errors the store reported while running a decision:
+	// a script error, a malformed reply, corrupt state under a key. These
+	// point at a bug or at someone else writing the key; retrying will not help.
+	ErrScript = errors.New("throttled: store script error")
+)
+
+// CheckCost returns a *algo.DataError for a negative cost.
+func CheckCost(cost int64) error {
+	if cost < 0 {
+		return &algo.DataError{Name: "cost", Value: cost, Reason: "must be at least 0"}
+	}
+	return nil
+}
+
+// CheckParams returns a *algo.DataError when p was not built by algo.Compile.
+func CheckParams(p *algo.Params) error {
+	if p == nil || !p.Algorithm.Valid() || p.Period <= 0 || p.Rate <= 0 || p.Unit <= 0 {
+		return &algo.DataError{Name: "params", Value: p, Reason: "must come from algo.Compile"}
+	}
+	return nil
+}
+
+// CheckTime returns a *algo.DataError for a time outside [0, algo.MaxTime].
+func CheckTime(now int64) error {
+	if now < 0 || now > algo.MaxTime {
+		return &algo.DataError{Name: "time", Value: now, Reason: "must be in [0, 2^52] µs since the epoch (clock out of range)"}
+	}
+	return nil
+}

@@ -16,3 +16,11 @@ var (
 	_ Clock = (*Fake)(nil)
 	_ Clock = (*Coarse)(nil)
 )
+
+// Func adapts a function to a Clock, for example
+// clock.Func(func() int64 { return time.Now().UnixMicro() }) to follow
+// time.Now inside a testing/synctest bubble.
+type Func func() int64
+
+// Now calls f.
+func (f Func) Now() int64 { return f() }

@@ -35,7 +35,7 @@ type Store struct {
 	interval time.Duration
 
 	strings *Table[string]
-	tables  sync.Map // reflect.Type → table of that key type
+	tables  sync.Map // tableID → *Table of that key type
 
 	mu     sync.Mutex
 	all    []sweeper // every table, for the janitor
@@ -180,8 +180,17 @@ type shard[K comparable] struct {
 
 // For returns s's table for keys of type K, creating it on first use. All
 // calls for the same K return the same table.
-func For[K comparable](s *Store) *Table[K] {
-	typ := reflect.TypeFor[K]()
+func For[K comparable](s *Store) *Table[K] { return Namespace[K](s, "") }
+
+type tableID struct {
+	typ       reflect.Type
+	namespace string
+}
+
+// Namespace returns s's table for keys of type K in namespace ns, creating
+// it on first use: tables of different namespaces never share a key.
+func Namespace[K comparable](s *Store, ns string) *Table[K] {
+	typ := tableID{reflect.TypeFor[K](), ns}
 	if t, ok := s.tables.Load(typ); ok {
 		return t.(*Table[K])
 	}

@@ -38,7 +38,7 @@ local function step(s_Last, s_Water, q_Burst, q_Unit, q_Rate, q_Capacity, now, c
   if (cost > q_Burst) then
     return s_Last, s_Water, true, floorDiv(room, q_Unit), -1, ceilDiv(water, q_Rate)
   end
-  local pour = (cost * q_Unit)
+  local pour = (cost + q_Unit)
   if (pour > room) then
     return s_Last, s_Water, true, floorDiv(room, q_Unit), ceilDiv((pour - room), q_Rate), ceilDiv(water, q_Rate)
   end

@@ -1,0 +1,50 @@
+# throttled for Go. `make test` is what CI runs (via .ci/run).
+SHELL         := /bin/bash
+GO            ?= go
+STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHSTAT     ?= golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+GENERATED      = store/redisstore/lua store/redisstore/*_gen.go store/redisstore/*_gen_test.go store/memstore/*_gen.go
+RAPID_LONG    ?= 20000
+
+.PHONY: all generate check-generated vet lint test test-short bench proptest-long mutate-lua
+
+all: test
+
+## generate: regenerate the Lua scripts and store bindings from algo/
+generate:
+	$(GO) generate ./...
+
+## check-generated: fail when the checked-in generated files are stale
+check-generated: generate
+	@stale=$$(git status --porcelain -- $(GENERATED)); \
+	if [ -n "$$stale" ]; then echo "generated files are stale; run make generate and commit:"; echo "$$stale"; exit 1; fi
+
+## vet: go vet and gofmt
+vet:
+	$(GO) vet ./...
+	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt -l:"; echo "$$fmt"; exit 1; fi
+
+## lint: vet plus staticcheck (fetched from the module proxy)
+lint: vet
+	$(GO) run $(STATICCHECK) ./...
+
+## test: vet, generated-code freshness, and every test with the race detector
+test: vet check-generated
+	$(GO) test -race -count=1 ./...
+
+## test-short: quick run without the race detector
+test-short:
+	$(GO) test -short -count=1 ./...
+
+## proptest-long: property tests with many more checks
+proptest-long:
+	$(GO) test -count=1 -rapid.checks=$(RAPID_LONG) ./proptest/
+
+## bench: a benchstat-ready run of the package benchmarks
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.out
+	@echo "compare runs with: go run $(BENCHSTAT) old.out bench.out"
+
+## mutate-lua: flip each arithmetic/comparison line of the generated Lua in turn; the differential test must fail every time
+mutate-lua:
+	./scripts/mutate-lua.sh

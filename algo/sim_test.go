@@ -1,0 +1,202 @@
+package algo
+
+import (
+	"fmt"
+	"testing"
+)
+
+// Durations in microseconds, for reading timelines.
+const (
+	usec    int64 = 1
+	msec    int64 = 1_000 * usec
+	second  int64 = 1_000 * msec
+	minute  int64 = 60 * second
+	hour    int64 = 60 * minute
+	day     int64 = 24 * hour
+	week    int64 = 7 * day
+	century int64 = 100 * 365 * day // 3_153_600_000_000_000µs, under MaxSafe
+)
+
+// keySim is one key of a store driving a step function the way the stores
+// do (see store/memstore's generated bindings):
+//   - a key with no stored state starts from XInit(q, now);
+//   - the new state is stored only when the request was allowed and cost > 0;
+//   - a stored state expires ResetAfter after its own time (its Last), and an
+//     expired key is absent, so the next request starts fresh.
+//
+// A frozen keySim never expires: it shows what the state itself says.
+type keySim[S comparable] struct {
+	p      Params
+	init   func(Params, int64) S
+	step   func(S, Params, int64, int64) (S, Decision)
+	last   func(S) int64
+	stored bool
+	state  S
+	expiry int64 // µs: the stored state is gone from this time on
+	frozen bool
+	// changedOnDeny records a step that denied a request yet returned a
+	// state different from the one it was given.
+	changedOnDeny string
+}
+
+// sim is a keySim of any algorithm.
+type sim interface {
+	// limit decides a request of cost at time at and keeps the state as a
+	// store would.
+	limit(at, cost int64) Decision
+	// clone returns an independent copy.
+	clone() sim
+	// freeze returns a copy holding the state in effect at time at (the
+	// stored one, or a fresh one if the key is absent then) that never
+	// expires.
+	freeze(at int64) sim
+	// stateTime is the time of the state in effect at time at: the time the
+	// step functions use, which is at unless the clock stepped back.
+	stateTime(at int64) int64
+	params() Params
+	// violation reports a broken invariant of the step function seen so far.
+	violation() string
+}
+
+func (k *keySim[S]) current(at int64) S {
+	if k.stored && (k.frozen || at < k.expiry) {
+		return k.state
+	}
+	return k.init(k.p, at)
+}
+
+func (k *keySim[S]) limit(at, cost int64) Decision {
+	s := k.current(at)
+	ns, d := k.step(s, k.p, at, cost)
+	if d.Limited && ns != s && k.changedOnDeny == "" {
+		k.changedOnDeny = fmt.Sprintf("denied request (at=%d cost=%d) changed the state %+v to %+v", at, cost, s, ns)
+	}
+	if !d.Limited && cost > 0 {
+		k.stored, k.state, k.expiry = true, ns, k.last(ns)+d.ResetAfter
+	}
+	return d
+}
+
+func (k *keySim[S]) clone() sim { c := *k; return &c }
+
+func (k *keySim[S]) freeze(at int64) sim {
+	c := *k
+	c.state, c.stored, c.frozen = k.current(at), true, true
+	return &c
+}
+
+func (k *keySim[S]) stateTime(at int64) int64 { return max(at, k.last(k.current(at))) }
+func (k *keySim[S]) params() Params           { return k.p }
+func (k *keySim[S]) violation() string        { return k.changedOnDeny }
+
+// newSim returns an empty key for p's algorithm.
+func newSim(p Params) sim {
+	switch p.Algorithm {
+	case FixedWindow:
+		return &keySim[FixedWindowState]{p: p, init: FixedWindowInit, step: FixedWindowStep,
+			last: func(s FixedWindowState) int64 { return s.Last }}
+	case SlidingWindow:
+		return &keySim[SlidingWindowState]{p: p, init: SlidingWindowInit, step: SlidingWindowStep,
+			last: func(s SlidingWindowState) int64 { return s.Last }}
+	case TokenBucket:
+		return &keySim[TokenBucketState]{p: p, init: TokenBucketInit, step: TokenBucketStep,
+			last: func(s TokenBucketState) int64 { return s.Last }}
+	case LeakyBucket:
+		return &keySim[LeakyBucketState]{p: p, init: LeakyBucketInit, step: LeakyBucketStep,
+			last: func(s LeakyBucketState) int64 { return s.Last }}
+	case GCRA:
+		return &keySim[GCRAState]{p: p, init: GCRAInit, step: GCRAStep,
+			last: func(s GCRAState) int64 { return s.Last }}
+	}
+	panic(fmt.Sprintf("newSim: %v", p.Algorithm))
+}
+
+func mustCompile(t testing.TB, a Algorithm, q Quota) Params {
+	t.Helper()
+	p, err := Compile(a, q)
+	if err != nil {
+		t.Fatalf("Compile(%s, %v): %v", a, q, err)
+	}
+	return p
+}
+
+// checkDecision checks, for the request of cost at time at that got d, what
+// holds for every decision of every algorithm. before is the key as it was
+// before the request and after as it is after it; neither is changed.
+//
+//   - Limit's bounds: 0 ≤ Remaining ≤ Max, ResetAfter ≥ 0, RetryAfter is 0
+//     exactly when allowed, Never exactly when cost exceeds the capacity, and
+//     cost 0 is never limited.
+//   - Peek (cost 0) right after reports the same Remaining and ResetAfter.
+//   - RetryAfter is exact: the same request passes after waiting RetryAfter
+//     and is still limited 1µs earlier (both on the store and on the state
+//     itself); a Never request stays limited whatever the wait.
+//   - ResetAfter is exact: with no traffic the state is back to
+//     Remaining == Max (and ResetAfter 0) at ResetAfter, and not 1µs earlier.
+//   - A denied request leaves the state as it was.
+//
+// When the clock stepped back (at earlier than the state's time) the step
+// functions treat the request as made at the state's time (algo's doc), so
+// the waits are measured from there.
+func checkDecision(t *testing.T, label string, before, after sim, at, cost int64, d Decision) {
+	t.Helper()
+	p := after.params()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Errorf("%s (at=%d cost=%d → %+v): %s", label, at, cost, d, fmt.Sprintf(format, args...))
+	}
+	if v := after.violation(); v != "" {
+		fail("%s", v)
+	}
+	if d.Remaining < 0 || d.Remaining > p.Max {
+		fail("Remaining outside [0, %d]", p.Max)
+	}
+	if d.ResetAfter < 0 {
+		fail("negative ResetAfter")
+	}
+	switch {
+	case !d.Limited && d.RetryAfter != 0:
+		fail("allowed with RetryAfter %d, want 0", d.RetryAfter)
+	case d.Limited && cost > p.Max && d.RetryAfter != Never:
+		fail("cost above the capacity %d: want RetryAfter Never", p.Max)
+	case d.Limited && cost <= p.Max && d.RetryAfter <= 0:
+		fail("limited with RetryAfter %d, want > 0", d.RetryAfter)
+	case cost == 0 && d.Limited:
+		fail("cost 0 limited")
+	}
+
+	if pk := after.clone().limit(at, 0); pk != (Decision{Remaining: d.Remaining, ResetAfter: d.ResetAfter}) {
+		fail("Peek right after reports %+v", pk)
+	}
+
+	now := after.stateTime(at)
+	frozen := after.freeze(at)
+	if pk := frozen.clone().limit(now+d.ResetAfter, 0); pk.Remaining != p.Max || pk.ResetAfter != 0 {
+		fail("at ResetAfter (t=%d) Peek shows %+v, want Remaining %d, ResetAfter 0", now+d.ResetAfter, pk, p.Max)
+	}
+	if d.ResetAfter > 0 {
+		if pk := frozen.clone().limit(now+d.ResetAfter-1, 0); pk.Remaining == p.Max {
+			fail("1µs before ResetAfter (t=%d) Peek already shows Remaining == Limit: %+v", now+d.ResetAfter-1, pk)
+		}
+	}
+
+	if !d.Limited {
+		return
+	}
+	if d.RetryAfter == Never {
+		for _, k := range []sim{before.clone(), frozen.clone()} {
+			if r := k.limit(now+p.Period, cost); !r.Limited || r.RetryAfter != Never {
+				fail("a period later the never-passing request gets %+v", r)
+			}
+		}
+		return
+	}
+	for name, k := range map[string]sim{"store": before, "state": frozen} {
+		if r := k.clone().limit(now+d.RetryAfter, cost); r.Limited {
+			fail("%s: retried after RetryAfter (t=%d) still limited: %+v", name, now+d.RetryAfter, r)
+		}
+		if r := k.clone().limit(now+d.RetryAfter-1, cost); !r.Limited {
+			fail("%s: retried 1µs before RetryAfter (t=%d) already allowed: %+v", name, now+d.RetryAfter-1, r)
+		}
+	}
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Mutation check of the differential test: for every line of a generated
+# Lua script that holds an arithmetic or comparison operator, flip one
+# operator, run the script-vs-Go differential test on real Redis, and
+# expect it to fail. Prints the mutants that survived; exits 1 if any did.
+# The scripts are restored afterwards (git checkout).
+set -uo pipefail
+cd "$(git rev-parse --show-toplevel)"
+survivors=0 killed=0
+trap 'git checkout -q -- store/redisstore/lua' EXIT
+for f in store/redisstore/lua/*.lua; do
+  # Only the translated step/init functions: from "local function init" to the glue.
+  start=$(grep -n '^local function init' "$f" | cut -d: -f1)
+  stop=$(grep -n '^local now = tonumber' "$f" | cut -d: -f1)
+  for ((n = start; n < stop; n++)); do
+    line=$(sed -n "${n}p" "$f")
+    mutated=""
+    for pair in ' <= / < ' ' >= / > ' ' < / > ' ' > / < ' ' + / - ' ' - / + ' ' \* / + ' 'floorDiv/ceilDiv' 'ceilDiv/floorDiv' ' == / ~= ' ' ~= / == '; do
+      from=${pair%%/*} to=${pair#*/}
+      if grep -q -- "$from" <<<"$line"; then
+        mutated=$(sed "s/$from/$to/" <<<"$line"); break
+      fi
+    done
+    [ -z "$mutated" ] && continue
+    [ "$mutated" = "$line" ] && continue
+    awk -v n="$n" -v m="$mutated" 'NR==n {print m; next} {print}' "$f" > "$f.tmp" && mv "$f.tmp" "$f"
+    if go test -count=1 -run TestScriptsMatchGo ./store/redisstore/ >/dev/null 2>&1; then
+      echo "SURVIVED $f:$n: $line  =>  $mutated"; survivors=$((survivors + 1))
+    else
+      killed=$((killed + 1))
+    fi
+    git checkout -q -- "$f"
+  done
+done
+echo "mutants killed: $killed, survived: $survivors"
+[ "$survivors" = 0 ]

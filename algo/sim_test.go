@@ -34,6 +34,9 @@ type keySim[S comparable] struct {
 	state  S
 	expiry int64 // µs: the stored state is gone from this time on
 	frozen bool
+	// writePeeks stores the state a cost-0 request returns too, which a
+	// store does not do; it must make no difference.
+	writePeeks bool
 	// changedOnDeny records a step that denied a request yet returned a
 	// state different from the one it was given.
 	changedOnDeny string
@@ -56,6 +59,8 @@ type sim interface {
 	params() Params
 	// violation reports a broken invariant of the step function seen so far.
 	violation() string
+	// storePeeks makes the key store the state returned by cost-0 requests.
+	storePeeks()
 }
 
 func (k *keySim[S]) current(at int64) S {
@@ -71,7 +76,7 @@ func (k *keySim[S]) limit(at, cost int64) Decision {
 	if d.Limited && ns != s && k.changedOnDeny == "" {
 		k.changedOnDeny = fmt.Sprintf("denied request (at=%d cost=%d) changed the state %+v to %+v", at, cost, s, ns)
 	}
-	if !d.Limited && cost > 0 {
+	if !d.Limited && (cost > 0 || k.writePeeks) {
 		k.stored, k.state, k.expiry = true, ns, k.last(ns)+d.ResetAfter
 	}
 	return d
@@ -88,6 +93,7 @@ func (k *keySim[S]) freeze(at int64) sim {
 func (k *keySim[S]) stateTime(at int64) int64 { return max(at, k.last(k.current(at))) }
 func (k *keySim[S]) params() Params           { return k.p }
 func (k *keySim[S]) violation() string        { return k.changedOnDeny }
+func (k *keySim[S]) storePeeks()              { k.writePeeks = true }
 
 // newSim returns an empty key for p's algorithm.
 func newSim(p Params) sim {
@@ -138,7 +144,7 @@ func mustCompile(t testing.TB, a Algorithm, q Quota) Params {
 // When the clock stepped back (at earlier than the state's time) the step
 // functions treat the request as made at the state's time (algo's doc), so
 // the waits are measured from there.
-func checkDecision(t *testing.T, label string, before, after sim, at, cost int64, d Decision) {
+func checkDecision(t testing.TB, label string, before, after sim, at, cost int64, d Decision) {
 	t.Helper()
 	p := after.params()
 	fail := func(format string, args ...any) {
@@ -198,5 +204,87 @@ func checkDecision(t *testing.T, label string, before, after sim, at, cost int64
 		if r := k.clone().limit(now+d.RetryAfter-1, cost); !r.Limited {
 			fail("%s: retried 1µs before RetryAfter (t=%d) already allowed: %+v", name, now+d.RetryAfter-1, r)
 		}
+	}
+}
+
+// recorder is a testing.TB that records Errorf calls (the only methods
+// checkDecision uses besides Helper).
+type recorder struct {
+	testing.TB
+	errs []string
+}
+
+func (r *recorder) Helper() {}
+func (r *recorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// TestCheckDecisionCatchesMutants makes sure the checks are sharp: a token
+// bucket whose step is off by one in any field, or that changes the state
+// on a denial, must be flagged on the trace below, and the real one not.
+func TestCheckDecisionCatchesMutants(t *testing.T) {
+	mutants := map[string]func(s, ns TokenBucketState, d Decision) (TokenBucketState, Decision){
+		"none": func(_, ns TokenBucketState, d Decision) (TokenBucketState, Decision) { return ns, d },
+		"RetryAfter+1": func(_, ns TokenBucketState, d Decision) (TokenBucketState, Decision) {
+			if d.Limited && d.RetryAfter != Never {
+				d.RetryAfter++
+			}
+			return ns, d
+		},
+		"RetryAfter-1": func(_, ns TokenBucketState, d Decision) (TokenBucketState, Decision) {
+			if d.Limited && d.RetryAfter > 1 {
+				d.RetryAfter--
+			}
+			return ns, d
+		},
+		"ResetAfter+1": func(_, ns TokenBucketState, d Decision) (TokenBucketState, Decision) {
+			if d.ResetAfter > 0 {
+				d.ResetAfter++
+			}
+			return ns, d
+		},
+		"ResetAfter-1": func(_, ns TokenBucketState, d Decision) (TokenBucketState, Decision) {
+			if d.ResetAfter > 0 {
+				d.ResetAfter--
+			}
+			return ns, d
+		},
+		"denial takes a unit": func(s, ns TokenBucketState, d Decision) (TokenBucketState, Decision) {
+			if d.Limited {
+				s.Level--
+				return s, d
+			}
+			return ns, d
+		},
+		"Never forgotten": func(_, ns TokenBucketState, d Decision) (TokenBucketState, Decision) {
+			if d.RetryAfter == Never {
+				d.RetryAfter = 1
+			}
+			return ns, d
+		},
+	}
+	p := mustCompile(t, TokenBucket, PerSec(3))
+	trace := []step{{0, 3, false, 0, 0, 0}, {0, 4, false, 0, 0, 0}, {333_333, 1, false, 0, 0, 0}, {333_334, 1, false, 0, 0, 0}, {400_000, 1, false, 0, 0, 0}, {2 * second, 2, false, 0, 0, 0}}
+	for name, mutate := range mutants {
+		t.Run(name, func(t *testing.T) {
+			k := &keySim[TokenBucketState]{p: p, init: TokenBucketInit,
+				step: func(s TokenBucketState, p Params, now, cost int64) (TokenBucketState, Decision) {
+					ns, d := TokenBucketStep(s, p, now, cost)
+					return mutate(s, ns, d)
+				},
+				last: func(s TokenBucketState) int64 { return s.Last }}
+			rec := &recorder{}
+			for _, st := range trace {
+				before := k.clone()
+				d := k.limit(st.at, st.cost)
+				checkDecision(rec, "mutant", before, k, st.at, st.cost, d)
+			}
+			if name == "none" && len(rec.errs) > 0 {
+				t.Errorf("the real step was flagged: %q", rec.errs)
+			}
+			if name != "none" && len(rec.errs) == 0 {
+				t.Errorf("mutant %q not caught", name)
+			}
+		})
 	}
 }

@@ -2,7 +2,6 @@ package algo
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -122,8 +121,8 @@ func bucketTimelines() []timeline {
 			{333, 0, false, 0, 0, 667},
 			{333, 1, true, 0, 1, 667},
 			{334, 1, false, 0, 0, 1000}, // 1002 units − 1000: the 2 extra are kept
-			{667, 1, true, 0, 1, 1000},
-			{668, 1, false, 0, 0, 1000}, // 2 + 334·3 = 1004
+			{666, 1, true, 0, 1, 668},   // 2 + 332·3 = 998 units
+			{667, 1, false, 0, 0, 1000}, // 2 + 333·3 = 1001 units
 		}},
 		{"period_1ms/limit_1000", PerDuration(time.Millisecond, 1000), []step{
 			{0, 1000, false, 0, 0, 1000},
@@ -311,7 +310,7 @@ func slidingWindowTimelines() []timeline {
 		{"current_window_over/wait_deep_into_next", PerSec(10), []step{
 			{250 * msec, 10, false, 0, 0, 1_650_001},
 			{250 * msec, 5, true, 0, 1_150_001, 1_650_001}, // ⌊10·(P−x)/P⌋ ≤ 5 from x = 400_001
-			{1_400_000, 5, true, 0, 1, 500_001},
+			{1_400_000, 5, true, 4, 1, 500_001},            // ⌊10·600_000/1e6⌋ = 6
 			{1_400_001, 5, false, 0, 0, 1_400_000},
 		}},
 		{"window_boundaries", PerSec(2), []step{
@@ -339,13 +338,13 @@ func slidingWindowTimelines() []timeline {
 		{"period_1ms/limit_5000", PerDuration(time.Millisecond, 5000), []step{
 			{0, 3000, false, 2000, 0, 2000},
 			{1000, 3000, true, 2000, 334, 1000}, // ⌊3000·(1000−x)/1000⌋ ≤ 2000 from x = 334
-			{1334, 3000, false, 2, 0, 1999},
+			{1334, 3000, false, 2, 0, 1666},
 		}},
 		{"period_1ms/limit_5000/retry_at_next_window", PerDuration(time.Millisecond, 5000), []step{
 			{0, 5000, false, 0, 0, 2000},
 			{1999, 4995, false, 0, 0, 1001}, // ⌊5000·1/1000⌋ = 5 left from window 0
 			{1999, 5, true, 0, 1, 1001},
-			{2000, 5, true, 0, 1001, 1001}, // window 2 weighs 4995 at x=0: 4995+5 ≤ 5000… but
+			{2000, 5, false, 0, 0, 1801}, // window 2 weighs ⌊4995·1⌋ at x=0: 4995+5 ≤ 5000
 		}},
 		{"huge_period/100y_limit_1", PerDuration(time.Duration(century)*time.Microsecond, 1), []step{
 			{0, 1, false, 0, 0, century + 1},

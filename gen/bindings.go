@@ -131,12 +131,13 @@ func (s *source) goRedis(a *algorithm) ([]byte, error) {
 	f.Comment("")
 	f.Commentf("//go:embed lua/%s.lua", a.Snake())
 	f.Var().Id(a.Lower() + "Lua").String()
-	f.Commentf("%sArgs appends the script's ARGV: now, cost, slack, then Params %v.", a.Lower(), a.UsedParam)
+	f.Commentf("%sArgs appends the head of the script's ARGV: now, slack, then Params %v;", a.Lower(), a.UsedParam)
+	f.Comment("one cost per key follows.")
 	f.Func().Id(a.Lower()+"Args").Params(
-		jen.Id("args").Index().String(), jen.Id("p").Op("*").Qual(algoPath, "Params"), jen.List(jen.Id("now"), jen.Id("cost"), jen.Id("slack")).Int64(),
+		jen.Id("args").Index().String(), jen.Id("p").Op("*").Qual(algoPath, "Params"), jen.List(jen.Id("now"), jen.Id("slack")).Int64(),
 	).Index().String().Block(
 		jen.Return(jen.Append(jen.Id("args"), jen.ListFunc(func(g *jen.Group) {
-			for _, v := range []string{"now", "cost", "slack"} {
+			for _, v := range []string{"now", "slack"} {
 				g.Qual("strconv", "FormatInt").Call(jen.Id(v), jen.Lit(10))
 			}
 			for _, p := range a.UsedParam {

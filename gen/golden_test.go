@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -116,7 +117,7 @@ func lineDiff(want, got []byte) string {
 			gl = g[i]
 		}
 		if i >= len(w) || i >= len(g) || wl != gl {
-			return "first difference at line " + itoa(i+1) + ":\n  want: " + quoteLine(w, i) + "\n  got:  " + quoteLine(g, i)
+			return "first difference at line " + strconv.Itoa(i+1) + ":\n  want: " + quoteLine(w, i) + "\n  got:  " + quoteLine(g, i)
 		}
 	}
 	return "texts are equal"
@@ -127,15 +128,4 @@ func quoteLine(lines []string, i int) string {
 		return "<end of file>"
 	}
 	return "`" + lines[i] + "`"
-}
-
-func itoa(i int) string {
-	var b []byte
-	if i == 0 {
-		return "0"
-	}
-	for ; i > 0; i /= 10 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-	}
-	return string(b)
 }

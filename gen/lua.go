@@ -8,6 +8,7 @@ import (
 	"go/types"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // luaKeywords are Lua 5.1's reserved words; Go names that collide get a "_" suffix.
@@ -50,6 +51,7 @@ type translator struct {
 	src     *source
 	alg     *algorithm
 	structs map[string]*types.Named // struct-typed parameters, flattened to name_Field
+	names   map[string]string       // Lua name → the Go name it stands for
 	buf     strings.Builder
 	depth   int
 }
@@ -88,7 +90,7 @@ func (s *source) usedParams(a *algorithm) ([]string, error) {
 
 // translateFunc emits `local function <luaName>(...) ... end`.
 func (s *source) translateFunc(a *algorithm, fd *ast.FuncDecl, luaName string) (string, error) {
-	t := &translator{src: s, alg: a, structs: map[string]*types.Named{}}
+	t := &translator{src: s, alg: a, structs: map[string]*types.Named{}, names: map[string]string{}}
 	var params []string
 	for _, field := range fd.Type.Params.List {
 		for _, name := range field.Names {
@@ -96,6 +98,9 @@ func (s *source) translateFunc(a *algorithm, fd *ast.FuncDecl, luaName string) (
 			if n := structNamed(typ); n != nil {
 				t.structs[name.Name] = n
 				for _, f := range t.structFields(n) {
+					if err := t.claim(name.Pos(), name.Name+"_"+f, name.Name+"."+f); err != nil {
+						return "", err
+					}
 					params = append(params, name.Name+"_"+f)
 				}
 				continue
@@ -103,8 +108,14 @@ func (s *source) translateFunc(a *algorithm, fd *ast.FuncDecl, luaName string) (
 			if !isInt64(typ) {
 				return "", s.errorf(name.Pos(), "parameter %s has type %s: only int64 and struct parameters are allowed", name.Name, typ)
 			}
+			if err := t.claim(name.Pos(), t.local(name.Name), name.Name); err != nil {
+				return "", err
+			}
 			params = append(params, t.local(name.Name))
 		}
+	}
+	if err := t.claimLocals(fd.Body); err != nil {
+		return "", err
 	}
 	fmt.Fprintf(&t.buf, "local function %s(%s)\n", luaName, strings.Join(params, ", "))
 	t.depth = 1
@@ -122,6 +133,47 @@ func (t *translator) structFields(n *types.Named) []string {
 		return t.alg.UsedParam
 	}
 	return fields(n)
+}
+
+// claim records that luaName stands for goName, refusing a name Lua 5.1
+// cannot spell (its names are ASCII) and two Go names sharing one Lua name
+// (a keyword's "_" form, or a local named like a flattened field such as
+// s_Last), which would make one silently shadow the other.
+func (t *translator) claim(at token.Pos, luaName, goName string) error {
+	if !isASCII(luaName) {
+		return t.src.errorf(at, "name %s is not allowed: Lua names are ASCII letters, digits and _", goName)
+	}
+	if prev, ok := t.names[luaName]; ok && prev != goName {
+		return t.src.errorf(at, "name %s is not allowed: its Lua name %s is also that of %s", goName, luaName, prev)
+	}
+	t.names[luaName] = goName
+	return nil
+}
+
+// claimLocals claims the Lua names of the variables declared in body, in
+// source order.
+func (t *translator) claimLocals(body *ast.BlockStmt) error {
+	var err error
+	ast.Inspect(body, func(n ast.Node) bool {
+		id, ok := n.(*ast.Ident)
+		if !ok || err != nil || id.Name == "_" {
+			return err == nil
+		}
+		if _, ok := t.src.info.Defs[id].(*types.Var); ok {
+			err = t.claim(id.Pos(), t.local(id.Name), id.Name)
+		}
+		return err == nil
+	})
+	return err
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func (t *translator) local(name string) string {
@@ -289,6 +341,9 @@ func (t *translator) ifStmt(st *ast.IfStmt, isElse bool) error {
 
 // ret flattens each returned struct into its fields.
 func (t *translator) ret(st *ast.ReturnStmt) error {
+	if len(st.Results) == 0 {
+		return t.src.errorf(st.Pos(), "bare return is not allowed (return the results explicitly)")
+	}
 	var out []string
 	for _, r := range st.Results {
 		typ := structNamed(t.src.info.Types[r].Type)

@@ -138,4 +138,3 @@ func writeAll(root string, out map[string][]byte) error {
 	}
 	return nil
 }
-

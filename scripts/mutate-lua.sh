@@ -3,11 +3,13 @@
 # Lua script that holds an arithmetic or comparison operator, flip one
 # operator, run the script-vs-Go differential test on real Redis, and
 # expect it to fail. Prints the mutants that survived; exits 1 if any did.
-# The scripts are restored afterwards (git checkout).
+# Each script is restored from a backup copy after its mutants ran.
 set -uo pipefail
 cd "$(git rev-parse --show-toplevel)"
 survivors=0 killed=0
-trap 'git checkout -q -- store/redisstore/lua' EXIT
+backup=$(mktemp -d)
+cp store/redisstore/lua/*.lua "$backup"/
+trap 'cp "$backup"/*.lua store/redisstore/lua/; rm -rf "$backup"' EXIT
 for f in store/redisstore/lua/*.lua; do
   # Only the translated step/init functions: from "local function init" to the glue.
   start=$(grep -n '^local function init' "$f" | cut -d: -f1)
@@ -29,7 +31,7 @@ for f in store/redisstore/lua/*.lua; do
     else
       killed=$((killed + 1))
     fi
-    git checkout -q -- "$f"
+    cp "$backup/$(basename "$f")" "$f"
   done
 done
 echo "mutants killed: $killed, survived: $survivors"

@@ -69,3 +69,21 @@ func CheckTime(now int64) error {
 	}
 	return nil
 }
+
+// Request is one request of a batch: a key and a cost.
+type Request[K comparable] struct {
+	Key  K
+	Cost int64
+}
+
+// Batcher is implemented by stores that decide many requests at once: the
+// Redis store in one pipelined round trip, the memory store taking each
+// shard lock once. Requests are decided independently: errs[i] is request
+// i's error (invalid input, store failure) and out[i] its decision, both in
+// input order; requests for the same key are decided in input order. If ctx
+// is done before a request is sent it fails with store.ErrUnavailable
+// wrapping ctx's error; a request already sent may have been decided even
+// though its error reports the cancellation.
+type Batcher[K comparable] interface {
+	DecideBatch(ctx context.Context, p *algo.Params, reqs []Request[K], out []algo.Decision, errs []error)
+}

@@ -8,8 +8,9 @@
 //
 // # Size and eviction
 //
-// A Store holds at most WithMaxSize entries (default DefaultMaxSize), split
-// evenly across its shards. A key's entry expires when its state is back to
+// Each table of a Store (one per key type and namespace; the facade uses one)
+// holds at most WithMaxSize entries (default DefaultMaxSize), split evenly
+// across its shards. A key's entry expires when its state is back to
 // the initial one (its ResetAfter), and an expired entry is equivalent to an
 // absent one, so dropping it changes no decision. When a shard is full, a new
 // key first makes the shard drop its expired entries; only when none has

@@ -27,7 +27,7 @@ const evictionSample = 8
 
 // Store is an in-process store. Its zero value is not usable; call New.
 // A Store is safe for concurrent use. Keys of different types live in
-// separate tables (see For), all sharing the store's size bound.
+// separate tables (see For and Namespace), each bounded by WithMaxSize.
 type Store struct {
 	clock    clock.Clock
 	maxSize  int
@@ -55,8 +55,8 @@ type Stats struct {
 // Option configures a Store.
 type Option func(*Store)
 
-// WithMaxSize bounds the number of entries (default DefaultMaxSize). Values
-// below the number of shards are raised to it.
+// WithMaxSize bounds the number of entries of each table (default
+// DefaultMaxSize). Values below the number of shards are raised to it.
 func WithMaxSize(n int) Option { return func(s *Store) { s.maxSize = n } }
 
 // WithClock sets the clock the store decides with (default the real
@@ -212,9 +212,9 @@ func Namespace[K comparable](s *Store, ns string) *Table[K] {
 
 var _ store.Keyed[string] = (*Table[string])(nil)
 
-func (t *Table[K]) shard(key K) *shard[K] {
-	return &t.shards[maphash.Comparable(t.seed, key)&t.mask]
-}
+func (t *Table[K]) shard(key K) *shard[K] { return &t.shards[t.shardIndex(key)] }
+
+func (t *Table[K]) shardIndex(key K) uint64 { return maphash.Comparable(t.seed, key) & t.mask }
 
 // Decide implements store.Keyed: it runs p's algorithm for key at the
 // store's current time. Cost 0 is a peek and writes nothing.
@@ -229,9 +229,16 @@ func (t *Table[K]) Decide(_ context.Context, key K, p *algo.Params, cost int64) 
 	if err := store.CheckTime(now); err != nil {
 		return algo.Decision{}, err
 	}
-	mk := mkey[K]{alg: p.Algorithm, key: key}
 	sh := t.shard(key)
 	sh.mu.Lock()
+	d := t.decideLocked(sh, key, p, cost, now)
+	sh.mu.Unlock()
+	return d, nil
+}
+
+// decideLocked decides one request on sh, whose lock the caller holds.
+func (t *Table[K]) decideLocked(sh *shard[K], key K, p *algo.Params, cost, now int64) algo.Decision {
+	mk := mkey[K]{alg: p.Algorithm, key: key}
 	e, ok := sh.m[mk]
 	if !ok || e.expireAt <= now {
 		var fresh slots
@@ -246,16 +253,14 @@ func (t *Table[K]) Decide(_ context.Context, key K, p *algo.Params, cost int64) 
 		} else if ok {
 			delete(sh.m, mk) // expired: equivalent to absent
 		}
-		sh.mu.Unlock()
-		return d, nil
+		return d
 	}
 	d, exp, keep := step(&e.st, false, p, now, cost)
 	if keep {
 		e.expireAt = exp
 		sh.nextExp = min(sh.nextExp, exp)
 	}
-	sh.mu.Unlock()
-	return d, nil
+	return d
 }
 
 // Reset implements store.Keyed: it forgets key's state for alg.

@@ -19,7 +19,8 @@ var (
 //go:embed lua/leaky_bucket.lua
 var leakyBucketLua string
 
-// leakyBucketArgs appends the script's ARGV: now, cost, slack, then Params [Burst Unit Rate Capacity].
-func leakyBucketArgs(args []string, p *algo.Params, now, cost, slack int64) []string {
-	return append(args, strconv.FormatInt(now, 10), strconv.FormatInt(cost, 10), strconv.FormatInt(slack, 10), strconv.FormatInt(p.Burst, 10), strconv.FormatInt(p.Unit, 10), strconv.FormatInt(p.Rate, 10), strconv.FormatInt(p.Capacity, 10))
+// leakyBucketArgs appends the head of the script's ARGV: now, slack, then Params [Burst Unit Rate Capacity];
+// one cost per key follows.
+func leakyBucketArgs(args []string, p *algo.Params, now, slack int64) []string {
+	return append(args, strconv.FormatInt(now, 10), strconv.FormatInt(slack, 10), strconv.FormatInt(p.Burst, 10), strconv.FormatInt(p.Unit, 10), strconv.FormatInt(p.Rate, 10), strconv.FormatInt(p.Capacity, 10))
 }

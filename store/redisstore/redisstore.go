@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +23,7 @@ const DefaultPrefix = "throttled:v1:"
 type script struct {
 	name   string
 	source string
-	args   func(args []string, p *algo.Params, now, cost, slack int64) []string
+	args   func(args []string, p *algo.Params, now, slack int64) []string
 	fields int
 }
 
@@ -31,7 +33,8 @@ type Store struct {
 	owned  bool // the client was made by FromURL and is closed by Close
 	prefix string
 	clock  clock.Clock
-	slack  int64 // ms added to every TTL
+	slack  int64         // ms added to every TTL
+	slackD time.Duration // WithTTLSlack's argument, checked and rounded by New
 	lua    [len(scripts)]*rueidis.Lua
 }
 
@@ -49,7 +52,7 @@ func WithClock(c clock.Clock) Option { return func(s *Store) { s.clock = c } }
 // (default 0). Useful with WithClock when the injected clock may run slower
 // than the server's, so keys do not expire before their state resets.
 func WithTTLSlack(d time.Duration) Option {
-	return func(s *Store) { s.slack = int64((d + time.Millisecond - 1) / time.Millisecond) }
+	return func(s *Store) { s.slackD = d }
 }
 
 // New returns a Store on client (standalone, Sentinel or Cluster). The
@@ -62,8 +65,13 @@ func New(client rueidis.Client, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	if s.slack < 0 {
-		return nil, &algo.DataError{Name: "TTL slack", Value: s.slack, Reason: "must not be negative"}
+	if s.slackD < 0 {
+		return nil, &algo.DataError{Name: "TTL slack", Value: s.slackD, Reason: "must not be negative"}
+	}
+	// Round up to whole ms without overflowing near math.MaxInt64.
+	s.slack = int64(s.slackD / time.Millisecond)
+	if s.slackD%time.Millisecond != 0 {
+		s.slack++
 	}
 	for a, sc := range scripts {
 		if sc.source != "" {
@@ -84,7 +92,13 @@ func New(client rueidis.Client, opts ...Option) (*Store, error) {
 func FromURL(url string, opts ...Option) (*Store, error) {
 	co, err := rueidis.ParseURL(url)
 	if err != nil {
-		return nil, &algo.DataError{Name: "Redis URL", Value: url, Reason: err.Error()}
+		// A *url.Error quotes the whole URL, password included: keep only
+		// its cause, and name the URL with the password redacted.
+		reason := err.Error()
+		if ue := (*neturl.Error)(nil); errors.As(err, &ue) {
+			reason = ue.Err.Error()
+		}
+		return nil, &algo.DataError{Name: "Redis URL", Value: redactURL(url), Reason: reason}
 	}
 	client, err := rueidis.NewClient(co)
 	if err != nil {
@@ -126,34 +140,44 @@ func (s *Store) Key(key string, a algo.Algorithm) string {
 
 // Decide implements store.Store with one script call.
 func (s *Store) Decide(ctx context.Context, key string, p *algo.Params, cost int64) (algo.Decision, error) {
-	keys, args, err := s.request(key, p, cost)
+	if err := s.check(key, p, cost); err != nil {
+		return algo.Decision{}, err
+	}
+	args, err := s.argsHead(p)
 	if err != nil {
 		return algo.Decision{}, err
 	}
-	reply := s.lua[p.Algorithm].Exec(ctx, s.client, keys, args)
-	return decodeReply(reply, keys[0])
+	k := s.Key(key, p.Algorithm)
+	reply := s.lua[p.Algorithm].Exec(ctx, s.client, []string{k}, append(args, strconv.FormatInt(cost, 10)))
+	var d [1]algo.Decision
+	if err := decodeReply(reply, k, d[:]); err != nil {
+		return algo.Decision{}, err
+	}
+	return d[0], nil
 }
 
-// request validates a decision's inputs and encodes its KEYS and ARGV.
-func (s *Store) request(key string, p *algo.Params, cost int64) (keys, args []string, err error) {
+// check validates one request's inputs.
+func (s *Store) check(key string, p *algo.Params, cost int64) error {
 	if key == "" {
-		return nil, nil, &algo.DataError{Name: "key", Value: key, Reason: "must be a non-empty string"}
+		return &algo.DataError{Name: "key", Value: key, Reason: "must be a non-empty string"}
 	}
 	if err := store.CheckParams(p); err != nil {
-		return nil, nil, err
+		return err
 	}
-	if err := store.CheckCost(cost); err != nil {
-		return nil, nil, err
-	}
+	return store.CheckCost(cost)
+}
+
+// argsHead encodes the head of a script call's ARGV (the time, the TTL
+// slack and the params); the costs, one per key, follow.
+func (s *Store) argsHead(p *algo.Params) ([]string, error) {
 	now := int64(-1) // the script reads the server's TIME
 	if s.clock != nil {
 		now = s.clock.Now()
 		if err := store.CheckTime(now); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	sc := &scripts[p.Algorithm]
-	return []string{s.Key(key, p.Algorithm)}, sc.args(make([]string, 0, 8), p, now, cost, s.slack), nil
+	return scripts[p.Algorithm].args(make([]string, 0, 8), p, now, s.slack), nil
 }
 
 // Reset implements store.Store: it deletes key's state for alg.
@@ -173,25 +197,32 @@ func (s *Store) Reset(ctx context.Context, key string, alg algo.Algorithm) error
 
 var _ store.Store = (*Store)(nil)
 
-// decodeReply checks a script reply defensively and decodes it.
-func decodeReply(reply rueidis.RedisResult, key string) (algo.Decision, error) {
+// decodeReply checks a script reply defensively and decodes one decision
+// per element of out.
+func decodeReply(reply rueidis.RedisResult, key string, out []algo.Decision) error {
 	if err := reply.Error(); err != nil {
-		return algo.Decision{}, classify(err, "EVALSHA", key)
+		if rueidis.IsRedisNil(err) { // a nil reply is malformed, not a failure to reach the store
+			return fmt.Errorf("%w: %s: reply is nil, want an array of %d integers", store.ErrScript, key, replyFields*len(out))
+		}
+		return classify(err, "EVALSHA", key)
 	}
 	vals, err := reply.ToArray()
-	if err != nil || len(vals) != replyFields {
-		return algo.Decision{}, fmt.Errorf("%w: %s: reply is not an array of %d integers: %v", store.ErrScript, key, replyFields, reply)
+	if err != nil || len(vals) != replyFields*len(out) {
+		return fmt.Errorf("%w: %s: reply is not an array of %d integers: %v", store.ErrScript, key, replyFields*len(out), reply)
 	}
-	var v [replyFields]int64
-	for i := range vals {
-		if v[i], err = vals[i].AsInt64(); err != nil {
-			return algo.Decision{}, fmt.Errorf("%w: %s: reply field %d is not an integer: %w", store.ErrScript, key, i, err)
+	for i := range out {
+		var v [replyFields]int64
+		for j := range v {
+			if v[j], err = vals[i*replyFields+j].AsInt64(); err != nil {
+				return fmt.Errorf("%w: %s: reply field %d is not an integer: %w", store.ErrScript, key, i*replyFields+j, err)
+			}
 		}
+		if v[0] != 0 && v[0] != 1 {
+			return fmt.Errorf("%w: %s: reply field %d (limited) is %d, want 0 or 1", store.ErrScript, key, i*replyFields, v[0])
+		}
+		out[i] = decisionFromReply(v)
 	}
-	if v[0] != 0 && v[0] != 1 {
-		return algo.Decision{}, fmt.Errorf("%w: %s: reply field 0 (limited) is %d, want 0 or 1", store.ErrScript, key, v[0])
-	}
-	return decisionFromReply(v), nil
+	return nil
 }
 
 // classify wraps a client error as unavailable or as a script error.
@@ -211,7 +242,7 @@ func transient(re *rueidis.RedisError) bool {
 		return true
 	}
 	msg := re.Error()
-	for _, p := range []string{"MASTERDOWN", "READONLY", "NOREPLICAS", "BUSY ", "NOQUORUM", "UNBLOCKED"} {
+	for _, p := range []string{"MASTERDOWN", "READONLY", "NOREPLICAS", "BUSY ", "NOQUORUM", "UNBLOCKED", "OOM "} {
 		if strings.HasPrefix(msg, p) {
 			return true
 		}

@@ -19,7 +19,8 @@ var (
 //go:embed lua/sliding_window.lua
 var slidingWindowLua string
 
-// slidingWindowArgs appends the script's ARGV: now, cost, slack, then Params [Period Limit].
-func slidingWindowArgs(args []string, p *algo.Params, now, cost, slack int64) []string {
-	return append(args, strconv.FormatInt(now, 10), strconv.FormatInt(cost, 10), strconv.FormatInt(slack, 10), strconv.FormatInt(p.Period, 10), strconv.FormatInt(p.Limit, 10))
+// slidingWindowArgs appends the head of the script's ARGV: now, slack, then Params [Period Limit];
+// one cost per key follows.
+func slidingWindowArgs(args []string, p *algo.Params, now, slack int64) []string {
+	return append(args, strconv.FormatInt(now, 10), strconv.FormatInt(slack, 10), strconv.FormatInt(p.Period, 10), strconv.FormatInt(p.Limit, 10))
 }

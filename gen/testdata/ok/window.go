@@ -17,7 +17,8 @@ func WindowInit(p Params, t int64) WindowState {
 //
 //throttled:step
 func WindowStep(until WindowState, p Params, then, cost int64) (WindowState, Decision) {
-	start := floorDiv(then, p.Period) * p.Period
+	span := Micros(p.Period)
+	start := floorDiv(then, int64(span)) * p.Period
 	var count int64 = until.Count
 	if until.Last < start {
 		count = 0

@@ -1,0 +1,150 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"strconv"
+	"strings"
+
+	"github.com/redis/rueidis"
+
+	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/store"
+)
+
+var _ store.Batcher[string] = (*Store)(nil)
+
+// maxKeysPerCall bounds how many keys one script call decides, so a big
+// batch never holds the server for long.
+const maxKeysPerCall = 256
+
+// DecideBatch implements store.Batcher in one pipelined round trip. The
+// generated scripts decide any number of keys per call, so the batch goes
+// out as few script calls as possible: one per maxKeysPerCall keys on a
+// standalone server, one per hash slot (and per maxKeysPerCall keys) on a
+// Cluster, where rueidis sends each node's calls as one pipeline, in
+// parallel. Only when the server lacks the script are the affected calls
+// sent again, as EVAL. A script error (such as corrupt state under one key)
+// fails every request of its call, some of which may have been decided.
+func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Request[string], out []algo.Decision, errs []error) {
+	if err := store.CheckParams(p); err != nil {
+		fill(errs, err)
+		return
+	}
+	head, err := s.argsHead(p)
+	if err != nil {
+		fill(errs, err)
+		return
+	}
+	cluster := s.client.Mode() == rueidis.ClientModeCluster
+	type call struct {
+		index []int
+		keys  []string
+		args  []string
+	}
+	var calls []*call
+	open := map[uint16]*call{} // the call being filled, per slot
+	for i, r := range reqs {
+		if err := s.check(r.Key, p, r.Cost); err != nil {
+			errs[i] = err
+			continue
+		}
+		k := s.Key(r.Key, p.Algorithm)
+		var slot uint16
+		if cluster {
+			slot = keySlot(k)
+		}
+		c := open[slot]
+		if c == nil || len(c.keys) == maxKeysPerCall {
+			c = &call{args: append([]string(nil), head...)}
+			open[slot] = c
+			calls = append(calls, c)
+		}
+		c.index = append(c.index, i)
+		c.keys = append(c.keys, k)
+		c.args = append(c.args, strconv.FormatInt(r.Cost, 10))
+	}
+	if len(calls) == 0 {
+		return
+	}
+	sha := shas[p.Algorithm]
+	cmds := make(rueidis.Commands, len(calls))
+	for j, c := range calls {
+		cmds[j] = s.client.B().Evalsha().Sha1(sha).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(c.args...).Build()
+	}
+	results := s.client.DoMulti(ctx, cmds...)
+	var retry []*call
+	for j, res := range results {
+		if re, ok := rueidis.IsRedisErr(res.Error()); ok && re.IsNoScript() {
+			retry = append(retry, calls[j])
+			continue
+		}
+		settle(res, calls[j].index, calls[j].keys, out, errs)
+	}
+	if len(retry) == 0 {
+		return
+	}
+	src := scripts[p.Algorithm].source
+	cmds = cmds[:0]
+	for _, c := range retry {
+		cmds = append(cmds, s.client.B().Eval().Script(src).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(c.args...).Build())
+	}
+	for j, res := range s.client.DoMulti(ctx, cmds...) {
+		settle(res, retry[j].index, retry[j].keys, out, errs)
+	}
+}
+
+// settle decodes one multi-key call's reply into the requests it carried.
+func settle(res rueidis.RedisResult, index []int, keys []string, out []algo.Decision, errs []error) {
+	ds := make([]algo.Decision, len(index))
+	name := keys[0]
+	if len(keys) > 1 {
+		name = keys[0] + " and " + strconv.Itoa(len(keys)-1) + " more"
+	}
+	err := decodeReply(res, name, ds)
+	for j, i := range index {
+		out[i], errs[i] = ds[j], err
+	}
+}
+
+// shas holds the SHA-1 of each generated script, as EVALSHA wants it.
+var shas [len(scripts)]string
+
+func init() {
+	for i, sc := range scripts {
+		if sc.source != "" {
+			sum := sha1.Sum([]byte(sc.source))
+			shas[i] = hex.EncodeToString(sum[:])
+		}
+	}
+}
+
+func fill(errs []error, err error) {
+	for i := range errs {
+		errs[i] = err
+	}
+}
+
+// keySlot is Redis Cluster's hash slot of key: CRC16 (XMODEM) of the key's
+// hash tag (the text between the first '{' and the next '}', if not empty)
+// or of the whole key, modulo 16384.
+func keySlot(key string) uint16 {
+	if start := strings.IndexByte(key, '{'); start >= 0 {
+		if end := strings.IndexByte(key[start+1:], '}'); end > 0 {
+			key = key[start+1 : start+1+end]
+		}
+	}
+	var crc uint16
+	for i := 0; i < len(key); i++ {
+		crc ^= uint16(key[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc & 16383
+}

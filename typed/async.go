@@ -1,0 +1,144 @@
+package typed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/async"
+	"github.com/throttled-go/throttled/store"
+)
+
+// Request is one request of a batch: a key and a cost.
+type Request[K comparable] = store.Request[K]
+
+// ItemError is the error of one request of a batch; LimitBatch joins them
+// (errors.Join), so errors.Is and errors.As see each one and its cause.
+type ItemError struct {
+	Index int   // the request's position in the batch
+	Err   error // why it failed
+}
+
+// Error names the failed request's position.
+func (e *ItemError) Error() string { return fmt.Sprintf("request %d: %v", e.Index, e.Err) }
+
+// Unwrap returns the cause.
+func (e *ItemError) Unwrap() error { return e.Err }
+
+// LimitAsync starts Limit in a new goroutine and returns its future. The
+// goroutine ends when Limit returns; cancelling ctx cancels the request.
+func (l *Limiter[K]) LimitAsync(ctx context.Context, key K, cost int64) *async.Future[Result] {
+	return async.Go(ctx, func(ctx context.Context) (Result, error) { return l.Limit(ctx, key, cost) })
+}
+
+// PeekAsync starts Peek in a new goroutine and returns its future.
+func (l *Limiter[K]) PeekAsync(ctx context.Context, key K) *async.Future[State] {
+	return async.Go(ctx, func(ctx context.Context) (State, error) { return l.Peek(ctx, key) })
+}
+
+// LimitAll decides a request of cost for every key at once; see LimitBatch.
+func (l *Limiter[K]) LimitAll(ctx context.Context, keys []K, cost int64) ([]Result, error) {
+	reqs := make([]Request[K], len(keys))
+	for i, k := range keys {
+		reqs[i] = Request[K]{Key: k, Cost: cost}
+	}
+	return l.LimitBatch(ctx, reqs)
+}
+
+// LimitBatch decides many requests at once: on Redis in one pipelined round
+// trip, on the memory store taking each shard lock once, on other stores
+// one request after another. Results come in input order, and requests for
+// the same key are decided in input order, as if made one by one.
+//
+// Requests are independent: a request that fails (invalid key or cost, a
+// store error) leaves a zero Result at its index and the others are still
+// decided; the error joins an *ItemError per failed request. If ctx is done
+// before a request is sent, that request fails with store.ErrUnavailable
+// wrapping ctx's error; one already sent may have been decided even though
+// it reports the cancellation.
+func (l *Limiter[K]) LimitBatch(ctx context.Context, reqs []Request[K]) ([]Result, error) {
+	out := make([]algo.Decision, len(reqs))
+	errs := make([]error, len(reqs))
+	if l.stringKind {
+		for i, r := range reqs {
+			if isEmptyString(r.Key) {
+				errs[i] = &algo.DataError{Name: "key", Value: "", Reason: "must be a non-empty string"}
+			}
+		}
+	}
+	if b, ok := l.backend.(store.Batcher[K]); ok {
+		valid, index := reqs, []int(nil)
+		if anyErr(errs) {
+			valid, index = nil, nil
+			for i, r := range reqs {
+				if errs[i] == nil {
+					valid, index = append(valid, r), append(index, i)
+				}
+			}
+		}
+		vout := make([]algo.Decision, len(valid))
+		verrs := make([]error, len(valid))
+		b.DecideBatch(ctx, &l.params, valid, vout, verrs)
+		for j := range valid {
+			i := j
+			if index != nil {
+				i = index[j]
+			}
+			out[i], errs[i] = vout[j], verrs[j]
+		}
+	} else {
+		for i, r := range reqs {
+			if errs[i] == nil {
+				out[i], errs[i] = l.backend.Decide(ctx, r.Key, &l.params, r.Cost)
+			}
+		}
+	}
+	results := make([]Result, len(reqs))
+	var failed []error
+	for i := range reqs {
+		if errs[i] != nil {
+			failed = append(failed, &ItemError{Index: i, Err: errs[i]})
+			continue
+		}
+		results[i] = resultOf(&l.params, out[i])
+	}
+	return results, errors.Join(failed...)
+}
+
+func anyErr(errs []error) bool {
+	for _, e := range errs {
+		if e != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// DecideBatch makes a string-store adapter a store.Batcher when its store is.
+func (e encoded[K]) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Request[K], out []algo.Decision, errs []error) {
+	b, ok := e.s.(store.Batcher[string])
+	sreqs := make([]store.Request[string], 0, len(reqs))
+	index := make([]int, 0, len(reqs))
+	for i, r := range reqs {
+		k, err := e.key(r.Key)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		sreqs = append(sreqs, store.Request[string]{Key: k, Cost: r.Cost})
+		index = append(index, i)
+	}
+	if !ok {
+		for j, r := range sreqs {
+			out[index[j]], errs[index[j]] = e.s.Decide(ctx, r.Key, p, r.Cost)
+		}
+		return
+	}
+	sout := make([]algo.Decision, len(sreqs))
+	serrs := make([]error, len(sreqs))
+	b.DecideBatch(ctx, p, sreqs, sout, serrs)
+	for j := range sreqs {
+		out[index[j]], errs[index[j]] = sout[j], serrs[j]
+	}
+}

@@ -18,6 +18,9 @@ func encoderFor[K comparable](f any) (func(K) (string, error), error) {
 		if !ok {
 			return nil, &algo.DataError{Name: "key func", Value: fmt.Sprintf("%T", f), Reason: fmt.Sprintf("want func(%s) (string, error)", reflect.TypeFor[K]())}
 		}
+		if fn == nil {
+			return nil, &algo.DataError{Name: "key func", Value: "nil", Reason: "KeyFunc needs a function"}
+		}
 		return fn, nil
 	}
 	typ := reflect.TypeFor[K]()

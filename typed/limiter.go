@@ -79,6 +79,13 @@ func New[K comparable](opts ...Option) (*Limiter[K], error) {
 		if s == nil {
 			return nil, &algo.DataError{Name: "store", Value: "nil", Reason: "WithStore needs a store"}
 		}
+		// The memory store keys by K and never calls the key func, but a
+		// key func of the wrong type is a mistake whatever the store.
+		if c.keyFunc != nil {
+			if _, err := encoderFor[K](c.keyFunc); err != nil {
+				return nil, err
+			}
+		}
 		l.backend = memstore.Namespace[K](s, c.prefix)
 	case store.Store:
 		if reflect.ValueOf(s).Kind() == reflect.Pointer && reflect.ValueOf(s).IsNil() {
@@ -113,6 +120,11 @@ func (l *Limiter[K]) Cost() int64 { return l.cost }
 func (l *Limiter[K]) Limit(ctx context.Context, key K, cost int64) (Result, error) {
 	if l.stringKind && isEmptyString(key) {
 		return Result{}, &algo.DataError{Name: "key", Value: "", Reason: "must be a non-empty string"}
+	}
+	// Refuse a negative cost before touching the store: a store.Store
+	// written elsewhere may not check it.
+	if cost < 0 {
+		return Result{}, store.CheckCost(cost)
 	}
 	d, err := l.backend.Decide(ctx, key, &l.params, cost)
 	if err != nil {
@@ -222,8 +234,16 @@ func Wrap[K comparable](l *Limiter[K], key K, fn func(context.Context) error) fu
 // and a *LimitedError without calling fn when limited.
 func WrapFunc[K comparable, A, R any](l *Limiter[K], keyOf func(A) K, fn func(context.Context, A) (R, error)) func(context.Context, A) (R, error) {
 	return func(ctx context.Context, arg A) (R, error) {
+		var zero R
+		// As Do: a nil function is invalid input, refused before a token
+		// is taken.
+		if keyOf == nil {
+			return zero, &algo.DataError{Name: "key function", Value: "nil", Reason: "WrapFunc needs a function from argument to key"}
+		}
+		if fn == nil {
+			return zero, &algo.DataError{Name: "function", Value: "nil", Reason: "WrapFunc needs a function to run"}
+		}
 		if err := l.acquire(ctx, keyOf(arg)); err != nil {
-			var zero R
 			return zero, err
 		}
 		return fn(ctx, arg)

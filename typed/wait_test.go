@@ -1,0 +1,430 @@
+package typed_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/internal/clock"
+	"github.com/throttled-go/throttled/store/memstore"
+	"github.com/throttled-go/throttled/typed"
+)
+
+// The tests of Wait run in a testing/synctest bubble: timers and sleeps
+// use virtual time, which moves only when every goroutine of the bubble is
+// blocked, so durations are exact and nothing really sleeps.
+
+// bubbleStore returns a memory store that reads the bubble's virtual
+// clock and starts no janitor goroutine. Call it inside the bubble.
+func bubbleStore() *memstore.Store {
+	return memstore.New(
+		memstore.WithClock(clock.Func(func() int64 { return time.Now().UnixMicro() })),
+		memstore.WithSweepInterval(0),
+	)
+}
+
+// newBubbleLimiter returns a string limiter on a fresh bubble store.
+func newBubbleLimiter(t *testing.T, opts ...typed.Option) *typed.Limiter[string] {
+	t.Helper()
+	return must(typed.New[string](append([]typed.Option{typed.WithStore(bubbleStore())}, opts...)...)).of(t)
+}
+
+// timed runs f and returns the virtual time it took.
+func timed(f func()) time.Duration {
+	start := time.Now()
+	f()
+	return time.Since(start)
+}
+
+// fill drains key with one Limit of cost n, which must pass.
+func fill(t *testing.T, l interface {
+	Limit(context.Context, string, int64) (typed.Result, error)
+}, key string, n int64) {
+	t.Helper()
+	if r := must(l.Limit(ctx, key, n)).of(t); r.Limited {
+		t.Fatalf("fill: Limit(%d) = %v, want allowed", n, r)
+	}
+}
+
+// TestWaitSleepsExactlyRetryAfter: for every algorithm, a limited Wait
+// sleeps exactly the RetryAfter that Limit reports, then passes.
+func TestWaitSleepsExactlyRetryAfter(t *testing.T) {
+	for _, a := range algo.Algorithms {
+		t.Run(a.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				// The bubble's clock starts at 2000-01-01T00:00:00Z, on a
+				// window boundary; step off it so windows have an offset.
+				time.Sleep(250 * time.Millisecond)
+				l := newBubbleLimiter(t, typed.WithAlgorithm(a), typed.WithQuota(algo.PerSec(10).WithBurst(3)))
+				capacity := must(l.Peek(ctx, "k")).of(t).Limit
+				fill(t, l, "k", capacity)
+				time.Sleep(30 * time.Millisecond)
+				probe := must(l.Limit(ctx, "k", 2)).of(t)
+				if !probe.Limited || probe.State.RetryAfter <= 0 || probe.State.RetryAfter == typed.Never {
+					t.Fatalf("Limit(2) after filling = %v, want limited with a finite RetryAfter", probe)
+				}
+				var res typed.Result
+				var err error
+				elapsed := timed(func() { res, err = l.Wait(ctx, "k", 2) })
+				if err != nil || res.Limited {
+					t.Fatalf("Wait = %v, %v; want allowed", res, err)
+				}
+				if elapsed != probe.State.RetryAfter {
+					t.Fatalf("Wait took %v, want exactly RetryAfter %v", elapsed, probe.State.RetryAfter)
+				}
+			})
+		})
+	}
+}
+
+func TestWaitExactValues(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// 10 per second, burst 1: one token every 100ms.
+		l := newBubbleLimiter(t, typed.WithQuota(algo.PerSec(10).WithBurst(1)))
+		// Allowed at once: no sleep.
+		if d := timed(func() { must(l.Wait(ctx, "k", 1)).of(t) }); d != 0 {
+			t.Fatalf("allowed Wait took %v", d)
+		}
+		// Limited: sleeps the 100ms until the next token.
+		if d := timed(func() { must(l.Wait(ctx, "k", 1)).of(t) }); d != 100*time.Millisecond {
+			t.Fatalf("Wait took %v, want 100ms", d)
+		}
+		// Part of the token back already: sleeps the rest.
+		time.Sleep(30 * time.Millisecond)
+		if d := timed(func() { must(l.Wait(ctx, "k", 1)).of(t) }); d != 70*time.Millisecond {
+			t.Fatalf("Wait took %v, want 70ms", d)
+		}
+		// Cost 0 never waits.
+		if d := timed(func() { must(l.Wait(ctx, "k", 0)).of(t) }); d != 0 {
+			t.Fatalf("Wait(cost 0) took %v", d)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		// A timeout equal to RetryAfter is enough: Wait gives up only when
+		// RetryAfter exceeds the time left.
+		l := newBubbleLimiter(t, typed.WithQuota(algo.PerSec(10).WithBurst(1)), typed.WithTimeout(100*time.Millisecond))
+		fill(t, l, "k", 1)
+		var res typed.Result
+		var err error
+		if d := timed(func() { res, err = l.Wait(ctx, "k", 1) }); d != 100*time.Millisecond || err != nil || res.Limited {
+			t.Fatalf("Wait with timeout = RetryAfter: %v, %v after %v; want allowed after 100ms", res, err, d)
+		}
+	})
+}
+
+// TestWaitNever: a cost above the capacity can never pass, so Wait returns
+// at once with a *LimitedError and RetryAfter Never, even with no deadline.
+func TestWaitNever(t *testing.T) {
+	for _, a := range algo.Algorithms {
+		t.Run(a.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := newBubbleLimiter(t, typed.WithAlgorithm(a), typed.WithQuota(algo.PerMin(5).WithBurst(7)))
+				capacity := int64(5)
+				if a.IsBucket() {
+					capacity = 7
+				}
+				var res typed.Result
+				var err error
+				d := timed(func() { res, err = l.Wait(context.Background(), "k", capacity+1) })
+				if d != 0 {
+					t.Fatalf("Wait took %v, want no wait at all", d)
+				}
+				want := denied(st(capacity, capacity, 0, typed.Never))
+				wantLimited(t, "Wait(capacity+1)", err, want)
+				if res != want {
+					t.Fatalf("Wait returned %v, want %v", res, want)
+				}
+				// Do with a timeout does not wait either.
+				lt := newBubbleLimiter(t, typed.WithAlgorithm(a), typed.WithQuota(algo.PerMin(5).WithBurst(7)),
+					typed.WithCost(capacity+1), typed.WithTimeout(time.Hour))
+				if d := timed(func() { err = lt.Do(ctx, "k", func(context.Context) error { t.Error("fn ran"); return nil }) }); d != 0 {
+					t.Fatalf("Do took %v", d)
+				}
+				wantLimited(t, "Do(capacity+1)", err, want)
+			})
+		})
+	}
+}
+
+// TestWaitGivesUp: while limited, Wait returns at once, with the last
+// Result and a *LimitedError, when RetryAfter exceeds the time left before
+// its deadline, the earlier of ctx's deadline and now+WithTimeout.
+func TestWaitGivesUp(t *testing.T) {
+	q := typed.WithQuota(algo.PerSec(10).WithBurst(1)) // RetryAfter 100ms when drained
+	wantRes := denied(st(1, 0, 100*time.Millisecond, 100*time.Millisecond))
+	check := func(t *testing.T, l *typed.Limiter[string], ctx context.Context) {
+		t.Helper()
+		fill(t, l, "k", 1)
+		var res typed.Result
+		var err error
+		if d := timed(func() { res, err = l.Wait(ctx, "k", 1) }); d != 0 {
+			t.Fatalf("Wait took %v, want it to give up at once", d)
+		}
+		wantLimited(t, "Wait", err, wantRes)
+		if res != wantRes {
+			t.Fatalf("Wait returned %v, want the last Result %v", res, wantRes)
+		}
+	}
+	t.Run("timeout", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			check(t, newBubbleLimiter(t, q, typed.WithTimeout(99*time.Millisecond)), context.Background())
+		})
+	})
+	t.Run("ctx deadline before timeout", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			check(t, newBubbleLimiter(t, q, typed.WithTimeout(time.Second)), c)
+		})
+	})
+	t.Run("timeout before ctx deadline", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			check(t, newBubbleLimiter(t, q, typed.WithTimeout(50*time.Millisecond)), c)
+		})
+	})
+	t.Run("ctx deadline only", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c, cancel := context.WithTimeout(context.Background(), 99*time.Millisecond)
+			defer cancel()
+			check(t, newBubbleLimiter(t, q), c)
+		})
+	})
+	t.Run("ctx deadline passed", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+			defer cancel()
+			check(t, newBubbleLimiter(t, q), c)
+		})
+	})
+	t.Run("one deadline across retries", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			// 10 per second, burst 2: drained at 0, a Wait for 2 tokens
+			// (RetryAfter 200ms) within a 250ms timeout sleeps 200ms. A
+			// rival takes 1 token at 150ms, so at 200ms the waiter needs
+			// 100ms more with only 50ms left: it gives up then, instead of
+			// starting a new 250ms timeout.
+			l := newBubbleLimiter(t, typed.WithQuota(algo.PerSec(10).WithBurst(2)), typed.WithTimeout(250*time.Millisecond))
+			fill(t, l, "k", 2)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				time.Sleep(150 * time.Millisecond)
+				fill(t, l, "k", 1)
+			}()
+			var res typed.Result
+			var err error
+			d := timed(func() { res, err = l.Wait(ctx, "k", 2) })
+			<-done
+			if d != 200*time.Millisecond {
+				t.Fatalf("Wait took %v, want 200ms", d)
+			}
+			want := denied(st(2, 1, 100*time.Millisecond, 100*time.Millisecond))
+			wantLimited(t, "Wait", err, want)
+			if res != want {
+				t.Fatalf("Wait returned %v, want %v", res, want)
+			}
+		})
+	})
+}
+
+// TestWaitCancel: cancelling ctx while Wait sleeps makes it return at
+// once with ctx's error and the last Result.
+func TestWaitCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newBubbleLimiter(t, typed.WithQuota(algo.PerSec(10).WithBurst(1)))
+		fill(t, l, "k", 1)
+		c, cancel := context.WithCancel(context.Background())
+		go func() {
+			time.Sleep(30 * time.Millisecond)
+			cancel()
+		}()
+		var res typed.Result
+		var err error
+		d := timed(func() { res, err = l.Wait(c, "k", 1) })
+		if d != 30*time.Millisecond {
+			t.Fatalf("Wait took %v, want 30ms (until cancelled)", d)
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Wait error = %v, want context.Canceled", err)
+		}
+		if want := denied(st(1, 0, 100*time.Millisecond, 100*time.Millisecond)); res != want {
+			t.Fatalf("Wait returned %v, want the last Result %v", res, want)
+		}
+		// The cancelled wait took nothing: the token comes back on time.
+		time.Sleep(70 * time.Millisecond)
+		if r := must(l.Limit(ctx, "k", 1)).of(t); r.Limited {
+			t.Fatalf("Limit after the cancelled Wait = %v, want allowed", r)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		// Cancelled while Do waits: fn does not run, ctx's error comes back.
+		l := newBubbleLimiter(t, typed.WithQuota(algo.PerSec(10).WithBurst(1)), typed.WithTimeout(time.Second))
+		fill(t, l, "k", 1)
+		c, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(10*time.Millisecond, cancel)
+		err := l.Do(c, "k", func(context.Context) error { t.Error("fn ran"); return nil })
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Do error = %v, want context.Canceled", err)
+		}
+	})
+}
+
+// TestWaitNoDeadline: with neither a timeout nor a ctx deadline, Wait
+// waits as long as it takes.
+func TestWaitNoDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newBubbleLimiter(t, typed.WithQuota(algo.PerHour(1)))
+		fill(t, l, "k", 1)
+		var res typed.Result
+		var err error
+		if d := timed(func() { res, err = l.Wait(context.Background(), "k", 1) }); d != time.Hour || err != nil || res.Limited {
+			t.Fatalf("Wait = %v, %v after %v; want allowed after 1h", res, err, d)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		// Three waiters on one token every 100ms: passed at 0, 100ms, 200ms.
+		l := newBubbleLimiter(t, typed.WithQuota(algo.PerSec(10).WithBurst(1)))
+		start := time.Now()
+		var mu sync.Mutex
+		var at []time.Duration
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() {
+				if r := must(l.Wait(ctx, "k", 1)).of(t); r.Limited {
+					t.Errorf("Wait = %v", r)
+				}
+				mu.Lock()
+				at = append(at, time.Since(start))
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if len(at) != 3 || at[0] != 0 || at[1] != 100*time.Millisecond || at[2] != 200*time.Millisecond {
+			t.Fatalf("waiters passed at %v, want [0s 100ms 200ms]", at)
+		}
+	})
+}
+
+// TestDoWrapWait: with WithTimeout, Do, Wrap and WrapFunc wait and retry
+// as Wait does; without, they decide at once.
+func TestDoWrapWait(t *testing.T) {
+	q := typed.WithQuota(algo.PerSec(10).WithBurst(1))
+	calls := func(l *typed.Limiter[string], ran *int) map[string]func() error {
+		fn := func(context.Context) error { *ran++; return nil }
+		wf := typed.WrapFunc(l, func(s string) string { return s }, func(ctx context.Context, s string) (int, error) { return 0, fn(ctx) })
+		return map[string]func() error{
+			"Do":       func() error { return l.Do(ctx, "k", fn) },
+			"Wrap":     func() error { return typed.Wrap(l, "k", fn)(ctx) },
+			"WrapFunc": func() error { _, err := wf(ctx, "k"); return err },
+		}
+	}
+	for _, name := range []string{"Do", "Wrap", "WrapFunc"} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ran := 0
+				call := calls(newBubbleLimiter(t, q, typed.WithTimeout(time.Second)), &ran)[name]
+				if err := call(); err != nil || ran != 1 {
+					t.Fatalf("first call: %v, ran %d", err, ran)
+				}
+				var err error
+				if d := timed(func() { err = call() }); d != 100*time.Millisecond || err != nil || ran != 2 {
+					t.Fatalf("with a timeout: %v after %v, ran %d; want it to wait 100ms and run", err, d, ran)
+				}
+			})
+			synctest.Test(t, func(t *testing.T) {
+				ran := 0
+				call := calls(newBubbleLimiter(t, q), &ran)[name]
+				if err := call(); err != nil || ran != 1 {
+					t.Fatalf("first call: %v, ran %d", err, ran)
+				}
+				var err error
+				d := timed(func() { err = call() })
+				if d != 0 || ran != 1 {
+					t.Fatalf("without a timeout: took %v and ran %d, want no wait and no run", d, ran)
+				}
+				wantLimited(t, "without a timeout", err, denied(st(1, 0, 100*time.Millisecond, 100*time.Millisecond)))
+			})
+			synctest.Test(t, func(t *testing.T) {
+				ran := 0
+				call := calls(newBubbleLimiter(t, q, typed.WithTimeout(50*time.Millisecond)), &ran)[name]
+				if err := call(); err != nil || ran != 1 {
+					t.Fatalf("first call: %v, ran %d", err, ran)
+				}
+				var err error
+				d := timed(func() { err = call() })
+				if d != 0 || ran != 1 {
+					t.Fatalf("timeout below RetryAfter: took %v and ran %d, want no wait and no run", d, ran)
+				}
+				wantLimited(t, "timeout below RetryAfter", err, denied(st(1, 0, 100*time.Millisecond, 100*time.Millisecond)))
+			})
+		})
+	}
+}
+
+// TestSeedWaitRetry is the seed's wait-and-retry example: GCRA, 100 per
+// second with burst 100, timeout 1s, 1000 calls from 4 workers. The seed
+// reports 8 of 1000 denied at about 111 req/s.
+//
+// Bounds from the quota, with E the virtual time taken and T = 10ms the
+// emission interval: GCRA admits at most 100 + ⌊E/T⌋ in [0, E]. Every
+// denied call had RetryAfter ≤ T and so waited more than 1s − T before
+// giving up, so each worker is denied at most ⌊E/(1s − T)⌋ times. And
+// while calls remain some worker is always waiting, so no slot is
+// wasted: E ≤ (admitted − 100)·T + 1s.
+func TestSeedWaitRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const (
+			calls   = 1000
+			workers = 4
+			burst   = 100
+			T       = 10 * time.Millisecond
+		)
+		l := newBubbleLimiter(t, typed.WithAlgorithm(algo.GCRA), typed.WithQuota(algo.PerSec(100).WithBurst(burst)),
+			typed.WithTimeout(time.Second))
+		var next, admitted, deniedN atomic.Int64
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for next.Add(1) <= calls {
+					r, err := l.Wait(ctx, "/ping", 1)
+					switch {
+					case err == nil && !r.Limited:
+						admitted.Add(1)
+					case errors.Is(err, typed.ErrLimited) && r.Limited:
+						deniedN.Add(1)
+					default:
+						t.Errorf("Wait = %v, %v", r, err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		a, d := admitted.Load(), deniedN.Load()
+		t.Logf("admitted %d, denied %d, virtual time %v (%.0f req/s)", a, d, elapsed, float64(calls)/elapsed.Seconds())
+		if a+d != calls {
+			t.Fatalf("admitted %d + denied %d != %d", a, d, calls)
+		}
+		if limit := burst + int64(elapsed/T); a > limit {
+			t.Fatalf("admitted %d in %v, more than the quota allows (%d)", a, elapsed, limit)
+		}
+		if maxDenied := workers * int64(elapsed/(time.Second-T)); d > maxDenied {
+			t.Fatalf("denied %d in %v, more than %d workers giving up once per %v", d, elapsed, workers, time.Second-T)
+		}
+		if maxElapsed := time.Duration(a-burst)*T + time.Second; elapsed > maxElapsed {
+			t.Fatalf("took %v to admit %d, want at most %v: slots were wasted", elapsed, a, maxElapsed)
+		}
+		// Hence nearly all pass, in about 9s.
+		if a < calls-40 || elapsed < 8600*time.Millisecond || elapsed > 10*time.Second {
+			t.Fatalf("admitted %d in %v, want nearly all 1000 in about 9s", a, elapsed)
+		}
+	})
+}

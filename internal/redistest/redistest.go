@@ -9,9 +9,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -49,11 +51,13 @@ type ClusterServer struct {
 
 // process is one redis-server process and its captured output.
 type process struct {
-	addr string
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{} // closed once cmd.Wait has returned
-	err  error         // result of cmd.Wait, valid after done is closed
+	network string // "tcp", or "unix" for a server started by StandaloneUnix
+	addr    string // "127.0.0.1:port", or the socket's path
+	cmd     *exec.Cmd
+	out     *syncBuffer
+	done    chan struct{} // closed once cmd.Wait has returned
+	err     error         // result of cmd.Wait, valid after done is closed
+	stopped atomic.Bool   // Stop killed it on purpose
 }
 
 // Standalone starts a redis-server listening on a free port of 127.0.0.1
@@ -66,15 +70,54 @@ type process struct {
 func Standalone(tb testing.TB) *Server {
 	tb.Helper()
 	bin := lookBinary(tb)
-	return &Server{p: start(tb, bin, false)}
+	return &Server{p: start(tb, bin, modeTCP)}
 }
 
-// Addr returns the server's address, "127.0.0.1:port".
-func (s *Server) Addr() string { return s.p.addr }
+// StandaloneUnix is [Standalone] for a redis-server that listens on a Unix
+// domain socket only (--port 0 --unixsocket), in a fresh temporary
+// directory with a short path (socket paths are limited to about 100
+// bytes), removed by a tb.Cleanup function.
+func StandaloneUnix(tb testing.TB) *Server {
+	tb.Helper()
+	bin := lookBinary(tb)
+	return &Server{p: start(tb, bin, modeUnix)}
+}
 
-// URL returns a URL for database 0 of the server,
-// "redis://127.0.0.1:port/0".
-func (s *Server) URL() string { return "redis://" + s.p.addr + "/0" }
+// Addr returns the server's address, "127.0.0.1:port", or "" for a server
+// started by [StandaloneUnix], which has no TCP listener.
+func (s *Server) Addr() string {
+	if s.p.network != "tcp" {
+		return ""
+	}
+	return s.p.addr
+}
+
+// Socket returns the path of the Unix socket of a server started by
+// [StandaloneUnix], or "" for a server started by [Standalone].
+func (s *Server) Socket() string {
+	if s.p.network != "unix" {
+		return ""
+	}
+	return s.p.addr
+}
+
+// URL returns a URL for database 0 of the server:
+// "redis://127.0.0.1:port/0", or "unix:///path/to/redis.sock?db=0" for a
+// server started by [StandaloneUnix].
+func (s *Server) URL() string {
+	if s.p.network == "unix" {
+		return "unix://" + s.p.addr + "?db=0"
+	}
+	return "redis://" + s.p.addr + "/0"
+}
+
+// Stop kills the server and waits for it to exit, for tests of a server
+// that goes away. The cleanup registered by Standalone then has nothing
+// left to do. Stop may be called more than once.
+func (s *Server) Stop() {
+	s.p.stopped.Store(true)
+	s.p.kill()
+}
 
 // Do sends one command to the server on a new connection and returns the
 // reply rendered by the rules of [ClusterServer.DoNode]. It fails the test
@@ -100,7 +143,7 @@ func Cluster(tb testing.TB) *ClusterServer {
 
 	c := &ClusterServer{}
 	for range numClusterNode {
-		c.nodes = append(c.nodes, start(tb, bin, true))
+		c.nodes = append(c.nodes, start(tb, bin, modeCluster))
 	}
 
 	// Assign each node one contiguous third of the slots.
@@ -191,14 +234,35 @@ func lookBinary(tb testing.TB) string {
 	return ""
 }
 
+// mode is how a server is started.
+type mode int
+
+const (
+	modeTCP     mode = iota // standalone on a TCP port of 127.0.0.1
+	modeUnix                // standalone on a Unix socket, no TCP listener
+	modeCluster             // cluster node on a TCP port of 127.0.0.1
+)
+
 // start starts one redis-server, retrying on a new port when the chosen
 // one turns out to be taken, and registers its cleanup.
-func start(tb testing.TB, bin string, cluster bool) *process {
+func start(tb testing.TB, bin string, m mode) *process {
 	tb.Helper()
-	dir := tb.TempDir()
+	var dir string
+	if m == modeUnix {
+		// tb.TempDir embeds the test's name and can exceed the ~104-108
+		// bytes a socket path may have.
+		d, err := os.MkdirTemp("", "redistest")
+		if err != nil {
+			tb.Fatalf("redistest: %v", err)
+		}
+		tb.Cleanup(func() { _ = os.RemoveAll(d) })
+		dir = d
+	} else {
+		dir = tb.TempDir()
+	}
 	var failures []string
 	for attempt := 1; attempt <= startAttempts; attempt++ {
-		p, retry, err := tryStart(bin, dir, cluster)
+		p, retry, err := tryStart(bin, dir, m)
 		if err == nil {
 			tb.Cleanup(p.stop(tb))
 			return p
@@ -215,21 +279,28 @@ func start(tb testing.TB, bin string, cluster bool) *process {
 // tryStart makes one attempt at starting redis-server on a free port. On
 // failure the process has been killed and reaped, and retry reports whether
 // the failure looks like a port conflict worth another attempt.
-func tryStart(bin, dir string, cluster bool) (p *process, retry bool, err error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, false, err
+func tryStart(bin, dir string, m mode) (p *process, retry bool, err error) {
+	network, addr := "tcp", ""
+	var args []string
+	if m == modeUnix {
+		network, addr = "unix", filepath.Join(dir, "redis.sock")
+		args = []string{"--port", "0", "--unixsocket", addr, "--unixsocketperm", "700"}
+	} else {
+		port, err := freePort()
+		if err != nil {
+			return nil, false, err
+		}
+		addr = net.JoinHostPort(loopback, strconv.Itoa(port))
+		args = []string{"--bind", loopback, "--port", strconv.Itoa(port)}
 	}
-	args := []string{
-		"--bind", loopback,
-		"--port", strconv.Itoa(port),
+	args = append(args,
 		"--save", "",
 		"--appendonly", "no",
 		"--dir", dir,
 		"--daemonize", "no",
 		"--logfile", "",
-	}
-	if cluster {
+	)
+	if m == modeCluster {
 		// Choose the cluster bus port explicitly: the default, port+10000,
 		// may be taken or beyond 65535.
 		busPort, err := freePort()
@@ -253,10 +324,11 @@ func tryStart(bin, dir string, cluster bool) (p *process, retry bool, err error)
 		return nil, false, fmt.Errorf("start %s: %w", bin, err)
 	}
 	p = &process{
-		addr: net.JoinHostPort(loopback, strconv.Itoa(port)),
-		cmd:  cmd,
-		out:  out,
-		done: make(chan struct{}),
+		network: network,
+		addr:    addr,
+		cmd:     cmd,
+		out:     out,
+		done:    make(chan struct{}),
 	}
 	go func() {
 		p.err = cmd.Wait()
@@ -331,6 +403,9 @@ func (p *process) kill() {
 // stop returns the cleanup function of the process.
 func (p *process) stop(tb testing.TB) func() {
 	return func() {
+		if p.stopped.Load() {
+			return
+		}
 		if p.exited() {
 			tb.Logf("redistest: redis-server on %s exited before the end of the test: %v\n--- output (tail) ---\n%s",
 				p.addr, p.err, p.out.tail(tailBytes))
@@ -378,7 +453,7 @@ func (p *process) mustOK(tb testing.TB, args ...string) {
 
 // roundTrip sends one command on a new connection and reads its reply.
 func (p *process) roundTrip(args []string) (string, error) {
-	conn, err := net.DialTimeout("tcp", p.addr, dialTimeout)
+	conn, err := net.DialTimeout(p.network, p.addr, dialTimeout)
 	if err != nil {
 		return "", err
 	}

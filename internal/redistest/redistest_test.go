@@ -157,3 +157,48 @@ func TestEncodeCommand(t *testing.T) {
 }
 
 func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }
+
+func TestStandaloneUnix(t *testing.T) {
+	t.Parallel()
+	s := StandaloneUnix(t)
+
+	if s.Addr() != "" {
+		t.Errorf("Addr() = %q, want \"\" (no TCP listener)", s.Addr())
+	}
+	sock := s.Socket()
+	if !strings.HasSuffix(sock, "/redis.sock") || len(sock) > 100 {
+		t.Errorf("Socket() = %q, want a short path ending in /redis.sock", sock)
+	}
+	if want := "unix://" + sock + "?db=0"; s.URL() != want {
+		t.Errorf("URL() = %q, want %q", s.URL(), want)
+	}
+	if got := s.Do(t, "PING"); got != "PONG" {
+		t.Errorf("PING = %q, want PONG", got)
+	}
+	if got := s.Do(t, "CONFIG", "GET", "port"); got != "port\n0" {
+		t.Errorf("CONFIG GET port = %q, want port 0 (no TCP listener)", got)
+	}
+	if got := s.Do(t, "CONFIG", "GET", "unixsocket"); got != "unixsocket\n"+sock {
+		t.Errorf("CONFIG GET unixsocket = %q, want %q", got, sock)
+	}
+}
+
+func TestStop(t *testing.T) {
+	t.Parallel()
+	s := Standalone(t)
+	addr := s.Addr()
+	if got := s.Do(t, "PING"); got != "PONG" {
+		t.Fatalf("PING = %q, want PONG", got)
+	}
+	if s.Socket() != "" {
+		t.Errorf("Socket() of a TCP server = %q, want \"\"", s.Socket())
+	}
+	s.Stop()
+	if !s.p.exited() {
+		t.Fatal("the server is still running after Stop")
+	}
+	if _, err := s.p.roundTrip([]string{"PING"}); err == nil {
+		t.Errorf("PING on %s answered after Stop", addr)
+	}
+	s.Stop() // idempotent
+}

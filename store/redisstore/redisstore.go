@@ -7,6 +7,7 @@ import (
 	neturl "net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -30,7 +31,8 @@ type script struct {
 // Store is a Redis store. It is safe for concurrent use.
 type Store struct {
 	client rueidis.Client
-	owned  bool // the client was made by FromURL and is closed by Close
+	owned  bool        // the client was made by FromURL and is closed by Close
+	closed atomic.Bool // Close closed the owned client
 	prefix string
 	clock  clock.Clock
 	slack  int64         // ms added to every TTL
@@ -125,10 +127,23 @@ func redactURL(u string) string {
 // Client returns the store's rueidis client.
 func (s *Store) Client() rueidis.Client { return s.client }
 
-// Close closes the client if FromURL made it.
+// Close closes the client if FromURL made it; every later call then fails
+// with store.ErrUnavailable. Close is idempotent.
 func (s *Store) Close() error {
-	if s.owned {
+	if s.owned && s.closed.CompareAndSwap(false, true) {
 		s.client.Close()
+	}
+	return nil
+}
+
+// errIfClosed fails calls on a store whose owned client was closed. It is
+// needed, not just tidy: rueidis's cluster client (v1.0.79) closes its node
+// connections in background goroutines and dials lazily, so a call made
+// just after Close can reopen a connection to a node, which then stays open
+// and keeps serving that node's keys for good.
+func (s *Store) errIfClosed() error {
+	if s.closed.Load() {
+		return fmt.Errorf("%w: the store was closed: %w", store.ErrUnavailable, rueidis.ErrClosing)
 	}
 	return nil
 }
@@ -170,6 +185,9 @@ func (s *Store) check(key string, p *algo.Params, cost int64) error {
 // argsHead encodes the head of a script call's ARGV (the time, the TTL
 // slack and the params); the costs, one per key, follow.
 func (s *Store) argsHead(p *algo.Params) ([]string, error) {
+	if err := s.errIfClosed(); err != nil { // here so that every script call checks it
+		return nil, err
+	}
 	now := int64(-1) // the script reads the server's TIME
 	if s.clock != nil {
 		now = s.clock.Now()
@@ -187,6 +205,9 @@ func (s *Store) Reset(ctx context.Context, key string, alg algo.Algorithm) error
 	}
 	if !alg.Valid() {
 		return &algo.DataError{Name: "algorithm", Value: alg, Reason: "not one of the five algorithms"}
+	}
+	if err := s.errIfClosed(); err != nil {
+		return err
 	}
 	k := s.Key(key, alg)
 	if err := s.client.Do(ctx, s.client.B().Del().Key(k).Build()).Error(); err != nil {

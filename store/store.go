@@ -46,6 +46,22 @@ var (
 	ErrScript = errors.New("throttled: store script error")
 )
 
+// CheckKey returns a *algo.DataError for an empty key.
+func CheckKey(key string) error {
+	if key == "" {
+		return &algo.DataError{Name: "key", Value: key, Reason: "must be a non-empty string"}
+	}
+	return nil
+}
+
+// FailAll sets every element of errs to err: a batch whose shared inputs
+// (params, time) are bad fails as a whole.
+func FailAll(errs []error, err error) {
+	for i := range errs {
+		errs[i] = err
+	}
+}
+
 // CheckCost returns a *algo.DataError for a negative cost.
 func CheckCost(cost int64) error {
 	if cost < 0 {

@@ -58,64 +58,35 @@ func (l *Limiter[K]) LimitAll(ctx context.Context, keys []K, cost int64) ([]Resu
 // wrapping ctx's error; one already sent may have been decided even though
 // it reports the cancellation.
 func (l *Limiter[K]) LimitBatch(ctx context.Context, reqs []Request[K]) ([]Result, error) {
-	out := make([]algo.Decision, len(reqs))
 	errs := make([]error, len(reqs))
-	if l.stringKind {
-		for i, r := range reqs {
-			if isEmptyString(r.Key) {
-				errs[i] = &algo.DataError{Name: "key", Value: "", Reason: "must be a non-empty string"}
-			}
+	valid := make([]Request[K], 0, len(reqs))
+	index := make([]int, 0, len(reqs))
+	for i, r := range reqs {
+		if errs[i] = l.checkKey(r.Key); errs[i] == nil {
+			valid = append(valid, r)
+			index = append(index, i)
 		}
 	}
-	if b, ok := l.backend.(store.Batcher[K]); ok {
-		valid, index := reqs, []int(nil)
-		if anyErr(errs) {
-			valid, index = nil, nil
-			for i, r := range reqs {
-				if errs[i] == nil {
-					valid, index = append(valid, r), append(index, i)
-				}
-			}
-		}
-		vout := make([]algo.Decision, len(valid))
-		verrs := make([]error, len(valid))
-		b.DecideBatch(ctx, &l.params, valid, vout, verrs)
-		for j := range valid {
-			i := j
-			if index != nil {
-				i = index[j]
-			}
-			out[i], errs[i] = vout[j], verrs[j]
-		}
-	} else {
-		for i, r := range reqs {
-			if errs[i] == nil {
-				out[i], errs[i] = l.backend.Decide(ctx, r.Key, &l.params, r.Cost)
-			}
-		}
-	}
+	out := make([]algo.Decision, len(valid))
+	verrs := make([]error, len(valid))
+	l.backend.DecideBatch(ctx, &l.params, valid, out, verrs)
 	results := make([]Result, len(reqs))
-	var failed []error
-	for i := range reqs {
-		if errs[i] != nil {
-			failed = append(failed, &ItemError{Index: i, Err: errs[i]})
-			continue
+	for j, i := range index {
+		if errs[i] = verrs[j]; errs[i] == nil {
+			results[i] = resultOf(&l.params, out[j])
 		}
-		results[i] = resultOf(&l.params, out[i])
+	}
+	var failed []error
+	for i, err := range errs {
+		if err != nil {
+			failed = append(failed, &ItemError{Index: i, Err: err})
+		}
 	}
 	return results, errors.Join(failed...)
 }
 
-func anyErr(errs []error) bool {
-	for _, e := range errs {
-		if e != nil {
-			return true
-		}
-	}
-	return false
-}
-
-// DecideBatch makes a string-store adapter a store.Batcher when its store is.
+// DecideBatch decides a batch on a string store: in one call when the store
+// is a store.Batcher, else one request after another.
 func (e encoded[K]) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Request[K], out []algo.Decision, errs []error) {
 	b, ok := e.s.(store.Batcher[string])
 	sreqs := make([]store.Request[string], 0, len(reqs))

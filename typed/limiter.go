@@ -17,7 +17,7 @@ import (
 type Limiter[K comparable] struct {
 	params     algo.Params
 	quota      algo.Quota
-	backend    store.Keyed[K]
+	backend    backend[K]
 	cost       int64
 	timeout    time.Duration
 	defaultKey K
@@ -118,8 +118,8 @@ func (l *Limiter[K]) Cost() int64 { return l.cost }
 // is a Result with Limited set, not an error; errors are invalid input
 // (algo.ErrInvalid) or store failures (store.ErrUnavailable, store.ErrScript).
 func (l *Limiter[K]) Limit(ctx context.Context, key K, cost int64) (Result, error) {
-	if l.stringKind && isEmptyString(key) {
-		return Result{}, &algo.DataError{Name: "key", Value: "", Reason: "must be a non-empty string"}
+	if err := l.checkKey(key); err != nil {
+		return Result{}, err
 	}
 	// Refuse a negative cost before touching the store: a store.Store
 	// written elsewhere may not check it.
@@ -142,8 +142,8 @@ func (l *Limiter[K]) Peek(ctx context.Context, key K) (State, error) {
 
 // Reset forgets key's state, so its next request sees a fresh key.
 func (l *Limiter[K]) Reset(ctx context.Context, key K) error {
-	if l.stringKind && isEmptyString(key) {
-		return &algo.DataError{Name: "key", Value: "", Reason: "must be a non-empty string"}
+	if err := l.checkKey(key); err != nil {
+		return err
 	}
 	return l.backend.Reset(ctx, key, l.params.Algorithm)
 }
@@ -248,6 +248,22 @@ func WrapFunc[K comparable, A, R any](l *Limiter[K], keyOf func(A) K, fn func(co
 		}
 		return fn(ctx, arg)
 	}
+}
+
+// backend is what a limiter decides with: a memory store table, or a
+// string store behind encoded.
+type backend[K comparable] interface {
+	store.Keyed[K]
+	store.Batcher[K]
+}
+
+// checkKey refuses the empty key of a string kind K; other stores check
+// their encoded keys themselves.
+func (l *Limiter[K]) checkKey(key K) error {
+	if l.stringKind && isEmptyString(key) {
+		return store.CheckKey("")
+	}
+	return nil
 }
 
 // encoded adapts a string store to keys of type K.

@@ -16,12 +16,12 @@ var _ store.Batcher[string] = (*Table[string])(nil)
 // shard (so requests for one key are decided in input order).
 func (t *Table[K]) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Request[K], out []algo.Decision, errs []error) {
 	if err := store.CheckParams(p); err != nil {
-		fill(errs, err)
+		store.FailAll(errs, err)
 		return
 	}
 	now := t.store.clock.Now()
 	if err := store.CheckTime(now); err != nil {
-		fill(errs, err)
+		store.FailAll(errs, err)
 		return
 	}
 	type item struct {
@@ -61,10 +61,4 @@ func (t *Table[K]) DecideBatch(ctx context.Context, p *algo.Params, reqs []store
 // DecideBatch implements store.Batcher for the store's string keys.
 func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Request[string], out []algo.Decision, errs []error) {
 	s.strings.DecideBatch(ctx, p, reqs, out, errs)
-}
-
-func fill(errs []error, err error) {
-	for i := range errs {
-		errs[i] = err
-	}
 }

@@ -29,12 +29,12 @@ const maxKeysPerCall = 256
 // fails every request of its call, some of which may have been decided.
 func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Request[string], out []algo.Decision, errs []error) {
 	if err := store.CheckParams(p); err != nil {
-		fill(errs, err)
+		store.FailAll(errs, err)
 		return
 	}
 	head, err := s.argsHead(p)
 	if err != nil {
-		fill(errs, err)
+		store.FailAll(errs, err)
 		return
 	}
 	cluster := s.client.Mode() == rueidis.ClientModeCluster
@@ -117,12 +117,6 @@ func init() {
 			sum := sha1.Sum([]byte(sc.source))
 			shas[i] = hex.EncodeToString(sum[:])
 		}
-	}
-}
-
-func fill(errs []error, err error) {
-	for i := range errs {
-		errs[i] = err
 	}
 }
 

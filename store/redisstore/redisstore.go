@@ -173,8 +173,8 @@ func (s *Store) Decide(ctx context.Context, key string, p *algo.Params, cost int
 
 // check validates one request's inputs.
 func (s *Store) check(key string, p *algo.Params, cost int64) error {
-	if key == "" {
-		return &algo.DataError{Name: "key", Value: key, Reason: "must be a non-empty string"}
+	if err := store.CheckKey(key); err != nil {
+		return err
 	}
 	if err := store.CheckParams(p); err != nil {
 		return err
@@ -200,8 +200,8 @@ func (s *Store) argsHead(p *algo.Params) ([]string, error) {
 
 // Reset implements store.Store: it deletes key's state for alg.
 func (s *Store) Reset(ctx context.Context, key string, alg algo.Algorithm) error {
-	if key == "" {
-		return &algo.DataError{Name: "key", Value: key, Reason: "must be a non-empty string"}
+	if err := store.CheckKey(key); err != nil {
+		return err
 	}
 	if !alg.Valid() {
 		return &algo.DataError{Name: "algorithm", Value: alg, Reason: "not one of the five algorithms"}
@@ -250,9 +250,6 @@ func decodeReply(reply rueidis.RedisResult, key string, out []algo.Decision) err
 func classify(err error, op, key string) error {
 	if re, ok := rueidis.IsRedisErr(err); ok && !re.IsNil() && !transient(re) {
 		return fmt.Errorf("%w: %s %s: %w", store.ErrScript, op, key, err)
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: %s %s: %w", store.ErrUnavailable, op, key, err)
 	}
 	return fmt.Errorf("%w: %s %s: %w", store.ErrUnavailable, op, key, err)
 }

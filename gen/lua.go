@@ -18,7 +18,7 @@ var luaKeywords = map[string]bool{
 	"nil": true, "not": true, "or": true, "repeat": true, "return": true, "then": true,
 	"true": true, "until": true, "while": true,
 	// Names the script itself uses.
-	"floorDiv": true, "ceilDiv": true, "math": true, "redis": true, "string": true,
+	"floorDiv": true, "ceilDiv": true, "fmod": true, "floor": true, "math": true, "redis": true, "string": true,
 	"tonumber": true, "KEYS": true, "ARGV": true, "init": true, "step": true,
 }
 
@@ -30,11 +30,14 @@ var helpers = map[string]string{
 	"max":      "math.max",
 }
 
-// luaPrelude defines the helpers' Lua twins. floorDiv must be exact for
+// luaPrelude defines the helpers' Lua twins. They must be exact for
 // integers up to 2^53 where a/b is rounded: math.fmod is exact, so a − r is
-// an exact multiple of b and the division that follows is exact too.
-const luaPrelude = `local function floorDiv(a, b)
-  local r = math.fmod(a, b)
+// an exact multiple of b and the division that follows is exact too. The
+// library functions are cached in locals: a global lookup per call costs.
+const luaPrelude = `local fmod, floor = math.fmod, math.floor
+
+local function floorDiv(a, b)
+  local r = fmod(a, b)
   if r < 0 then
     r = r + b
   end
@@ -42,7 +45,11 @@ const luaPrelude = `local function floorDiv(a, b)
 end
 
 local function ceilDiv(a, b)
-  return -floorDiv(-a, b)
+  local r = fmod(a, b)
+  if r > 0 then
+    r = r - b
+  end
+  return (a - r) / b
 end
 `
 

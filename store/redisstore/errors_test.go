@@ -2,10 +2,12 @@ package redisstore
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -496,39 +498,37 @@ func TestDecodeReplyMany(t *testing.T) {
 	}
 }
 
-// TestDecodeState checks the state codec on malformed stored values.
+// TestDecodeState checks the binary state codec, its bounds and malformed
+// stored values.
 func TestDecodeState(t *testing.T) {
-	for _, tc := range []struct {
-		fields []int64
-		raw    string
-	}{
-		{[]int64{1, 2}, "1:2"},
-		{[]int64{0, -3, 1 << 52}, "0:-3:4503599627370496"},
-		{[]int64{-1 << 63, 1<<63 - 1}, "-9223372036854775808:9223372036854775807"},
-	} {
-		if got := encodeState(tc.fields); got != tc.raw {
-			t.Errorf("encodeState(%v) = %q, want %q", tc.fields, got, tc.raw)
+	le := func(fs ...float64) string {
+		b := make([]byte, 0, 8*len(fs))
+		for _, f := range fs {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
 		}
-		got, err := decodeState(tc.raw, len(tc.fields))
-		if err != nil || len(got) != len(tc.fields) {
-			t.Errorf("decodeState(%q) = %v, %v", tc.raw, got, err)
-			continue
+		return string(b)
+	}
+	for _, fields := range [][]int64{{1, 2}, {0, 3, 1 << 52}, {1<<53 - 1, 1 << 53}} {
+		raw := encodeState(fields)
+		if len(raw) != 8*len(fields) {
+			t.Errorf("encodeState(%v) has %d bytes", fields, len(raw))
 		}
-		for i := range got {
-			if got[i] != tc.fields[i] {
-				t.Errorf("decodeState(%q) = %v, want %v", tc.raw, got, tc.fields)
-			}
+		got, err := decodeState(raw, len(fields))
+		if err != nil || !slices.Equal(got, fields) {
+			t.Errorf("decodeState(encodeState(%v)) = %v, %v", fields, got, err)
 		}
 	}
 	for _, tc := range []struct {
 		raw string
 		n   int
 	}{
-		{"", 2}, {"garbage", 2}, {"1", 2}, {"1:2:3", 2}, {"1:2", 3},
-		{"1:x", 2}, {"1:", 2}, {":1", 2}, {"1::2", 3}, {"1.5:2", 2},
-		{"1:2 ", 2}, {" 1:2", 2}, {"0x1:2", 2}, {"1e3:2", 2},
-		{"9223372036854775808:1", 2}, // overflows int64
-		{"1:2\x00", 2},
+		{"", 2}, {"garbage", 2}, {le(1), 2}, {le(1, 2, 3), 2}, {le(1, 2), 3},
+		{le(1, 2) + "\x00", 2},
+		{le(1, -3), 2},          // negative
+		{le(1.5, 2), 2},         // not an integer
+		{le(1, 1<<53+2), 2},     // beyond 2^53
+		{le(1, math.NaN()), 2},  // not a number
+		{le(math.Inf(1), 1), 2}, // infinite
 	} {
 		got, err := decodeState(tc.raw, tc.n)
 		wantScript(t, "decodeState("+strconv.Quote(tc.raw)+")", err)

@@ -21,7 +21,7 @@ type Decision struct {
 // floorDiv returns ⌊a/b⌋ for b > 0. Its Lua twin is exact for |a|+b ≤ 2^53.
 func floorDiv(a, b int64) int64 {
 	q := a / b
-	if a%b != 0 && a < 0 {
+	if a < 0 && a%b != 0 { // sign first: the common case needs one division
 		q--
 	}
 	return q

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/internal/clock"
@@ -155,14 +156,9 @@ type sweeper interface {
 // for concurrent use and implements store.Keyed[K].
 type Table[K comparable] struct {
 	store  *Store
-	seed   maphash.Seed
+	hash   func(K) uint64 // picks the shard; see hasher
 	mask   uint64
 	shards []shard[K]
-}
-
-type mkey[K comparable] struct {
-	alg algo.Algorithm
-	key K
 }
 
 type entry struct {
@@ -170,12 +166,26 @@ type entry struct {
 	expireAt int64 // µs; the entry is absent from this time on
 }
 
+// algSlots bounds the algorithm values a shard keeps a map for.
+const algSlots = 8
+
+// shard holds one map per algorithm, keyed by K itself: a string K then
+// takes the runtime's fast string-key path, which a struct key would not.
 type shard[K comparable] struct {
 	mu      sync.Mutex
-	m       map[mkey[K]]*entry
+	m       [algSlots]map[K]*entry // by algo.Algorithm; nil until used
+	n       int                    // entries in all maps
 	cap     int
 	nextExp int64 // no entry expires before this time (a lower bound)
 	_       [40]byte
+}
+
+func init() {
+	for _, a := range algo.Algorithms {
+		if int(a) >= algSlots {
+			panic("memstore: algSlots is too small for " + a.String())
+		}
+	}
 }
 
 // For returns s's table for keys of type K, creating it on first use. All
@@ -199,10 +209,9 @@ func Namespace[K comparable](s *Store, ns string) *Table[K] {
 	if t, ok := s.tables.Load(typ); ok {
 		return t.(*Table[K])
 	}
-	t := &Table[K]{store: s, seed: maphash.MakeSeed(), mask: uint64(s.nShards - 1), shards: make([]shard[K], s.nShards)}
+	t := &Table[K]{store: s, hash: hasher[K](maphash.MakeSeed()), mask: uint64(s.nShards - 1), shards: make([]shard[K], s.nShards)}
 	per := max(1, s.maxSize/s.nShards)
 	for i := range t.shards {
-		t.shards[i].m = make(map[mkey[K]]*entry)
 		t.shards[i].cap = per
 	}
 	s.tables.Store(typ, t)
@@ -210,11 +219,20 @@ func Namespace[K comparable](s *Store, ns string) *Table[K] {
 	return t
 }
 
+// hasher returns the shard hash for K: maphash.String for string kinds (a
+// direct call), maphash.Comparable otherwise.
+func hasher[K comparable](seed maphash.Seed) func(K) uint64 {
+	if reflect.TypeFor[K]().Kind() == reflect.String {
+		return func(k K) uint64 { return maphash.String(seed, *(*string)(unsafe.Pointer(&k))) }
+	}
+	return func(k K) uint64 { return maphash.Comparable(seed, k) }
+}
+
 var _ store.Keyed[string] = (*Table[string])(nil)
 
 func (t *Table[K]) shard(key K) *shard[K] { return &t.shards[t.shardIndex(key)] }
 
-func (t *Table[K]) shardIndex(key K) uint64 { return maphash.Comparable(t.seed, key) & t.mask }
+func (t *Table[K]) shardIndex(key K) uint64 { return t.hash(key) & t.mask }
 
 // Decide implements store.Keyed: it runs p's algorithm for key at the
 // store's current time. Cost 0 is a peek and writes nothing.
@@ -238,8 +256,8 @@ func (t *Table[K]) Decide(_ context.Context, key K, p *algo.Params, cost int64) 
 
 // decideLocked decides one request on sh, whose lock the caller holds.
 func (t *Table[K]) decideLocked(sh *shard[K], key K, p *algo.Params, cost, now int64) algo.Decision {
-	mk := mkey[K]{alg: p.Algorithm, key: key}
-	e, ok := sh.m[mk]
+	m := sh.m[p.Algorithm]
+	e, ok := m[key]
 	if !ok || e.expireAt <= now {
 		var fresh slots
 		d, exp, keep := step(&fresh, true, p, now, cost)
@@ -247,11 +265,11 @@ func (t *Table[K]) decideLocked(sh *shard[K], key K, p *algo.Params, cost, now i
 			if ok {
 				e.st, e.expireAt = fresh, exp
 			} else {
-				sh.insert(t.store, mk, &entry{st: fresh, expireAt: exp}, now)
+				sh.insert(t.store, p.Algorithm, key, &entry{st: fresh, expireAt: exp}, now)
 			}
 			sh.nextExp = min(sh.nextExp, exp)
 		} else if ok {
-			delete(sh.m, mk) // expired: equivalent to absent
+			sh.remove(p.Algorithm, key) // expired: equivalent to absent
 		}
 		return d
 	}
@@ -270,34 +288,51 @@ func (t *Table[K]) Reset(_ context.Context, key K, alg algo.Algorithm) error {
 	}
 	sh := t.shard(key)
 	sh.mu.Lock()
-	delete(sh.m, mkey[K]{alg: alg, key: key})
+	sh.remove(alg, key)
 	sh.mu.Unlock()
 	return nil
 }
 
+// remove deletes an entry if present. Called with sh.mu held.
+func (sh *shard[K]) remove(alg algo.Algorithm, key K) {
+	if m := sh.m[alg]; m != nil {
+		if _, ok := m[key]; ok {
+			delete(m, key)
+			sh.n--
+		}
+	}
+}
+
 // insert adds a new entry, making room first when the shard is full.
 // Called with sh.mu held.
-func (sh *shard[K]) insert(s *Store, k mkey[K], e *entry, now int64) {
-	if len(sh.m) >= sh.cap {
+func (sh *shard[K]) insert(s *Store, alg algo.Algorithm, key K, e *entry, now int64) {
+	if sh.n >= sh.cap {
 		if now >= sh.nextExp {
 			sh.sweep(now)
 		}
-		if len(sh.m) >= sh.cap {
+		if sh.n >= sh.cap {
 			sh.evictLive()
 			s.liveEvictions.Add(1)
 		}
 	}
-	sh.m[k] = e
+	if sh.m[alg] == nil {
+		sh.m[alg] = make(map[K]*entry)
+	}
+	sh.m[alg][key] = e
+	sh.n++
 }
 
 // sweep drops expired entries and makes nextExp exact. Called with sh.mu held.
 func (sh *shard[K]) sweep(now int64) {
 	next := int64(1<<63 - 1)
-	for k, e := range sh.m {
-		if e.expireAt <= now {
-			delete(sh.m, k)
-		} else {
-			next = min(next, e.expireAt)
+	for _, m := range sh.m {
+		for k, e := range m {
+			if e.expireAt <= now {
+				delete(m, k)
+				sh.n--
+			} else {
+				next = min(next, e.expireAt)
+			}
 		}
 	}
 	sh.nextExp = next
@@ -306,17 +341,26 @@ func (sh *shard[K]) sweep(now int64) {
 // evictLive drops, of a few entries, the one that expires soonest.
 // Called with sh.mu held on a shard without expired entries.
 func (sh *shard[K]) evictLive() {
-	var victim mkey[K]
+	var victim K
+	var victimMap map[K]*entry
 	soonest, n := int64(1<<63-1), 0
-	for k, e := range sh.m { // map iteration starts at a random place
-		if e.expireAt < soonest {
-			victim, soonest = k, e.expireAt
+	for _, m := range sh.m {
+		for k, e := range m { // map iteration starts at a random place
+			if e.expireAt < soonest {
+				victim, victimMap, soonest = k, m, e.expireAt
+			}
+			if n++; n == evictionSample {
+				break
+			}
 		}
-		if n++; n == evictionSample {
+		if n == evictionSample {
 			break
 		}
 	}
-	delete(sh.m, victim)
+	if victimMap != nil {
+		delete(victimMap, victim)
+		sh.n--
+	}
 }
 
 func (t *Table[K]) sweepAll(now int64) {
@@ -334,7 +378,7 @@ func (t *Table[K]) len() int {
 	n := 0
 	for i := range t.shards {
 		t.shards[i].mu.Lock()
-		n += len(t.shards[i].m)
+		n += t.shards[i].n
 		t.shards[i].mu.Unlock()
 	}
 	return n

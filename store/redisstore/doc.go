@@ -10,7 +10,8 @@
 // # Keys
 //
 // A user key k of algorithm a is stored under prefix + a + ":{" + k + "}"
-// (default prefix "throttled:v1:"), one string value holding the state, with
+// (default prefix "throttled:v1:"), one string value holding the state (its
+// fields as little-endian float64s, exact for the integers below 2^53), with
 // a TTL of the state's ResetAfter rounded up to the millisecond (never 0,
 // never missing). The braces make the user key the Redis Cluster hash tag,
 // so every key of one user key lands on one slot.
@@ -25,7 +26,8 @@
 //
 // # Errors
 //
-// Network failures, timeouts and a cluster that is down wrap
-// store.ErrUnavailable; script errors, malformed replies and corrupt state
-// wrap store.ErrScript. Both also wrap the underlying error.
+// Network failures, timeouts, a cluster that is down, a server out of memory
+// and calls after Close wrap store.ErrUnavailable; script errors, malformed
+// replies, corrupt state and a key of another type under a state's name wrap
+// store.ErrScript. Both also wrap the underlying error.
 package redisstore

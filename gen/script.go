@@ -49,7 +49,7 @@ func (s *source) luaScript(a *algorithm) (string, error) {
 	}
 	n := len(state)
 	format := "'<" + strings.Repeat("d", n) + "'"
-	w("local spack, sunpack = struct.pack, struct.unpack\n")
+	w("local spack, sunpack, fmt = struct.pack, struct.unpack, string.format\n")
 	w("local raws = redis.call('MGET', unpack(KEYS))\n")
 	w("local written = {}\n")
 	w("local out = {}\n")
@@ -73,7 +73,7 @@ func (s *source) luaScript(a *algorithm) (string, error) {
 		strings.Join(append(append(append([]string{}, sVars...), params...), "now", "cost"), ", "))
 	w("  if cost > 0 and not d_Limited then\n")
 	w("    local packed = spack(%s, %s)\n", format, strings.Join(nVars, ", "))
-	w("    local ttl = ceilDiv(d_ResetAfter, 1000) + slack\n")
+	w("    local ttl = fmt('%%d', ceilDiv(d_ResetAfter, 1000) + slack) -- a string: Redis formats numbers slowly\n")
 	w("    if raw then\n      redis.call('SET', KEYS[i], packed, 'PX', ttl)\n")
 	w("    elseif not redis.call('SET', KEYS[i], packed, 'PX', ttl, 'NX') then\n")
 	w("      return redis.error_reply('WRONGTYPE throttled: ' .. KEYS[i] .. ' holds a value that is not a rate-limit state')\n")

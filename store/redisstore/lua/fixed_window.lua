@@ -65,7 +65,7 @@ end
 local slack = tonumber(ARGV[2])
 local q_Period = tonumber(ARGV[3])
 local q_Limit = tonumber(ARGV[4])
-local spack, sunpack = struct.pack, struct.unpack
+local spack, sunpack, fmt = struct.pack, struct.unpack, string.format
 local raws = redis.call('MGET', unpack(KEYS))
 local written = {}
 local out = {}
@@ -87,7 +87,7 @@ for i = 1, #KEYS do
   local n_Last, n_Count, d_Limited, d_Remaining, d_RetryAfter, d_ResetAfter = step(s_Last, s_Count, q_Period, q_Limit, now, cost)
   if cost > 0 and not d_Limited then
     local packed = spack('<dd', n_Last, n_Count)
-    local ttl = ceilDiv(d_ResetAfter, 1000) + slack
+    local ttl = fmt('%d', ceilDiv(d_ResetAfter, 1000) + slack) -- a string: Redis formats numbers slowly
     if raw then
       redis.call('SET', KEYS[i], packed, 'PX', ttl)
     elseif not redis.call('SET', KEYS[i], packed, 'PX', ttl, 'NX') then

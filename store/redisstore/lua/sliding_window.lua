@@ -82,7 +82,7 @@ end
 local slack = tonumber(ARGV[2])
 local q_Period = tonumber(ARGV[3])
 local q_Limit = tonumber(ARGV[4])
-local spack, sunpack = struct.pack, struct.unpack
+local spack, sunpack, fmt = struct.pack, struct.unpack, string.format
 local raws = redis.call('MGET', unpack(KEYS))
 local written = {}
 local out = {}
@@ -104,7 +104,7 @@ for i = 1, #KEYS do
   local n_Last, n_Prev, n_Curr, d_Limited, d_Remaining, d_RetryAfter, d_ResetAfter = step(s_Last, s_Prev, s_Curr, q_Period, q_Limit, now, cost)
   if cost > 0 and not d_Limited then
     local packed = spack('<ddd', n_Last, n_Prev, n_Curr)
-    local ttl = ceilDiv(d_ResetAfter, 1000) + slack
+    local ttl = fmt('%d', ceilDiv(d_ResetAfter, 1000) + slack) -- a string: Redis formats numbers slowly
     if raw then
       redis.call('SET', KEYS[i], packed, 'PX', ttl)
     elseif not redis.call('SET', KEYS[i], packed, 'PX', ttl, 'NX') then

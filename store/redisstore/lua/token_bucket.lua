@@ -64,7 +64,7 @@ local q_Burst = tonumber(ARGV[3])
 local q_Unit = tonumber(ARGV[4])
 local q_Rate = tonumber(ARGV[5])
 local q_Capacity = tonumber(ARGV[6])
-local spack, sunpack = struct.pack, struct.unpack
+local spack, sunpack, fmt = struct.pack, struct.unpack, string.format
 local raws = redis.call('MGET', unpack(KEYS))
 local written = {}
 local out = {}
@@ -86,7 +86,7 @@ for i = 1, #KEYS do
   local n_Last, n_Level, d_Limited, d_Remaining, d_RetryAfter, d_ResetAfter = step(s_Last, s_Level, q_Burst, q_Unit, q_Rate, q_Capacity, now, cost)
   if cost > 0 and not d_Limited then
     local packed = spack('<dd', n_Last, n_Level)
-    local ttl = ceilDiv(d_ResetAfter, 1000) + slack
+    local ttl = fmt('%d', ceilDiv(d_ResetAfter, 1000) + slack) -- a string: Redis formats numbers slowly
     if raw then
       redis.call('SET', KEYS[i], packed, 'PX', ttl)
     elseif not redis.call('SET', KEYS[i], packed, 'PX', ttl, 'NX') then

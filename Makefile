@@ -6,7 +6,7 @@ BENCHSTAT     ?= golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d
 GENERATED      = store/redisstore/lua store/redisstore/*_gen.go store/redisstore/*_gen_test.go store/memstore/*_gen.go
 RAPID_LONG    ?= 20000
 
-.PHONY: all generate check-generated vet lint test test-short bench proptest-long mutate-lua
+.PHONY: all generate check-generated vet lint test test-short bench bench-table bench-peers proptest-long mutate-lua
 
 all: test
 
@@ -19,10 +19,11 @@ check-generated: generate
 	@stale=$$(git status --porcelain -- $(GENERATED)); \
 	if [ -n "$$stale" ]; then echo "generated files are stale; run make generate and commit:"; echo "$$stale"; exit 1; fi
 
-## vet: go vet and gofmt
+## vet: go vet and gofmt (the peers benchmark module included)
 vet:
 	$(GO) vet ./...
-	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt -l:"; echo "$$fmt"; exit 1; fi
+	cd bench/peers && $(GO) vet ./...
+	@fmt=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); if [ -n "$$fmt" ]; then echo "gofmt -l:"; echo "$$fmt"; exit 1; fi
 
 ## lint: vet plus staticcheck (fetched from the module proxy)
 lint: vet
@@ -44,6 +45,14 @@ proptest-long:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.out
 	@echo "compare runs with: go run $(BENCHSTAT) old.out bench.out"
+
+## bench-table: the seed's benchmark table (memory; add REDIS_URL=redis://... for the Redis columns)
+bench-table:
+	$(GO) run ./cmd/throttled-bench $(if $(REDIS_URL),-redis $(REDIS_URL))
+
+## bench-peers: the same workloads on the Go peers, side by side
+bench-peers:
+	cd bench/peers && $(GO) run . $(if $(REDIS_URL),-redis $(REDIS_URL))
 
 ## mutate-lua: flip each arithmetic/comparison line of the generated Lua in turn; the differential test must fail every time
 mutate-lua:

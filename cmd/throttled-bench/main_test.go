@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/throttled-go/throttled/internal/redistest"
+)
+
+// These tests check the command's output, not its numbers: every run is
+// tiny, and nothing is asserted about time.
+
+// tiny are flags that make a run take a moment.
+var tiny = []string{"-n", "200", "-redis-n", "40", "-keys", "30", "-goroutines", "3", "-count", "1"}
+
+func runBench(t *testing.T, args ...string) (stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if err := run(append(append([]string(nil), tiny...), args...), &out, &errb); err != nil {
+		t.Fatalf("run %q: %v\nstderr:\n%s", args, err, errb.String())
+	}
+	return out.String(), errb.String()
+}
+
+func runJSON(t *testing.T, args ...string) report {
+	t.Helper()
+	out, _ := runBench(t, append(args, "-json")...)
+	var r report
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("-json output does not parse: %v\n%s", err, out)
+	}
+	return r
+}
+
+// memoryCells lists the (table, column) pairs every run measures, each for
+// every row, except the coarse table's baseline.
+var memoryCells = [][2]string{
+	{tableOneKey, colMemSerial}, {tableOneKey, colMemParallel},
+	{tableMany, colManySerial}, {tableMany, colManyPar},
+	{tableCoarse, colOneSerial}, {tableCoarse, colOneParallel},
+	{tableCoarse, colManySerial}, {tableCoarse, colManyPar},
+}
+
+var redisCells = [][2]string{{tableOneKey, colRedSerial}, {tableOneKey, colRedParallel}}
+
+func checkCells(t *testing.T, r report, want [][2]string) {
+	t.Helper()
+	n := 0
+	for _, tc := range want {
+		for _, row := range rows() {
+			if tc[0] == tableCoarse && row == rowBaseline {
+				continue
+			}
+			n++
+			c := r.find(tc[0], row, tc[1])
+			if c == nil {
+				t.Errorf("no cell %s/%s/%s", tc[0], tc[1], row)
+				continue
+			}
+			if c.Ops <= 0 || c.Throughput <= 0 || c.LatencyUS <= 0 || c.NsPerOp <= 0 || c.Ratio <= 0 {
+				t.Errorf("cell %+v has a non-positive measure", *c)
+			}
+			if len(c.Runs) != r.Config.Count || !slices.Contains(c.Runs, c.NsPerOp) {
+				t.Errorf("cell %+v: want %d runs, one of them the cell's", *c, r.Config.Count)
+			}
+			if row == rowBaseline && c.Ratio != 1 {
+				t.Errorf("baseline cell %+v has ratio %v, want 1", *c, c.Ratio)
+			}
+			if c.Denied != 0 {
+				t.Errorf("cell %+v: %d denied at the default quota", *c, c.Denied)
+			}
+		}
+	}
+	if len(r.Cells) != n {
+		t.Errorf("%d cells, want %d", len(r.Cells), n)
+	}
+}
+
+func TestMemoryJSON(t *testing.T) {
+	r := runJSON(t)
+	checkCells(t, r, memoryCells)
+	if r.Env.Go == "" || r.Env.GOOS == "" || r.Env.GOARCH == "" || r.Env.CPUs < 1 {
+		t.Errorf("env %+v is incomplete", r.Env)
+	}
+	if r.Env.Redis != "" || len(r.Server) != 0 {
+		t.Errorf("Redis reported without -redis: %+v, %+v", r.Env, r.Server)
+	}
+	if r.Config.Quota != "1000000000/s" || r.Config.Goroutines != 3 || r.Config.Keys != 30 || r.Config.N != 200 {
+		t.Errorf("config %+v does not echo the flags", r.Config)
+	}
+}
+
+// tableLines returns the markdown table rows of the section headed by title.
+func tableLines(t *testing.T, out, title string) []string {
+	t.Helper()
+	_, sec, ok := strings.Cut(out, title+"\n")
+	if !ok {
+		t.Fatalf("no section %q in:\n%s", title, out)
+	}
+	var lines []string
+	for line := range strings.SplitSeq(strings.TrimLeft(sec, "\n"), "\n") {
+		if !strings.HasPrefix(line, "|") {
+			break
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// checkTable checks a table's header names cols and that it has the
+// baseline and every algorithm, each with a value in every column.
+func checkTable(t *testing.T, out, title string, cols ...string) {
+	t.Helper()
+	lines := tableLines(t, out, title)
+	if len(lines) != 2+len(rows()) {
+		t.Fatalf("%s: %d table lines, want %d:\n%s", title, len(lines), 2+len(rows()), strings.Join(lines, "\n"))
+	}
+	for _, c := range cols {
+		if !strings.Contains(lines[0], "| "+c) {
+			t.Errorf("%s: header %q lacks column %q", title, lines[0], c)
+		}
+	}
+	wantFields := len(strings.Split(lines[0], "|"))
+	for i, row := range rows() {
+		line := lines[2+i]
+		if !strings.HasPrefix(line, "| "+displayName(row)) {
+			t.Errorf("%s: line %q, want row %s", title, line, displayName(row))
+		}
+		if f := len(strings.Split(line, "|")); f != wantFields {
+			t.Errorf("%s: line %q has %d fields, want %d", title, line, f, wantFields)
+		}
+		if strings.Contains(line, "—") {
+			t.Errorf("%s: line %q has an empty cell", title, line)
+		}
+	}
+}
+
+func TestMemoryText(t *testing.T) {
+	out, progress := runBench(t)
+	checkTable(t, out, "#### One key", "In-Memory (serial)", "In-Memory (3 goroutines)")
+	if strings.Contains(tableLines(t, out, "#### One key")[0], "Redis") {
+		t.Error("Redis columns without -redis")
+	}
+	checkTable(t, out, "#### In-Memory, 30 keys", "serial", "3 goroutines")
+	checkTable(t, out, "#### In-Memory, coarse clock (1 ms)",
+		"1 key, serial", "1 key, 3 goroutines", "30 keys, serial", "30 keys, 3 goroutines")
+	for _, want := range []string{"**Go**", "**Quota**: 1000000000/s", "0.00% of the timed limiter requests were denied"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(progress, "[44/44] pass 1/1") {
+		t.Errorf("progress does not count to 44 cells:\n%s", progress)
+	}
+}
+
+func TestDurationStoreAPIAndPasses(t *testing.T) {
+	r := runJSON(t, "-duration", "1ms", "-api", "store", "-count", "2")
+	checkCells(t, r, memoryCells)
+	if r.Config.Duration != "1ms" || r.Config.API != "store" || r.Config.Count != 2 {
+		t.Errorf("config %+v", r.Config)
+	}
+}
+
+// TestSeedQuotaDenies checks the denials are counted: the hot key of a
+// 10/s quota is denied almost every time.
+func TestSeedQuotaDenies(t *testing.T) {
+	r := runJSON(t, "-quota", "10/s")
+	for _, c := range r.Cells {
+		if c.Row != rowBaseline && c.Keys == 1 && c.Denied == 0 {
+			t.Errorf("cell %+v: nothing denied at 10/s", c)
+		}
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-api", "nope"}, {"-quota", "fast"}, {"-n", "0"}, {"-count", "0"}, {"-goroutines", "0"},
+		{"-keys", "0"}, {"-duration", "-1s"}, {"extra"}, {"-redis", "nope://x"},
+	} {
+		var out, errb bytes.Buffer
+		if err := run(args, &out, &errb); err == nil {
+			t.Errorf("run %q succeeded", args)
+		}
+	}
+}
+
+func TestRedis(t *testing.T) {
+	srv := redistest.Standalone(t)
+	r := runJSON(t, "-redis", srv.URL(), "-count", "2")
+	checkCells(t, r, append(memoryCells, redisCells...))
+	if r.Env.Redis == "" || r.Env.RedisURL != srv.URL() {
+		t.Errorf("env %+v lacks the Redis version or URL", r.Env)
+	}
+	if len(r.Server) != len(rows()) {
+		t.Fatalf("server stats %+v, want one per row", r.Server)
+	}
+	for i, st := range r.Server {
+		wantCmd := "evalsha"
+		if rows()[i] == rowBaseline {
+			wantCmd = "incrby"
+		}
+		if st.Row != rows()[i] || st.Command != wantCmd || st.Calls <= 0 || st.USecPerCall <= 0 {
+			t.Errorf("server stat %+v, want row %s, command %s and some calls", st, rows()[i], wantCmd)
+		}
+	}
+	if got := srv.Do(t, "DBSIZE"); got != "0" {
+		t.Errorf("DBSIZE after the run = %s, want 0 (the keys are deleted)", got)
+	}
+
+	out, _ := runBench(t, "-redis", srv.URL())
+	checkTable(t, out, "#### One key", "In-Memory (serial)", "In-Memory (3 goroutines)",
+		"Redis (serial)", "Redis (3 goroutines)", "Redis server µs/call")
+	if !strings.Contains(out, "**Redis**: "+r.Env.Redis) {
+		t.Errorf("output lacks the Redis version:\n%s", out)
+	}
+}

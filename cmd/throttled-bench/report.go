@@ -1,0 +1,354 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// report is everything a run measured; -json prints it as is.
+type report struct {
+	Env    env          `json:"env"`
+	Config reportConfig `json:"config"`
+	Cells  []cell       `json:"cells"`
+	Server []serverStat `json:"redis_server,omitempty"`
+}
+
+type env struct {
+	Go         string `json:"go"`
+	GOOS       string `json:"goos"`
+	GOARCH     string `json:"goarch"`
+	CPUs       int    `json:"cpus"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	CPUModel   string `json:"cpu_model,omitempty"`
+	Redis      string `json:"redis_version,omitempty"`
+	RedisURL   string `json:"redis_url,omitempty"`
+	Time       string `json:"time"`
+	// LoadStart and LoadEnd are /proc/loadavg's 1, 5 and 15 minute load
+	// averages before and after the run: other work on the machine skews
+	// the numbers.
+	LoadStart string `json:"loadavg_start,omitempty"`
+	LoadEnd   string `json:"loadavg_end,omitempty"`
+}
+
+type reportConfig struct {
+	N          int64  `json:"n"`
+	Count      int    `json:"count"`
+	RedisN     int64  `json:"redis_n"`
+	Duration   string `json:"duration,omitempty"`
+	Goroutines int    `json:"goroutines"`
+	Keys       int    `json:"keys"`
+	Quota      string `json:"quota"`
+	API        string `json:"api"`
+}
+
+// cell is one measurement. Ratio is its time per op over the baseline's in
+// the same column (the coarse-clock table's baseline is the plain memory
+// baseline of the same workload).
+type cell struct {
+	Table      string  `json:"table"`
+	Row        string  `json:"row"`
+	Column     string  `json:"column"`
+	Keys       int     `json:"keys"`
+	Goroutines int     `json:"goroutines"`
+	Ops        int64   `json:"ops"`
+	Seconds    float64 `json:"seconds"`
+	Throughput float64 `json:"throughput_per_sec"`
+	LatencyUS  float64 `json:"latency_us_per_op"`
+	NsPerOp    float64 `json:"ns_per_op"` // elapsed/ops: the inverse of throughput
+	Denied     int64   `json:"denied"`
+	Ratio      float64 `json:"ratio_vs_baseline"`
+	// Runs are the ns/op of every pass (-count); the cell is the median.
+	Runs []float64 `json:"ns_per_op_runs"`
+}
+
+// serverStat is the Redis server's time per call for one row, from INFO
+// commandstats after CONFIG RESETSTAT (both of the row's cells, warm-ups
+// included), added up over the passes.
+type serverStat struct {
+	Row         string  `json:"row"`
+	Command     string  `json:"command"`
+	Calls       int64   `json:"calls"`
+	EvalCalls   int64   `json:"eval_calls,omitempty"`
+	USecPerCall float64 `json:"usec_per_call"`
+	usec        int64
+}
+
+func newReport(c *config) *report {
+	r := &report{
+		Env: env{
+			Go: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
+			CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPUModel: cpuModel(),
+			Time: time.Now().UTC().Format(time.RFC3339), LoadStart: loadAvg(),
+		},
+		Config: reportConfig{
+			N: c.n, Count: c.count, RedisN: c.redisN, Goroutines: c.goroutines, Keys: c.keys,
+			Quota: c.quota.String(), API: c.api,
+		},
+		Cells: []cell{},
+	}
+	if c.duration > 0 {
+		r.Config.Duration = c.duration.String()
+	}
+	return r
+}
+
+func newCell(table, row, column string, keys, goroutines int, m measurement) cell {
+	sec := max(m.elapsed.Seconds(), 1e-9)
+	return cell{
+		Table: table, Row: row, Column: column, Keys: keys, Goroutines: goroutines,
+		Ops: m.ops, Seconds: sec, Denied: m.denied,
+		Throughput: float64(m.ops) / sec,
+		NsPerOp:    m.nsPerOp(),
+		LatencyUS:  sec * 1e6 * float64(goroutines) / float64(m.ops),
+	}
+}
+
+// baselineOf returns where the baseline of a cell of table/column lives.
+func baselineOf(table, column string) (string, string) {
+	if table != tableCoarse {
+		return table, column
+	}
+	switch column {
+	case colOneSerial:
+		return tableOneKey, colMemSerial
+	case colOneParallel:
+		return tableOneKey, colMemParallel
+	}
+	return tableMany, column
+}
+
+func (r *report) find(table, row, column string) *cell {
+	for i := range r.Cells {
+		if c := &r.Cells[i]; c.Table == table && c.Row == row && c.Column == column {
+			return c
+		}
+	}
+	return nil
+}
+
+// finish fills in the ratios and the load at the end.
+func (r *report) finish() {
+	r.Env.LoadEnd = loadAvg()
+	for i := range r.Cells {
+		c := &r.Cells[i]
+		bt, bc := baselineOf(c.Table, c.Column)
+		if base := r.find(bt, rowBaseline, bc); base != nil && base.NsPerOp > 0 {
+			c.Ratio = c.NsPerOp / base.NsPerOp
+		}
+	}
+}
+
+func (r *report) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// displayName is a row's label in the tables, as in the seed's README.
+func displayName(row string) string {
+	switch row {
+	case rowBaseline:
+		return "**Baseline** *[1]*"
+	case "leaking_bucket":
+		return "Leaky Bucket"
+	case "gcra":
+		return "GCRA"
+	}
+	words := strings.Split(row, "_")
+	for i, w := range words {
+		words[i] = strings.ToUpper(w[:1]) + w[1:]
+	}
+	return strings.Join(words, " ")
+}
+
+// column is one measured column of a printed table.
+type column struct {
+	title string
+	table string
+	col   string
+}
+
+func (r *report) writeText(w io.Writer) error {
+	var b strings.Builder
+	e, c := r.Env, r.Config
+	fmt.Fprintf(&b, "### Test environment\n\n")
+	fmt.Fprintf(&b, "- **Go**: %s, %s/%s, %d CPUs (GOMAXPROCS %d)", e.Go, e.GOOS, e.GOARCH, e.CPUs, e.GOMAXPROCS)
+	if e.CPUModel != "" {
+		fmt.Fprintf(&b, ", %s", e.CPUModel)
+	}
+	b.WriteString("\n")
+	if e.LoadStart != "" {
+		fmt.Fprintf(&b, "- **Load average** (1/5/15 min): %s at the start, %s at the end\n", e.LoadStart, e.LoadEnd)
+	}
+	if e.Redis != "" {
+		fmt.Fprintf(&b, "- **Redis**: %s at %s (same host, one rueidis client)\n", e.Redis, e.RedisURL)
+	}
+	fmt.Fprintf(&b, "- **Quota**: %s for every algorithm; %s\n", c.Quota, r.deniedSummary())
+	ops := fmt.Sprintf("%s per memory cell", group(float64(c.N)))
+	if e.Redis != "" {
+		ops += fmt.Sprintf(", %s per Redis cell", group(float64(c.RedisN)))
+	}
+	if c.Duration != "" {
+		ops = "about " + c.Duration + " per cell"
+	}
+	ops += fmt.Sprintf(", median of %d passes", c.Count)
+	api := "`throttled.Throttled.Limit(ctx, key, 1)`"
+	if c.API == "store" {
+		api = "the store's `Decide` with precompiled params"
+	}
+	fmt.Fprintf(&b, "- **Run**: %s; parallel columns use %d goroutines; called: %s\n\n", ops, c.Goroutines, api)
+	fmt.Fprintf(&b, "Throughput in req/s / latency in µs/op; × is the time per op relative to the baseline of the same column (lower is better).\n\n")
+
+	g := c.Goroutines
+	one := []column{
+		{"In-Memory (serial)", tableOneKey, colMemSerial},
+		{fmt.Sprintf("In-Memory (%d goroutines)", g), tableOneKey, colMemParallel},
+	}
+	if e.Redis != "" {
+		one = append(one,
+			column{"Redis (serial)", tableOneKey, colRedSerial},
+			column{fmt.Sprintf("Redis (%d goroutines)", g), tableOneKey, colRedParallel})
+	}
+	fmt.Fprintf(&b, "#### One key\n\n")
+	r.table(&b, one, e.Redis != "", false)
+	fmt.Fprintf(&b, "\n#### In-Memory, %s keys\n\n", group(float64(c.Keys)))
+	r.table(&b, []column{
+		{"serial", tableMany, colManySerial},
+		{fmt.Sprintf("%d goroutines", g), tableMany, colManyPar},
+	}, false, false)
+	fmt.Fprintf(&b, "\n#### In-Memory, coarse clock (1 ms)\n\n")
+	r.table(&b, []column{
+		{"1 key, serial", tableCoarse, colOneSerial},
+		{fmt.Sprintf("1 key, %d goroutines", g), tableCoarse, colOneParallel},
+		{fmt.Sprintf("%s keys, serial", group(float64(c.Keys))), tableCoarse, colManySerial},
+		{fmt.Sprintf("%s keys, %d goroutines", group(float64(c.Keys)), g), tableCoarse, colManyPar},
+	}, false, true)
+	b.WriteString("\n")
+	b.WriteString("* *[1] Baseline: In-Memory - `mu.Lock(); m[key]++; mu.Unlock()` on a `map[string]int64`")
+	if e.Redis != "" {
+		b.WriteString(", Redis - `INCRBY key 1` on the store's rueidis client")
+	}
+	b.WriteString(".*\n")
+	b.WriteString("* *[2] Latency is the mean time of one call as seen by its goroutine: elapsed/ops serially, elapsed×goroutines/ops in parallel.*\n")
+	fmt.Fprintf(&b, "* *[3] Many-key cells cycle through %s distinct keys, each inserted before timing; parallel goroutines start at different keys.*\n", group(float64(c.Keys)))
+	b.WriteString("* *[4] The coarse-clock rows use `memstore.WithClock(clock.NewCoarse(time.Millisecond))`; their baseline is the plain memory baseline of the same workload.*\n")
+	if e.Redis != "" {
+		b.WriteString("* *[5] Redis server µs/call: `usec_per_call` of EVALSHA (INCRBY for the baseline) in `INFO commandstats`, after `CONFIG RESETSTAT` before each row.*\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// table prints one markdown table with a "throughput / latency" and a ×
+// column per measured column, the Redis server column when server is set.
+func (r *report) table(b *strings.Builder, cols []column, server, sharedBaseline bool) {
+	head := []string{"Algorithm"}
+	for _, c := range cols {
+		head = append(head, c.title, "×")
+	}
+	if server {
+		head = append(head, "Redis server µs/call *[5]*")
+	}
+	var body [][]string
+	for _, row := range rows() {
+		line := []string{displayName(row)}
+		for _, c := range cols {
+			table, col := c.table, c.col
+			if row == rowBaseline && sharedBaseline {
+				table, col = baselineOf(table, col)
+			}
+			cl := r.find(table, row, col)
+			if cl == nil {
+				line = append(line, "—", "—")
+				continue
+			}
+			v := group(cl.Throughput) + " / " + latency(cl.LatencyUS)
+			if row == rowBaseline {
+				v = "**" + v + "**"
+			}
+			line = append(line, v, fmt.Sprintf("%.2f×", cl.Ratio))
+		}
+		if server {
+			v := "—"
+			for _, s := range r.Server {
+				if s.Row == row {
+					v = fmt.Sprintf("%.2f", s.USecPerCall)
+				}
+			}
+			line = append(line, v)
+		}
+		body = append(body, line)
+	}
+	writeMarkdown(b, head, body)
+}
+
+// writeMarkdown prints an aligned markdown table.
+func writeMarkdown(b *strings.Builder, head []string, body [][]string) {
+	width := make([]int, len(head))
+	for _, line := range append([][]string{head}, body...) {
+		for i, v := range line {
+			width[i] = max(width[i], len([]rune(v)))
+		}
+	}
+	put := func(line []string) {
+		b.WriteString("|")
+		for i, v := range line {
+			fmt.Fprintf(b, " %s%s |", v, strings.Repeat(" ", width[i]-len([]rune(v))))
+		}
+		b.WriteString("\n")
+	}
+	put(head)
+	b.WriteString("|")
+	for _, n := range width {
+		b.WriteString(strings.Repeat("-", n+2) + "|")
+	}
+	b.WriteString("\n")
+	for _, line := range body {
+		put(line)
+	}
+}
+
+// deniedSummary describes how many limiter requests were denied.
+func (r *report) deniedSummary() string {
+	var ops, denied int64
+	for _, c := range r.Cells {
+		if c.Row != rowBaseline {
+			ops += c.Ops
+			denied += c.Denied
+		}
+	}
+	if ops == 0 {
+		return "no limiter requests"
+	}
+	return fmt.Sprintf("%.2f%% of the timed limiter requests were denied", 100*float64(denied)/float64(ops))
+}
+
+// group formats v rounded to an integer with thousands separators.
+func group(v float64) string {
+	s := fmt.Sprintf("%.0f", v)
+	var out []byte
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+// latency formats µs with about three significant digits.
+func latency(us float64) string {
+	switch {
+	case us < 0.1:
+		return fmt.Sprintf("%.4f", us)
+	case us < 10:
+		return fmt.Sprintf("%.3f", us)
+	case us < 100:
+		return fmt.Sprintf("%.2f", us)
+	}
+	return fmt.Sprintf("%.1f", us)
+}

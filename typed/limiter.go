@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/store"
@@ -260,7 +261,7 @@ type backend[K comparable] interface {
 // checkKey refuses the empty key of a string kind K; other stores check
 // their encoded keys themselves.
 func (l *Limiter[K]) checkKey(key K) error {
-	if l.stringKind && isEmptyString(key) {
+	if l.stringKind && *(*string)(unsafe.Pointer(&key)) == "" { // K's kind is string
 		return store.CheckKey("")
 	}
 	return nil

@@ -60,6 +60,53 @@ type process struct {
 	stopped atomic.Bool   // Stop killed it on purpose
 }
 
+// SentinelServer is a Redis master watched by one Sentinel, started by
+// Sentinel.
+type SentinelServer struct {
+	Master   *Server
+	sentinel *process
+}
+
+// SentinelMasterSet is the name under which Sentinel monitors the master.
+const SentinelMasterSet = "mymaster"
+
+// Sentinel starts a standalone master and a Sentinel monitoring it as
+// SentinelMasterSet (quorum 1), both on free ports of 127.0.0.1, and waits
+// until the Sentinel reports the master's address. Both are stopped by
+// tb.Cleanup functions.
+func Sentinel(tb testing.TB) *SentinelServer {
+	tb.Helper()
+	bin := lookBinary(tb)
+	master := &Server{p: start(tb, bin, modeTCP)}
+	host, port, _ := net.SplitHostPort(master.Addr())
+	dir := tb.TempDir()
+	conf := fmt.Sprintf("sentinel monitor %s %s %s 1\nsentinel down-after-milliseconds %s 60000\n", SentinelMasterSet, host, port, SentinelMasterSet)
+	if err := os.WriteFile(filepath.Join(dir, "sentinel.conf"), []byte(conf), 0o600); err != nil {
+		tb.Fatalf("redistest: %v", err)
+	}
+	s := &SentinelServer{Master: master, sentinel: startIn(tb, bin, modeSentinel, dir)}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, err := s.sentinel.roundTrip([]string{"SENTINEL", "get-master-addr-by-name", SentinelMasterSet})
+		if err == nil && got == host+"\n"+port {
+			return s
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("redistest: sentinel does not report the master %s: %q, %v\n%s", master.Addr(), got, err, s.sentinel.out.tail(tailBytes))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Addr returns the Sentinel's "127.0.0.1:port".
+func (s *SentinelServer) Addr() string { return s.sentinel.addr }
+
+// URL returns the rueidis URL that reaches the master through the
+// Sentinel: redis://127.0.0.1:port?master_set=mymaster.
+func (s *SentinelServer) URL() string {
+	return "redis://" + s.sentinel.addr + "?master_set=" + SentinelMasterSet
+}
+
 // Standalone starts a redis-server listening on a free port of 127.0.0.1
 // and waits until it answers PING. The server persists nothing, keeps its
 // files in a directory from tb.TempDir, and is killed (and waited for) by
@@ -238,17 +285,25 @@ func lookBinary(tb testing.TB) string {
 type mode int
 
 const (
-	modeTCP     mode = iota // standalone on a TCP port of 127.0.0.1
-	modeUnix                // standalone on a Unix socket, no TCP listener
-	modeCluster             // cluster node on a TCP port of 127.0.0.1
+	modeTCP      mode = iota // standalone on a TCP port of 127.0.0.1
+	modeUnix                 // standalone on a Unix socket, no TCP listener
+	modeCluster              // cluster node on a TCP port of 127.0.0.1
+	modeSentinel             // Sentinel on a TCP port of 127.0.0.1; dir holds sentinel.conf
 )
 
 // start starts one redis-server, retrying on a new port when the chosen
 // one turns out to be taken, and registers its cleanup.
 func start(tb testing.TB, bin string, m mode) *process {
 	tb.Helper()
-	var dir string
-	if m == modeUnix {
+	return startIn(tb, bin, m, "")
+}
+
+// startIn is start with a chosen directory ("" picks one).
+func startIn(tb testing.TB, bin string, m mode, dir string) *process {
+	tb.Helper()
+	switch {
+	case dir != "":
+	case m == modeUnix:
 		// tb.TempDir embeds the test's name and can exceed the ~104-108
 		// bytes a socket path may have.
 		d, err := os.MkdirTemp("", "redistest")
@@ -257,7 +312,7 @@ func start(tb testing.TB, bin string, m mode) *process {
 		}
 		tb.Cleanup(func() { _ = os.RemoveAll(d) })
 		dir = d
-	} else {
+	default:
 		dir = tb.TempDir()
 	}
 	var failures []string
@@ -293,9 +348,14 @@ func tryStart(bin, dir string, m mode) (p *process, retry bool, err error) {
 		addr = net.JoinHostPort(loopback, strconv.Itoa(port))
 		args = []string{"--bind", loopback, "--port", strconv.Itoa(port)}
 	}
+	if m == modeSentinel {
+		// A sentinel reads (and rewrites) its config file; the monitor
+		// line is already there, the port and address come from here.
+		args = append([]string{filepath.Join(dir, "sentinel.conf"), "--sentinel"}, args...)
+	} else {
+		args = append(args, "--save", "", "--appendonly", "no")
+	}
 	args = append(args,
-		"--save", "",
-		"--appendonly", "no",
 		"--dir", dir,
 		"--daemonize", "no",
 		"--logfile", "",

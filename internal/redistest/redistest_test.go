@@ -202,3 +202,13 @@ func TestStop(t *testing.T) {
 	}
 	s.Stop() // idempotent
 }
+
+func TestSentinel(t *testing.T) {
+	s := Sentinel(t)
+	if !strings.HasSuffix(s.URL(), "?master_set="+SentinelMasterSet) || s.Addr() == s.Master.Addr() {
+		t.Fatalf("URL %q, sentinel %s, master %s", s.URL(), s.Addr(), s.Master.Addr())
+	}
+	if got := s.Master.Do(t, "SET", "k", "v"); got != "OK" {
+		t.Fatalf("SET on the master = %q", got)
+	}
+}

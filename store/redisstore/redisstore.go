@@ -90,7 +90,7 @@ func New(client rueidis.Client, opts ...Option) (*Store, error) {
 //	rediss://...                                     TLS
 //	unix://[user:password@]/path/to/redis.sock[?db=N] Unix socket
 //	redis://host1:port?addr=host2:port&addr=host3:port  Cluster (detected)
-//	redis://host:port?master_set=mymaster            Sentinel
+//	redis://sentinel:port?master_set=mymaster        Sentinel (the address of a Sentinel)
 func FromURL(url string, opts ...Option) (*Store, error) {
 	co, err := rueidis.ParseURL(url)
 	if err != nil {

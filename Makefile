@@ -4,7 +4,7 @@ GO            ?= go
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT     ?= golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 GENERATED      = store/redisstore/lua store/redisstore/*_gen.go store/redisstore/*_gen_test.go store/memstore/*_gen.go
-RAPID_LONG    ?= 20000
+RAPID_LONG    ?= 2000
 
 .PHONY: all generate check-generated vet lint test test-short bench bench-table bench-peers proptest-long mutate-lua
 
@@ -37,9 +37,12 @@ test: vet check-generated
 test-short:
 	$(GO) test -short -count=1 ./...
 
-## proptest-long: property tests with many more checks
+## proptest-long: property tests with 20x the checks and 2x longer traces (about 10 minutes), then FuzzKeys for FUZZ_LONG (needs redis-server)
+RAPID_LONG_STEPS ?= 60
+FUZZ_LONG        ?= 2m
 proptest-long:
-	$(GO) test -count=1 -rapid.checks=$(RAPID_LONG) ./proptest/
+	$(GO) test -count=1 -timeout 1h ./proptest/ -rapid.checks=$(RAPID_LONG) -rapid.steps=$(RAPID_LONG_STEPS)
+	$(GO) test -count=1 -timeout 1h -run '^$$' -fuzz '^FuzzKeys$$' -fuzztime $(FUZZ_LONG) ./proptest/
 
 ## bench: a benchstat-ready run of the package benchmarks
 bench:

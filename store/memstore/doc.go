@@ -21,5 +21,8 @@
 // cycling keys reset a victim's limit; the default here is 2^20.
 //
 // A background janitor drops expired entries every WithSweepInterval
-// (default one minute); Close stops it.
+// (default one minute); Close stops it. Reads never drop anything. Once an
+// expired entry is dropped, a clock that steps back before its expiry sees
+// a fresh key; the same holds in Redis, whose TTLs run on the server's
+// clock. The real and coarse clocks never step back.
 package memstore

@@ -115,13 +115,20 @@ func (s *Store) Stats() Stats {
 	return st
 }
 
-// Decide implements store.Store for string keys.
+// Decide implements store.Store for string keys; the empty key is invalid,
+// as in every store.Store.
 func (s *Store) Decide(ctx context.Context, key string, p *algo.Params, cost int64) (algo.Decision, error) {
+	if err := store.CheckKey(key); err != nil {
+		return algo.Decision{}, err
+	}
 	return s.strings.Decide(ctx, key, p, cost)
 }
 
 // Reset implements store.Store for string keys.
 func (s *Store) Reset(ctx context.Context, key string, alg algo.Algorithm) error {
+	if err := store.CheckKey(key); err != nil {
+		return err
+	}
 	return s.strings.Reset(ctx, key, alg)
 }
 
@@ -268,9 +275,10 @@ func (t *Table[K]) decideLocked(sh *shard[K], key K, p *algo.Params, cost, now i
 				sh.insert(t.store, p.Algorithm, key, &entry{st: fresh, expireAt: exp}, now)
 			}
 			sh.nextExp = min(sh.nextExp, exp)
-		} else if ok {
-			sh.remove(p.Algorithm, key) // expired: equivalent to absent
 		}
+		// An expired entry that nothing replaced stays until a sweep drops
+		// it: a read has no side effect, so with a clock that steps back a
+		// Peek cannot make the key fresh early.
 		return d
 	}
 	d, exp, keep := step(&e.st, false, p, now, cost)

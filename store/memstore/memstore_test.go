@@ -546,16 +546,21 @@ func TestExpiry(t *testing.T) {
 			if pk := decide(t, s, "k", p, 0); pk != (algo.Decision{Remaining: p.Max}) {
 				t.Fatalf("peek at expiry = %+v, want a fresh key's Remaining %d", pk, p.Max)
 			}
+			if n := entries(s); n != 1 {
+				t.Fatalf("Entries = %d after a peek on the expired key, want 1 (a read changes nothing)", n)
+			}
+			s.strings.sweepAll(clk.Now())
 			if n := entries(s); n != 0 {
-				t.Fatalf("Entries = %d after a peek on the expired key, want 0 (dropped)", n)
+				t.Fatalf("Entries = %d after a sweep, want 0 (the expired entry dropped)", n)
 			}
 		})
 	}
 }
 
-// An expired entry is dropped when its key is used, whatever the request:
-// an admission reuses it, a denial of a fresh key drops it.
-func TestExpiredDroppedOnUse(t *testing.T) {
+// An expired entry is replaced when its key admits a request, and kept
+// (equivalent to absent) when a request on it consumes nothing: only a
+// sweep drops it, so a read never changes what a stepped-back clock sees.
+func TestExpiredEntryOnUse(t *testing.T) {
 	for _, a := range algo.Algorithms {
 		t.Run("algo="+a.String(), func(t *testing.T) {
 			s, clk := newTestStore(t, t2025)
@@ -566,14 +571,18 @@ func TestExpiredDroppedOnUse(t *testing.T) {
 			if d := decide(t, s, "deny", p, 11); !d.Limited || d.RetryAfter != algo.Never || d.Remaining != 10 {
 				t.Fatalf("cost 11 on an expired key = %+v, want Limited, Never, Remaining 10", d)
 			}
-			if n := entries(s); n != 1 {
-				t.Fatalf("Entries = %d, want 1 (the denied expired key dropped)", n)
+			if n := entries(s); n != 2 {
+				t.Fatalf("Entries = %d, want 2 (a denial drops nothing)", n)
 			}
 			if d := decide(t, s, "admit", p, 1); d.Limited || d.Remaining != 9 {
 				t.Fatalf("cost 1 on an expired key = %+v, want a fresh key's answer", d)
 			}
+			if n := entries(s); n != 2 {
+				t.Fatalf("Entries = %d, want 2 (the admission reused its entry)", n)
+			}
+			s.strings.sweepAll(clk.Now())
 			if n := entries(s); n != 1 {
-				t.Fatalf("Entries = %d, want 1", n)
+				t.Fatalf("Entries = %d after a sweep, want 1 (the expired denied key dropped)", n)
 			}
 		})
 	}

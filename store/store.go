@@ -103,3 +103,28 @@ type Request[K comparable] struct {
 type Batcher[K comparable] interface {
 	DecideBatch(ctx context.Context, p *algo.Params, reqs []Request[K], out []algo.Decision, errs []error)
 }
+
+// Subset runs a batch on the requests that check accepts: a refused
+// request gets check's error, and the others get run's decisions and
+// errors, all at their positions in reqs.
+func Subset[K comparable](reqs []Request[K], out []algo.Decision, errs []error, check func(Request[K]) error,
+	run func(reqs []Request[K], out []algo.Decision, errs []error)) {
+	valid := make([]Request[K], 0, len(reqs))
+	index := make([]int, 0, len(reqs))
+	for i, r := range reqs {
+		if errs[i] = check(r); errs[i] == nil {
+			valid = append(valid, r)
+			index = append(index, i)
+		}
+	}
+	if len(valid) == len(reqs) {
+		run(reqs, out, errs)
+		return
+	}
+	vout := make([]algo.Decision, len(valid))
+	verrs := make([]error, len(valid))
+	run(valid, vout, verrs)
+	for j, i := range index {
+		out[i], errs[i] = vout[j], verrs[j]
+	}
+}

@@ -58,29 +58,20 @@ func (l *Limiter[K]) LimitAll(ctx context.Context, keys []K, cost int64) ([]Resu
 // wrapping ctx's error; one already sent may have been decided even though
 // it reports the cancellation.
 func (l *Limiter[K]) LimitBatch(ctx context.Context, reqs []Request[K]) ([]Result, error) {
+	out := make([]algo.Decision, len(reqs))
 	errs := make([]error, len(reqs))
-	valid := make([]Request[K], 0, len(reqs))
-	index := make([]int, 0, len(reqs))
-	for i, r := range reqs {
-		if errs[i] = l.checkKey(r.Key); errs[i] == nil {
-			valid = append(valid, r)
-			index = append(index, i)
-		}
-	}
-	out := make([]algo.Decision, len(valid))
-	verrs := make([]error, len(valid))
-	l.backend.DecideBatch(ctx, &l.params, valid, out, verrs)
+	store.Subset(reqs, out, errs, func(r Request[K]) error { return l.checkKey(r.Key) },
+		func(reqs []Request[K], out []algo.Decision, errs []error) {
+			l.backend.DecideBatch(ctx, &l.params, reqs, out, errs)
+		})
 	results := make([]Result, len(reqs))
-	for j, i := range index {
-		if errs[i] = verrs[j]; errs[i] == nil {
-			results[i] = resultOf(&l.params, out[j])
-		}
-	}
 	var failed []error
 	for i, err := range errs {
 		if err != nil {
 			failed = append(failed, &ItemError{Index: i, Err: err})
+			continue
 		}
+		results[i] = resultOf(&l.params, out[i])
 	}
 	return results, errors.Join(failed...)
 }

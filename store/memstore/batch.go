@@ -61,22 +61,8 @@ func (t *Table[K]) DecideBatch(ctx context.Context, p *algo.Params, reqs []store
 // DecideBatch implements store.Batcher for the store's string keys; an
 // empty key fails its request.
 func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Request[string], out []algo.Decision, errs []error) {
-	valid := make([]store.Request[string], 0, len(reqs))
-	index := make([]int, 0, len(reqs))
-	for i, r := range reqs {
-		if errs[i] = store.CheckKey(r.Key); errs[i] == nil {
-			valid = append(valid, r)
-			index = append(index, i)
-		}
-	}
-	if len(valid) == len(reqs) {
-		s.strings.DecideBatch(ctx, p, reqs, out, errs)
-		return
-	}
-	vout := make([]algo.Decision, len(valid))
-	verrs := make([]error, len(valid))
-	s.strings.DecideBatch(ctx, p, valid, vout, verrs)
-	for j, i := range index {
-		out[i], errs[i] = vout[j], verrs[j]
-	}
+	store.Subset(reqs, out, errs, func(r store.Request[string]) error { return store.CheckKey(r.Key) },
+		func(reqs []store.Request[string], out []algo.Decision, errs []error) {
+			s.strings.DecideBatch(ctx, p, reqs, out, errs)
+		})
 }

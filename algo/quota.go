@@ -167,7 +167,7 @@ func Compile(a Algorithm, q Quota) (Params, error) {
 		p.Max = burst
 	case a == SlidingWindow:
 		if q.Limit > MaxSafe/period {
-			return Params{}, invalid("quota", q, "not exact with sliding_window: limit×period = %d×%dµs exceeds 2^52; lower the limit or shorten the period (at most %d per %s)", q.Limit, period, MaxSafe/period, q.Period)
+			return Params{}, invalid("quota", q, "not exact with sliding_window: limit×period = %d×%dµs exceeds 2^52; lower the limit or shorten the period (at most %d/%s)", q.Limit, period, MaxSafe/period, periodString(q.Period))
 		}
 		p.Max = q.Limit
 	default:

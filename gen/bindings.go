@@ -131,17 +131,18 @@ func (s *source) goRedis(a *algorithm) ([]byte, error) {
 	f.Comment("")
 	f.Commentf("//go:embed lua/%s.lua", a.Snake())
 	f.Var().Id(a.Lower() + "Lua").String()
-	f.Commentf("%sArgs appends the head of the script's ARGV: now, slack, then Params %v;", a.Lower(), a.UsedParam)
-	f.Comment("one cost per key follows.")
+	f.Commentf("%sArgs appends the head of the script's ARGV[1], as little-endian float64s:", a.Lower())
+	f.Commentf("now, slack, headroom, then Params %v; one cost per key follows.", a.UsedParam)
 	f.Func().Id(a.Lower()+"Args").Params(
-		jen.Id("args").Index().String(), jen.Id("p").Op("*").Qual(algoPath, "Params"), jen.List(jen.Id("now"), jen.Id("slack")).Int64(),
-	).Index().String().Block(
-		jen.Return(jen.Append(jen.Id("args"), jen.ListFunc(func(g *jen.Group) {
-			for _, v := range []string{"now", "slack"} {
-				g.Qual("strconv", "FormatInt").Call(jen.Id(v), jen.Lit(10))
+		jen.Id("b").Index().Byte(), jen.Id("p").Op("*").Qual(algoPath, "Params"), jen.List(jen.Id("now"), jen.Id("slack"), jen.Id("headroom")).Int64(),
+	).Index().Byte().Block(
+		jen.Return(jen.Id("appendNumbers").Call(jen.ListFunc(func(g *jen.Group) {
+			g.Id("b")
+			for _, v := range []string{"now", "slack", "headroom"} {
+				g.Id(v)
 			}
 			for _, p := range a.UsedParam {
-				g.Qual("strconv", "FormatInt").Call(jen.Id("p").Dot(p), jen.Lit(10))
+				g.Id("p").Dot(p)
 			}
 		}))),
 	)
@@ -167,10 +168,10 @@ func (s *source) goRedisDispatch(algs []*algorithm) ([]byte, error) {
 	}))
 	dec := algs[0].Decision
 	names := fields(dec)
-	f.Comment("replyFields is the number of integers a script returns.")
+	f.Comment("replyFields is the number of float64s a script returns per key.")
 	f.Const().Id("replyFields").Op("=").Lit(len(names))
 	f.Comment("decisionFromReply maps a script's reply, already checked to hold")
-	f.Comment("replyFields integers, to a decision (bools are 0 or 1).")
+	f.Comment("replyFields integers for one key, to a decision (bools are 0 or 1).")
 	f.Func().Id("decisionFromReply").Params(jen.Id("v").Index(jen.Id("replyFields")).Int64()).Qual(algoPath, dec.Obj().Name()).Block(
 		jen.Return(jen.Qual(algoPath, dec.Obj().Name()).ValuesFunc(func(g *jen.Group) {
 			for i, n := range names {

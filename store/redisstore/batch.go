@@ -41,7 +41,7 @@ func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Re
 	type call struct {
 		index []int
 		keys  []string
-		args  []string
+		args  []byte // ARGV[1]: head, then one cost per key
 	}
 	var calls []*call
 	open := map[uint16]*call{} // the call being filled, per slot
@@ -57,13 +57,13 @@ func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Re
 		}
 		c := open[slot]
 		if c == nil || len(c.keys) == maxKeysPerCall {
-			c = &call{args: append([]string(nil), head...)}
+			c = &call{args: append(make([]byte, 0, len(head)+8*maxKeysPerCall), head...)}
 			open[slot] = c
 			calls = append(calls, c)
 		}
 		c.index = append(c.index, i)
 		c.keys = append(c.keys, k)
-		c.args = append(c.args, strconv.FormatInt(r.Cost, 10))
+		c.args = appendNumbers(c.args, r.Cost)
 	}
 	if len(calls) == 0 {
 		return
@@ -71,7 +71,7 @@ func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Re
 	sha := shas[p.Algorithm]
 	cmds := make(rueidis.Commands, len(calls))
 	for j, c := range calls {
-		cmds[j] = s.client.B().Evalsha().Sha1(sha).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(c.args...).Build()
+		cmds[j] = s.client.B().Evalsha().Sha1(sha).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(string(c.args)).Build()
 	}
 	results := s.client.DoMulti(ctx, cmds...)
 	var retry []*call
@@ -88,7 +88,7 @@ func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Re
 	src := scripts[p.Algorithm].source
 	cmds = cmds[:0]
 	for _, c := range retry {
-		cmds = append(cmds, s.client.B().Eval().Script(src).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(c.args...).Build())
+		cmds = append(cmds, s.client.B().Eval().Script(src).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(string(c.args)).Build())
 	}
 	for j, res := range s.client.DoMulti(ctx, cmds...) {
 		settle(res, retry[j].index, retry[j].keys, out, errs)

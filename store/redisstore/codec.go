@@ -8,6 +8,24 @@ import (
 	"github.com/throttled-go/throttled/store"
 )
 
+// appendNumbers appends vs as little-endian float64s, the form in which the
+// scripts read their arguments (one struct.unpack instead of a tonumber per
+// value). Every value is an integer below 2^53 in magnitude, exact in a
+// float64; the callers check that first.
+func appendNumbers(b []byte, vs ...int64) []byte {
+	for _, v := range vs {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(float64(v)))
+	}
+	return b
+}
+
+// float64At decodes the i-th little-endian float64 of s.
+func float64At(s string, i int) float64 {
+	s = s[8*i : 8*i+8]
+	return math.Float64frombits(uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56)
+}
+
 // encodeState renders state fields the way the scripts store them: one
 // little-endian float64 per field (Lua's struct.pack('<d...')), exact for
 // the integers below 2^53 the step functions use.
@@ -27,7 +45,7 @@ func decodeState(raw string, n int) ([]int64, error) {
 	}
 	out := make([]int64, n)
 	for i := range out {
-		f := math.Float64frombits(binary.LittleEndian.Uint64([]byte(raw[8*i:])))
+		f := float64At(raw, i)
 		if !(f >= 0 && f <= 1<<53 && f == math.Floor(f)) {
 			return nil, fmt.Errorf("%w: corrupt state %q: field %d is %v", store.ErrScript, raw, i, f)
 		}

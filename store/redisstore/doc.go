@@ -10,11 +10,25 @@
 // # Keys
 //
 // A user key k of algorithm a is stored under prefix + a + ":{" + k + "}"
-// (default prefix "throttled:v1:"), one string value holding the state (its
-// fields as little-endian float64s, exact for the integers below 2^53), with
-// a TTL of the state's ResetAfter rounded up to the millisecond (never 0,
-// never missing). The braces make the user key the Redis Cluster hash tag,
-// so every key of one user key lands on one slot.
+// (default prefix "throttled:v2:"), one string value holding the state's
+// fields and then the key's expiry as the script last set it, all as
+// little-endian float64s (exact for the integers below 2^53). The braces
+// make the user key the Redis Cluster hash tag, so every key of one user
+// key lands on one slot.
+//
+// A key never expires before its state is back to the initial one: its TTL
+// is at least the state's ResetAfter rounded up to the millisecond (plus
+// WithTTLSlack), never 0, never missing. On the server's clock a write that
+// needs a longer TTL sets it one second (the headroom) longer than needed,
+// and writes that do not keep it (SET KEEPTTL, about a third cheaper for
+// Redis than SET PX): a busy key's TTL is set about once a second, and a
+// key outlives its state by at most a second. With WithClock every write
+// sets the TTL exactly.
+//
+// Script arguments and replies are little-endian float64s too, one string
+// each: Lua decodes them with one struct.unpack where decimal text costs a
+// strtod per number. The scripts therefore read poorly in MONITOR; the
+// layout is documented at the top of each one in lua/.
 //
 // # Time
 //

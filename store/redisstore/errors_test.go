@@ -428,7 +428,8 @@ func decodeOne(reply rueidis.RedisResult, key string) (algo.Decision, error) {
 }
 
 // TestDecodeReply feeds decodeReply real replies of every shape a script
-// could return.
+// could return: the scripts reply with one string of little-endian
+// float64s, {Limited, Remaining, RetryAfter, ResetAfter} per key.
 func TestDecodeReply(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := newClient(t, srv.Addr())
@@ -437,10 +438,10 @@ func TestDecodeReply(t *testing.T) {
 		body string
 		want algo.Decision
 	}{
-		{"return {0, 5, 0, 1000}", algo.Decision{Remaining: 5, ResetAfter: 1000}},
-		{"return {1, 0, -1, 7}", algo.Decision{Limited: true, RetryAfter: algo.Never, ResetAfter: 7}},
-		{"return {1, 3, 250, 4503599627370496}", algo.Decision{Limited: true, Remaining: 3, RetryAfter: 250, ResetAfter: 1 << 52}},
-		{"return {0, 1, 2, 3, nil}", algo.Decision{Remaining: 1, RetryAfter: 2, ResetAfter: 3}}, // Redis stops at the first nil
+		{"return struct.pack('<dddd', 0, 5, 0, 1000)", algo.Decision{Remaining: 5, ResetAfter: 1000}},
+		{"return struct.pack('<dddd', 1, 0, -1, 7)", algo.Decision{Limited: true, RetryAfter: algo.Never, ResetAfter: 7}},
+		{"return struct.pack('<dddd', 1, 3, 250, 4503599627370496)", algo.Decision{Limited: true, Remaining: 3, RetryAfter: 250, ResetAfter: 1 << 52}},
+		{"return struct.pack('<dddd', 0, 9007199254740992, 0, 9007199254740992)", algo.Decision{Remaining: 1 << 53, ResetAfter: 1 << 53}},
 	} {
 		got, err := decodeOne(evalReply(t, c, tc.body), "k")
 		if err != nil || got != tc.want {
@@ -449,28 +450,28 @@ func TestDecodeReply(t *testing.T) {
 	}
 
 	for _, body := range []string{
-		"return {1, 2}",                      // too short
-		"return {0, 1, 2, 3, 4}",             // too long
-		"return {}",                          // empty
-		"return {'a', 1, 2, 3}",              // not an integer
-		"return {0, 'x', 0, 0}",              // not an integer
-		"return {2, 0, 0, 0}",                // limited is not a bool
-		"return {-1, 0, 0, 0}",               // limited is not a bool
-		"return {{0}, 1, 2, 3}",              // nested
-		"return {0, 1, 2, {3}}",              // nested
-		"return 1",                           // not an array
-		"return 'OK'",                        // a bulk string
-		"return redis.status_reply('OK')",    // a status
-		"return nil",                         // nil
-		"return false",                       // nil too
-		"return redis.error_reply('broken')", // a script error
-		"error('boom')",                      // a Lua runtime error
-		"return {0, nil, 2, 3}",              // Redis stops at the first nil: too short
+		"return struct.pack('<dd', 0, 1)",                // too short
+		"return struct.pack('<ddddd', 0, 1, 2, 3, 4)",    // too long
+		"return struct.pack('<dddd', 0, 1, 2, 3) .. 'x'", // a stray byte
+		"return ''", // empty
+		"return struct.pack('<dddd', 2, 0, 0, 0)",                // limited is not a bool
+		"return struct.pack('<dddd', -1, 0, 0, 0)",               // limited is not a bool
+		"return struct.pack('<dddd', 0, 1.5, 0, 0)",              // not an integer
+		"return struct.pack('<dddd', 0, 0, 0, 0/0)",              // not a number
+		"return struct.pack('<dddd', 0, 1/0, 0, 0)",              // infinite
+		"return struct.pack('<dddd', 0, 9007199254740994, 0, 0)", // beyond 2^53
+		"return {0, 1, 2, 3}",                                    // the old reply: an array
+		"return 1",                                               // an integer
+		"return redis.status_reply('OK')",                        // a status
+		"return nil",                                             // nil
+		"return false",                                           // nil too
+		"return redis.error_reply('broken')",                     // a script error
+		"error('boom')",                                          // a Lua runtime error
 	} {
 		reply := evalReply(t, c, body)
-		_, err := decodeOne(reply, "throttled:v1:gcra:{k}")
+		_, err := decodeOne(reply, "throttled:v2:gcra:{k}")
 		wantScript(t, body, err)
-		if !strings.Contains(err.Error(), "throttled:v1:gcra:{k}") {
+		if !strings.Contains(err.Error(), "throttled:v2:gcra:{k}") {
 			t.Errorf("%s: %q does not name the key", body, err)
 		}
 	}
@@ -482,17 +483,17 @@ func TestDecodeReplyMany(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := newClient(t, srv.Addr())
 	out := make([]algo.Decision, 2)
-	if err := decodeReply(evalReply(t, c, "return {0, 1, 2, 3, 1, 0, 5, 6}"), "k", out); err != nil ||
+	if err := decodeReply(evalReply(t, c, "return struct.pack('<dddddddd', 0, 1, 2, 3, 1, 0, 5, 6)"), "k", out); err != nil ||
 		out[0] != (algo.Decision{Remaining: 1, RetryAfter: 2, ResetAfter: 3}) ||
 		out[1] != (algo.Decision{Limited: true, RetryAfter: 5, ResetAfter: 6}) {
 		t.Errorf("two decisions: %+v, %v", out, err)
 	}
 	for _, body := range []string{
-		"return {0, 1, 2, 3}",
-		"return {0, 1, 2, 3, 0, 1, 2}",
-		"return {0, 1, 2, 3, 0, 1, 2, 3, 0}",
-		"return {0, 1, 2, 3, 3, 1, 2, 3}",
-		"return {0, 1, 2, 3, 0, 1, 'x', 3}",
+		"return struct.pack('<dddd', 0, 1, 2, 3)",
+		"return struct.pack('<ddddddd', 0, 1, 2, 3, 0, 1, 2)",
+		"return struct.pack('<ddddddddd', 0, 1, 2, 3, 0, 1, 2, 3, 0)",
+		"return struct.pack('<dddddddd', 0, 1, 2, 3, 3, 1, 2, 3)",
+		"return struct.pack('<dddddddd', 0, 1, 2, 3, 0, 1, 2.5, 3)",
 	} {
 		wantScript(t, body, decodeReply(evalReply(t, c, body), "k", out))
 	}

@@ -5,7 +5,6 @@ package redisstore
 import (
 	_ "embed"
 	algo "github.com/throttled-go/throttled/algo"
-	"strconv"
 )
 
 // Compile-time guards: this file was generated from these signatures.
@@ -19,8 +18,8 @@ var (
 //go:embed lua/gcra.lua
 var gcraLua string
 
-// gcraArgs appends the head of the script's ARGV: now, slack, then Params [Burst Unit Rate Capacity];
-// one cost per key follows.
-func gcraArgs(args []string, p *algo.Params, now, slack int64) []string {
-	return append(args, strconv.FormatInt(now, 10), strconv.FormatInt(slack, 10), strconv.FormatInt(p.Burst, 10), strconv.FormatInt(p.Unit, 10), strconv.FormatInt(p.Rate, 10), strconv.FormatInt(p.Capacity, 10))
+// gcraArgs appends the head of the script's ARGV[1], as little-endian float64s:
+// now, slack, headroom, then Params [Burst Unit Rate Capacity]; one cost per key follows.
+func gcraArgs(b []byte, p *algo.Params, now, slack, headroom int64) []byte {
+	return appendNumbers(b, now, slack, headroom, p.Burst, p.Unit, p.Rate, p.Capacity)
 }

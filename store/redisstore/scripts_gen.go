@@ -39,11 +39,11 @@ var scripts = [...]script{
 	},
 }
 
-// replyFields is the number of integers a script returns.
+// replyFields is the number of float64s a script returns per key.
 const replyFields = 4
 
 // decisionFromReply maps a script's reply, already checked to hold
-// replyFields integers, to a decision (bools are 0 or 1).
+// replyFields integers for one key, to a decision (bools are 0 or 1).
 func decisionFromReply(v [replyFields]int64) algo.Decision {
 	return algo.Decision{Limited: v[0] != 0, Remaining: v[1], RetryAfter: v[2], ResetAfter: v[3]}
 }

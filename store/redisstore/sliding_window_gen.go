@@ -5,7 +5,6 @@ package redisstore
 import (
 	_ "embed"
 	algo "github.com/throttled-go/throttled/algo"
-	"strconv"
 )
 
 // Compile-time guards: this file was generated from these signatures.
@@ -19,8 +18,8 @@ var (
 //go:embed lua/sliding_window.lua
 var slidingWindowLua string
 
-// slidingWindowArgs appends the head of the script's ARGV: now, slack, then Params [Period Limit];
-// one cost per key follows.
-func slidingWindowArgs(args []string, p *algo.Params, now, slack int64) []string {
-	return append(args, strconv.FormatInt(now, 10), strconv.FormatInt(slack, 10), strconv.FormatInt(p.Period, 10), strconv.FormatInt(p.Limit, 10))
+// slidingWindowArgs appends the head of the script's ARGV[1], as little-endian float64s:
+// now, slack, headroom, then Params [Period Limit]; one cost per key follows.
+func slidingWindowArgs(b []byte, p *algo.Params, now, slack, headroom int64) []byte {
+	return appendNumbers(b, now, slack, headroom, p.Period, p.Limit)
 }

@@ -315,7 +315,7 @@ func TestKeyNames(t *testing.T) {
 		opts   []Option
 		prefix string
 	}{
-		{nil, "throttled:v1:"},
+		{nil, "throttled:v2:"},
 		{[]Option{WithPrefix("app:")}, "app:"},
 		{[]Option{WithPrefix("")}, ""},
 	} {
@@ -345,8 +345,9 @@ func pttl(t testing.TB, srv *redistest.Server, key string) int64 {
 }
 
 // TestStorageContract checks what a decision leaves on the server: an
-// allowed request stores the state with a TTL of ResetAfter rounded up to
-// the ms (plus the slack), a denial and a peek write nothing, and Reset
+// allowed request stores the state, and an expiry of 0, with a TTL of
+// ResetAfter rounded up to the ms (plus the slack) exactly, as the time
+// comes from the caller; a denial and a peek write nothing, and Reset
 // deletes the key.
 func TestStorageContract(t *testing.T) {
 	srv := redistest.Standalone(t)
@@ -395,8 +396,9 @@ func TestStorageContract(t *testing.T) {
 						t.Fatalf("request %d: PTTL %dms, want %dms (ResetAfter %dµs, slack %dms), never 0 or -1",
 							i, got, want, d.ResetAfter, slack)
 					}
-					if v := srv.Do(t, "GET", rk); len(v) != 8*scripts[a].fields {
-						t.Fatalf("request %d: stored %q, want %d fields", i, v, scripts[a].fields)
+					v := srv.Do(t, "GET", rk)
+					if len(v) != 8*(scripts[a].fields+1) || float64At(v, scripts[a].fields) != 0 {
+						t.Fatalf("request %d: stored %q, want %d fields and an expiry of 0", i, v, scripts[a].fields)
 					}
 				}
 
@@ -449,26 +451,121 @@ func otherAlgorithm(a algo.Algorithm) algo.Algorithm {
 	return a + 1
 }
 
-// TestTTLServerTime checks the TTL with the server's clock: after an
-// allowed request the key always has a positive TTL of at most
-// ⌈ResetAfter/1ms⌉.
+// serverMillis returns the server's TIME in ms.
+func serverMillis(t testing.TB, srv *redistest.Server) int64 {
+	t.Helper()
+	parts := strings.Split(srv.Do(t, "TIME"), "\n")
+	if len(parts) != 2 {
+		t.Fatalf("TIME = %q", parts)
+	}
+	sec, err1 := strconv.ParseInt(parts[0], 10, 64)
+	usec, err2 := strconv.ParseInt(parts[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("TIME = %q", parts)
+	}
+	return sec*1000 + usec/1000
+}
+
+// TestTTLServerTime checks the TTL on the server's clock. After every
+// allowed request the key expires no earlier than ⌈ResetAfter⌉ ms after the
+// decision and at most ttlHeadroom later; the expiry the key stores is the
+// one the script set (never later than the real one, PEXPIRETIME); a write
+// that finds that expiry late enough keeps it, and one that does not
+// lengthens it. Both kinds of write must occur.
 func TestTTLServerTime(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := newClient(t, srv.Addr())
 	s := mustNew(t, c)
+	headroom := ttlHeadroom.Milliseconds()
+	kept, lengthened := 0, 0
 	for _, a := range algo.Algorithms {
-		for _, q := range []algo.Quota{algo.PerSec(3), algo.PerMin(100).WithBurst(7), algo.PerHour(1), algo.PerWeek(1000)} {
+		for _, q := range []algo.Quota{algo.PerSec(3), algo.PerMin(100).WithBurst(7), algo.PerHour(1), algo.PerWeek(1000), algo.PerSec(1_000_000)} {
 			key := "ttl-" + q.String()
+			rk := s.Key(key, a)
 			p := compile(t, a, q)
-			for i := range 3 {
+			stored := int64(0) // the expiry stored before the request
+			for i := range 4 {
+				before := serverMillis(t, srv)
 				d := decide(t, s, key, p, 1)
+				after := serverMillis(t, srv)
 				if d.Limited {
 					continue
 				}
-				want := (d.ResetAfter + 999) / 1000
-				if got := pttl(t, srv, s.Key(key, a)); got <= 0 || got > want {
-					t.Errorf("%s %v request %d: PTTL %dms, want in (0, %d] (ResetAfter %dµs)", a, q, i, got, want, d.ResetAfter)
+				desc := fmt.Sprintf("%s %v request %d (ResetAfter %dµs)", a, q, i, d.ResetAfter)
+				need := (d.ResetAfter + 999) / 1000
+				expireAt, err := strconv.ParseInt(srv.Do(t, "PEXPIRETIME", rk), 10, 64)
+				if err != nil || expireAt <= 0 {
+					t.Fatalf("%s: PEXPIRETIME = %d, %v", desc, expireAt, err)
 				}
+				if expireAt < before+need || expireAt > after+need+headroom {
+					t.Errorf("%s: the key expires at %d, want in [%d, %d]: ResetAfter after the decision, plus at most the headroom",
+						desc, expireAt, before+need, after+need+headroom)
+				}
+				raw := srv.Do(t, "GET", rk)
+				if len(raw) != 8*(scripts[a].fields+1) {
+					t.Fatalf("%s: stored %q, want %d fields and the expiry", desc, raw, scripts[a].fields)
+				}
+				got := int64(float64At(raw, scripts[a].fields))
+				if got > expireAt || got < expireAt-(after-before)-1 {
+					t.Errorf("%s: stored expiry %d, want the real one %d at most %dms earlier", desc, got, expireAt, after-before+1)
+				}
+				switch {
+				case stored >= after+need: // late enough: kept
+					kept++
+					if got != stored {
+						t.Errorf("%s: expiry %d was late enough for ResetAfter, yet changed to %d", desc, stored, got)
+					}
+				case stored < before+need: // too early: lengthened
+					lengthened++
+					if got < before+need+headroom {
+						t.Errorf("%s: expiry %d was too early; lengthened to %d, want at least %d", desc, stored, got, before+need+headroom)
+					}
+				}
+				stored = got
+			}
+		}
+	}
+	t.Logf("%d writes kept the TTL, %d lengthened it", kept, lengthened)
+	if kept == 0 || lengthened == 0 {
+		t.Errorf("%d writes kept the TTL and %d lengthened it: want both", kept, lengthened)
+	}
+}
+
+// TestBatchServerTime checks a batch on the server's clock that names a
+// key several times: each occurrence sees the one before (the first write
+// sets the TTL, the next ones keep it), and every key ends with a TTL of at
+// least its last ResetAfter.
+func TestBatchServerTime(t *testing.T) {
+	srv := redistest.Standalone(t)
+	c := newClient(t, srv.Addr())
+	s := mustNew(t, c)
+	for _, a := range algo.Algorithms {
+		p := compile(t, a, algo.PerMin(10))
+		keys := []string{"a", "b", "a", "a", "c", "b"}
+		reqs := make([]store.Request[string], len(keys))
+		for i, k := range keys {
+			reqs[i] = store.Request[string]{Key: k, Cost: 1}
+		}
+		out, errs := make([]algo.Decision, len(reqs)), make([]error, len(reqs))
+		before := serverMillis(t, srv)
+		s.DecideBatch(context.Background(), p, reqs, out, errs)
+		seen := map[string]int64{}
+		last := map[string]algo.Decision{}
+		for i, k := range keys {
+			if errs[i] != nil {
+				t.Fatalf("%s request %d (%s): %v", a, i, k, errs[i])
+			}
+			seen[k]++
+			if out[i].Limited || out[i].Remaining != p.Max-seen[k] {
+				t.Errorf("%s request %d (%s): %+v, want allowed with Remaining %d", a, i, k, out[i], p.Max-seen[k])
+			}
+			last[k] = out[i]
+		}
+		for k, d := range last {
+			rk := s.Key(k, a)
+			expireAt, err := strconv.ParseInt(srv.Do(t, "PEXPIRETIME", rk), 10, 64)
+			if need := (d.ResetAfter + 999) / 1000; err != nil || expireAt < before+need {
+				t.Errorf("%s key %s: expires at %d (%v), want at least %d", a, k, expireAt, err, before+need)
 			}
 		}
 	}

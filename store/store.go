@@ -109,15 +109,23 @@ type Batcher[K comparable] interface {
 // errors, all at their positions in reqs.
 func Subset[K comparable](reqs []Request[K], out []algo.Decision, errs []error, check func(Request[K]) error,
 	run func(reqs []Request[K], out []algo.Decision, errs []error)) {
-	valid := make([]Request[K], 0, len(reqs))
-	index := make([]int, 0, len(reqs))
+	var valid []Request[K] // nil while every request so far passed
+	var index []int
 	for i, r := range reqs {
-		if errs[i] = check(r); errs[i] == nil {
+		errs[i] = check(r)
+		switch {
+		case errs[i] != nil && valid == nil:
+			valid = append(make([]Request[K], 0, len(reqs)), reqs[:i]...)
+			index = make([]int, i, len(reqs))
+			for j := range index {
+				index[j] = j
+			}
+		case errs[i] == nil && valid != nil:
 			valid = append(valid, r)
 			index = append(index, i)
 		}
 	}
-	if len(valid) == len(reqs) {
+	if valid == nil { // the common case: no copies
 		run(reqs, out, errs)
 		return
 	}

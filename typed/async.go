@@ -79,28 +79,37 @@ func (l *Limiter[K]) LimitBatch(ctx context.Context, reqs []Request[K]) ([]Resul
 // DecideBatch decides a batch on a string store: in one call when the store
 // is a store.Batcher, else one request after another.
 func (e encoded[K]) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Request[K], out []algo.Decision, errs []error) {
-	b, ok := e.s.(store.Batcher[string])
 	sreqs := make([]store.Request[string], 0, len(reqs))
-	index := make([]int, 0, len(reqs))
+	var index []int // sreqs[j] is reqs[index[j]]; nil while every key encoded
 	for i, r := range reqs {
 		k, err := e.key(r.Key)
 		if err != nil {
 			errs[i] = err
+			if index == nil {
+				index = make([]int, i, len(reqs))
+				for j := range index {
+					index[j] = j
+				}
+			}
 			continue
 		}
 		sreqs = append(sreqs, store.Request[string]{Key: k, Cost: r.Cost})
-		index = append(index, i)
-	}
-	if !ok {
-		for j, r := range sreqs {
-			out[index[j]], errs[index[j]] = e.s.Decide(ctx, r.Key, p, r.Cost)
+		if index != nil {
+			index = append(index, i)
 		}
-		return
 	}
-	sout := make([]algo.Decision, len(sreqs))
-	serrs := make([]error, len(sreqs))
-	b.DecideBatch(ctx, p, sreqs, sout, serrs)
-	for j := range sreqs {
-		out[index[j]], errs[index[j]] = sout[j], serrs[j]
+	sout, serrs := out, errs // the common case: no copies
+	if index != nil {
+		sout, serrs = make([]algo.Decision, len(sreqs)), make([]error, len(sreqs))
+	}
+	if b, ok := e.s.(store.Batcher[string]); ok {
+		b.DecideBatch(ctx, p, sreqs, sout, serrs)
+	} else {
+		for j, r := range sreqs {
+			sout[j], serrs[j] = e.s.Decide(ctx, r.Key, p, r.Cost)
+		}
+	}
+	for j, i := range index {
+		out[i], errs[i] = sout[j], serrs[j]
 	}
 }

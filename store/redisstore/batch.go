@@ -39,25 +39,37 @@ func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Re
 	}
 	cluster := s.client.Mode() == rueidis.ClientModeCluster
 	type call struct {
-		index []int
-		keys  []string
-		args  []byte // ARGV[1]: head, then one cost per key
+		index []int    // the requests' positions in reqs
+		keys  []string // their Redis keys
+		args  []byte   // ARGV[1]: head, then one cost per key
 	}
+	// The Redis keys are cut from one string: one allocation for the batch.
+	var buf []byte
+	ends := make([]int, len(reqs)) // where request i's key ends in buf; 0 if refused
+	for i, r := range reqs {
+		if errs[i] = s.check(r.Key, p, r.Cost); errs[i] == nil {
+			buf = append(append(append(append(append(buf, s.prefix...), p.Algorithm.String()...), ":{"...), r.Key...), '}')
+			ends[i] = len(buf)
+		}
+	}
+	all := string(buf)
 	var calls []*call
 	open := map[uint16]*call{} // the call being filled, per slot
+	start := 0
 	for i, r := range reqs {
-		if err := s.check(r.Key, p, r.Cost); err != nil {
-			errs[i] = err
+		if ends[i] == 0 {
 			continue
 		}
-		k := s.Key(r.Key, p.Algorithm)
+		k := all[start:ends[i]]
+		start = ends[i]
 		var slot uint16
 		if cluster {
 			slot = keySlot(k)
 		}
 		c := open[slot]
 		if c == nil || len(c.keys) == maxKeysPerCall {
-			c = &call{args: append(make([]byte, 0, len(head)+8*maxKeysPerCall), head...)}
+			n := min(len(reqs)-i, maxKeysPerCall)
+			c = &call{index: make([]int, 0, n), keys: make([]string, 0, n), args: append(make([]byte, 0, len(head)+8*n), head...)}
 			open[slot] = c
 			calls = append(calls, c)
 		}
@@ -74,13 +86,14 @@ func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Re
 		cmds[j] = s.client.B().Evalsha().Sha1(sha).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(string(c.args)).Build()
 	}
 	results := s.client.DoMulti(ctx, cmds...)
+	var ds []algo.Decision // settle's buffer
 	var retry []*call
 	for j, res := range results {
 		if re, ok := rueidis.IsRedisErr(res.Error()); ok && re.IsNoScript() {
 			retry = append(retry, calls[j])
 			continue
 		}
-		settle(res, calls[j].index, calls[j].keys, out, errs)
+		settle(res, calls[j].index, calls[j].keys, out, errs, &ds)
 	}
 	if len(retry) == 0 {
 		return
@@ -91,20 +104,24 @@ func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Re
 		cmds = append(cmds, s.client.B().Eval().Script(src).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(string(c.args)).Build())
 	}
 	for j, res := range s.client.DoMulti(ctx, cmds...) {
-		settle(res, retry[j].index, retry[j].keys, out, errs)
+		settle(res, retry[j].index, retry[j].keys, out, errs, &ds)
 	}
 }
 
-// settle decodes one multi-key call's reply into the requests it carried.
-func settle(res rueidis.RedisResult, index []int, keys []string, out []algo.Decision, errs []error) {
-	ds := make([]algo.Decision, len(index))
+// settle decodes one multi-key call's reply into the requests it carried,
+// through the reusable buffer *ds.
+func settle(res rueidis.RedisResult, index []int, keys []string, out []algo.Decision, errs []error, ds *[]algo.Decision) {
+	if cap(*ds) < len(index) {
+		*ds = make([]algo.Decision, maxKeysPerCall)
+	}
+	d := (*ds)[:len(index)]
 	name := keys[0]
 	if len(keys) > 1 {
 		name = keys[0] + " and " + strconv.Itoa(len(keys)-1) + " more"
 	}
-	err := decodeReply(res, name, ds)
+	err := decodeReply(res, name, d)
 	for j, i := range index {
-		out[i], errs[i] = ds[j], err
+		out[i], errs[i] = d[j], err
 	}
 }
 

@@ -152,8 +152,18 @@ func TestLimitAsync(t *testing.T) {
 // skews separate runs), and the benchmark reports each one's time and
 // their ratio, x-faster = sequential / LimitAll.
 func BenchmarkLimitAllRedis(b *testing.B) {
-	srv := redistest.Standalone(b)
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
+	b.Run("server=standalone", func(b *testing.B) {
+		srv := redistest.Standalone(b)
+		benchLimitAll(b, rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
+	})
+	b.Run("server=cluster3", func(b *testing.B) {
+		srv := redistest.Cluster(b)
+		benchLimitAll(b, rueidis.ClientOption{InitAddress: srv.Addrs(), DisableCache: true})
+	})
+}
+
+func benchLimitAll(b *testing.B, opt rueidis.ClientOption) {
+	c, err := rueidis.NewClient(opt)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -53,28 +53,37 @@ func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Re
 		}
 	}
 	all := string(buf)
+	keys := make([]string, len(reqs))
+	slots := make([]uint16, len(reqs)) // all 0 on a standalone server
+	left := map[uint16]int{}           // keys per slot not yet in a call
+	start := 0
+	for i, end := range ends {
+		if end == 0 {
+			continue
+		}
+		keys[i], start = all[start:end], end
+		if cluster {
+			slots[i] = keySlot(keys[i])
+		}
+		left[slots[i]]++
+	}
 	var calls []*call
 	open := map[uint16]*call{} // the call being filled, per slot
-	start := 0
 	for i, r := range reqs {
 		if ends[i] == 0 {
 			continue
 		}
-		k := all[start:ends[i]]
-		start = ends[i]
-		var slot uint16
-		if cluster {
-			slot = keySlot(k)
-		}
+		slot := slots[i]
 		c := open[slot]
 		if c == nil || len(c.keys) == maxKeysPerCall {
-			n := min(len(reqs)-i, maxKeysPerCall)
+			n := min(left[slot], maxKeysPerCall)
 			c = &call{index: make([]int, 0, n), keys: make([]string, 0, n), args: append(make([]byte, 0, len(head)+8*n), head...)}
 			open[slot] = c
 			calls = append(calls, c)
 		}
+		left[slot]--
 		c.index = append(c.index, i)
-		c.keys = append(c.keys, k)
+		c.keys = append(c.keys, keys[i])
 		c.args = appendNumbers(c.args, r.Cost)
 	}
 	if len(calls) == 0 {

@@ -16,22 +16,32 @@
 -- a key of another type reads as absent, so its first write uses NX and fails.
 -- Returns the Decision fields {Limited, Remaining, RetryAfter, ResetAfter} of each key in turn, bools as 0/1.
 
-local fmod, floor = math.fmod, math.floor
+local fmod, min, max = math.fmod, math.min, math.max
 
 local function floorDiv(a, b)
-  local r = fmod(a, b)
-  if r < 0 then
-    r = r + b
+  if a < 4503599627370496 and a > -4503599627370496 then
+    return (a - a % b % b) / b
   end
-  return (a - r) / b
+  local t = fmod(a, b)
+  if t < 0 then
+    return (a - t) / b - 1
+  end
+  return (a - t) / b
 end
 
 local function ceilDiv(a, b)
-  local r = fmod(a, b)
-  if r > 0 then
-    r = r - b
+  if a < 4503599627370496 and a > -4503599627370496 then
+    local r = a % b % b
+    if r > 0 then
+      return (a - r) / b + 1
+    end
+    return a / b
   end
-  return (a - r) / b
+  local t = fmod(a, b)
+  if t > 0 then
+    return (a - t) / b + 1
+  end
+  return (a - t) / b
 end
 
 local function init(q_Burst, q_Unit, q_Rate, q_Capacity, now)
@@ -62,7 +72,7 @@ local function step(s_Last, s_Level, q_Burst, q_Unit, q_Rate, q_Capacity, now, c
   return now, level, false, floorDiv(level, q_Unit), 0, ceilDiv((q_Capacity - level), q_Rate)
 end
 
-local spack, sunpack, fmt = struct.pack, struct.unpack, string.format
+local spack, sunpack, fmt, rcall = struct.pack, struct.unpack, string.format, redis.call
 local nkeys = #KEYS
 if #ARGV ~= 1 or #ARGV[1] ~= 8 * (7 + nkeys) then
   return redis.error_reply('throttled: ARGV must be one string of ' .. 8 * (7 + nkeys) .. ' bytes')
@@ -71,7 +81,7 @@ local argv = {sunpack('<' .. string.rep('d', 7 + nkeys), ARGV[1])}
 local now, slack, headroom = argv[1], argv[2], argv[3]
 local nowMs = -1 -- the server's time in ms, when it is the clock
 if now < 0 then
-  local t = redis.call('TIME')
+  local t = rcall('TIME')
   local sec, usec = tonumber(t[1]), tonumber(t[2])
   now = sec * 1000000 + usec
   nowMs = sec * 1000 + floorDiv(usec, 1000)
@@ -80,7 +90,7 @@ local q_Burst = argv[4]
 local q_Unit = argv[5]
 local q_Rate = argv[6]
 local q_Capacity = argv[7]
-local raws = redis.call('MGET', unpack(KEYS))
+local raws = rcall('MGET', unpack(KEYS))
 local written = {}
 local out = {}
 for i = 1, nkeys do
@@ -103,7 +113,7 @@ for i = 1, nkeys do
     local ttl = ceilDiv(d_ResetAfter, 1000) + slack
     if raw and nowMs >= 0 and expires >= nowMs + ttl then
       written[key] = spack('<ddd', n_Last, n_Level, expires)
-      redis.call('SET', key, written[key], 'KEEPTTL')
+      rcall('SET', key, written[key], 'KEEPTTL')
     else
       expires = 0
       if nowMs >= 0 then
@@ -113,8 +123,8 @@ for i = 1, nkeys do
       local packed = spack('<ddd', n_Last, n_Level, expires)
       local px = fmt('%d', ttl) -- a string: Redis formats numbers slowly
       if raw then
-        redis.call('SET', key, packed, 'PX', px)
-      elseif not redis.call('SET', key, packed, 'PX', px, 'NX') then
+        rcall('SET', key, packed, 'PX', px)
+      elseif not rcall('SET', key, packed, 'PX', px, 'NX') then
         return redis.error_reply('WRONGTYPE throttled: ' .. key .. ' holds a value that is not a rate-limit state')
       end
       written[key] = packed

@@ -32,17 +32,20 @@ var helpers = map[string]string{
 }
 
 // luaPrelude defines the helpers' Lua twins, exact for b in [1, 2^52] and
-// integers a up to 2^53 in magnitude, although a/b is rounded.
+// integers a in [−2^53, 2^53], although a/b is rounded.
 //
-// For |a| < 2^52, Lua's a % b is a − floor(a/b)·b, where the rounded a/b
-// makes floor(a/b) the true quotient q or q + 1: a % b is then the floored
-// remainder r or r − b, exactly (the product is an integer of at most 2^53
-// in magnitude), and a % b % b is r in both cases (r/b and (r − b)/b round
-// to no integer they do not floor to, as 1/b ≥ 2^-52). a − r is an exact
-// multiple of b below 2^53 in magnitude, so q = (a − r)/b is exact.
+// For a > −2^52, Lua's a % b is a − floor(a/b)·b, and floor(a/b) is the
+// true quotient q or, when the rounded a/b reaches the next integer, q + 1.
+// The product is then an integer below 2^53 in magnitude, so exact: it is at
+// most a when a ≥ 0 (a/b ≤ 2^53 rounds up to q + 1 only if within half an
+// ulp of it, which (q+1)·b − a ≥ 1 rules out), and within |a| + b < 2^53
+// when a < 0. a % b is thus the floored remainder r or r − b, and a % b % b
+// is r in both cases (r/b and (r − b)/b round to no integer they do not
+// floor to, as 1/b ≥ 2^-52). a − r is an exact multiple of b, so
+// (a − r)/b is exact.
 //
-// For larger |a|, a − r could leave 2^53; math.fmod's truncated remainder
-// t keeps a − t between 0 and a, so (a − t)/b is the truncated quotient,
+// Below −2^52, a − r could pass −2^53; math.fmod's truncated remainder t
+// keeps a − t between a and 0, so (a − t)/b is the truncated quotient,
 // exactly, and one step corrects it towards −∞ or +∞.
 //
 // The % path spares a C call (fmod) per division, which Redis notices in a
@@ -51,7 +54,7 @@ var helpers = map[string]string{
 const luaPrelude = `local fmod, min, max = math.fmod, math.min, math.max
 
 local function floorDiv(a, b)
-  if a < 4503599627370496 and a > -4503599627370496 then
+  if a > -4503599627370496 then
     return (a - a % b % b) / b
   end
   local t = fmod(a, b)
@@ -62,7 +65,7 @@ local function floorDiv(a, b)
 end
 
 local function ceilDiv(a, b)
-  if a < 4503599627370496 and a > -4503599627370496 then
+  if a > -4503599627370496 then
     local r = a % b % b
     if r > 0 then
       return (a - r) / b + 1

@@ -19,7 +19,7 @@
 local fmod, min, max = math.fmod, math.min, math.max
 
 local function floorDiv(a, b)
-  if a < 4503599627370496 and a > -4503599627370496 then
+  if a > -4503599627370496 then
     return (a - a % b % b) / b
   end
   local t = fmod(a, b)
@@ -30,7 +30,7 @@ local function floorDiv(a, b)
 end
 
 local function ceilDiv(a, b)
-  if a < 4503599627370496 and a > -4503599627370496 then
+  if a > -4503599627370496 then
     local r = a % b % b
     if r > 0 then
       return (a - r) / b + 1

@@ -46,7 +46,7 @@ var helpers = map[string]string{
 //
 // Below −2^52, a − r could pass −2^53; math.fmod's truncated remainder t
 // keeps a − t between a and 0, so (a − t)/b is the truncated quotient,
-// exactly, and one step corrects it towards −∞ or +∞.
+// exactly: the ceiling, and one more than the floor when t ≠ 0.
 //
 // The % path spares a C call (fmod) per division, which Redis notices in a
 // script deciding hundreds of keys. The library functions are cached in
@@ -61,7 +61,7 @@ local function floorDiv(a, b)
   if t < 0 then
     return (a - t) / b - 1
   end
-  return (a - t) / b
+  return a / b
 end
 
 local function ceilDiv(a, b)
@@ -72,11 +72,7 @@ local function ceilDiv(a, b)
     end
     return a / b
   end
-  local t = fmod(a, b)
-  if t > 0 then
-    return (a - t) / b + 1
-  end
-  return (a - t) / b
+  return (a - fmod(a, b)) / b
 end
 `
 

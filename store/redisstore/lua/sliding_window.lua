@@ -26,7 +26,7 @@ local function floorDiv(a, b)
   if t < 0 then
     return (a - t) / b - 1
   end
-  return (a - t) / b
+  return a / b
 end
 
 local function ceilDiv(a, b)
@@ -37,11 +37,7 @@ local function ceilDiv(a, b)
     end
     return a / b
   end
-  local t = fmod(a, b)
-  if t > 0 then
-    return (a - t) / b + 1
-  end
-  return (a - t) / b
+  return (a - fmod(a, b)) / b
 end
 
 local function init(q_Period, q_Limit, now)

@@ -154,11 +154,3 @@ func prefixed(p string, names []string) []string {
 	}
 	return out
 }
-
-func wrapAll(pre string, names []string, post string) []string {
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = pre + n + post
-	}
-	return out
-}

@@ -53,15 +53,6 @@ func newModel(a algo.Algorithm, q algo.Quota) *model {
 	return &model{alg: a, q: q, p: int64(q.Period / time.Microsecond), l: q.Limit, b: b, count: map[int64]int64{}}
 }
 
-// capacity is the most one request may cost: the burst for the buckets and
-// GCRA, the limit for the windows. It is also the State's Limit.
-func (m *model) capacity() int64 {
-	if m.alg.IsBucket() {
-		return m.b
-	}
-	return m.l
-}
-
 func (m *model) clone() *model {
 	c := *m
 	c.count = make(map[int64]int64, len(m.count))

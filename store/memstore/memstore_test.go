@@ -721,13 +721,13 @@ func TestTablesIndependent(t *testing.T) {
 func TestForSameTable(t *testing.T) {
 	s, _ := newTestStore(t, t2025)
 	s2, _ := newTestStore(t, t2025)
-	if For[userKey](s) != For[userKey](s) {
+	if first, second := For[userKey](s), For[userKey](s); first != second {
 		t.Error("For[userKey] returned two tables")
 	}
 	if For[userKey](s) != Namespace[userKey](s, "") {
 		t.Error("For[K] is not Namespace[K] with the empty namespace")
 	}
-	if Namespace[userKey](s, "a") != Namespace[userKey](s, "a") {
+	if first, second := Namespace[userKey](s, "a"), Namespace[userKey](s, "a"); first != second {
 		t.Error(`Namespace[userKey]("a") returned two tables`)
 	}
 	if Namespace[userKey](s, "a") == Namespace[userKey](s, "b") {
@@ -1065,7 +1065,7 @@ func TestConcurrentDistinctKeys(t *testing.T) {
 }
 
 func TestConcurrentFor(t *testing.T) {
-	type fresh struct{ a, b int }
+	type fresh [2]int // a key type no other test uses
 	s, _ := newTestStore(t, t2025)
 	const n = 32
 	got := make([]*Table[fresh], n)

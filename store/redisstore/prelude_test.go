@@ -69,9 +69,7 @@ func divisionCases() []division {
 	for _, v := range []int64{0, 1, 2, 3, 999, 1000, 1001, p52 - 3, p52 - 1, p52, p52 + 1, p52 + 3, p53 - 3, p53 - 1, p53} {
 		as = append(as, v, -v)
 	}
-	for _, v := range []int64{1, 2, 3, 7, 1000, 1_000_000, p52/3 + 1, p52 - 1, p52} {
-		bs = append(bs, v)
-	}
+	bs = append(bs, 1, 2, 3, 7, 1000, 1_000_000, p52/3+1, p52-1, p52)
 	var cases []division
 	for _, a := range as {
 		for _, b := range bs {

@@ -29,8 +29,8 @@ vet:
 lint: vet
 	$(GO) run $(STATICCHECK) ./...
 
-## test: vet, generated-code freshness, and every test with the race detector
-test: vet check-generated
+## test: vet, staticcheck, generated-code freshness, and every test with the race detector
+test: lint check-generated
 	$(GO) test -race -count=1 ./...
 
 ## test-short: quick run without the race detector

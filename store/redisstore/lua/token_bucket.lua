@@ -7,7 +7,8 @@
 -- ARGV[1]: now (µs since the epoch, or -1 for the server's TIME), TTL slack (ms),
 -- TTL headroom (ms), the Params fields Burst, Unit, Rate, Capacity, then one cost per key.
 -- Each key holds the TokenBucketState fields Last, Level, then Expires: the
--- key's expiry (ms, server clock) as last set, or 0 when the time came from
+-- key's expiry (ms, server clock) as last set, less 1 ms (Redis may date a TTL
+-- from the script's start, TIME a moment later), or 0 when the time came from
 -- the caller. A key's TTL is at least ⌈ResetAfter⌉ ms + slack: on the server's
 -- clock a write that needs a longer TTL sets that plus the headroom, so a busy
 -- key's writes keep their TTL (SET KEEPTTL costs Redis far less than SET PX);
@@ -114,7 +115,7 @@ for i = 1, nkeys do
       expires = 0
       if nowMs >= 0 then
         ttl = ttl + headroom
-        expires = nowMs + ttl
+        expires = nowMs + ttl - 1 -- Redis may date the TTL from the script's start
       end
       local packed = spack('<ddd', n_Last, n_Level, expires)
       local px = fmt('%d', ttl) -- a string: Redis formats numbers slowly

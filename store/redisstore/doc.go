@@ -11,10 +11,10 @@
 //
 // A user key k of algorithm a is stored under prefix + a + ":{" + k + "}"
 // (default prefix "throttled:v2:"), one string value holding the state's
-// fields and then the key's expiry as the script last set it, all as
-// little-endian float64s (exact for the integers below 2^53). The braces
-// make the user key the Redis Cluster hash tag, so every key of one user
-// key lands on one slot.
+// fields and then a lower bound of the key's expiry as the script last set
+// it, all as little-endian float64s (exact for the integers below 2^53).
+// The braces make the user key the Redis Cluster hash tag, so every key of
+// one user key lands on one slot.
 //
 // A key never expires before its state is back to the initial one: its TTL
 // is at least the state's ResetAfter rounded up to the millisecond (plus

@@ -104,15 +104,15 @@ type Batcher[K comparable] interface {
 	DecideBatch(ctx context.Context, p *algo.Params, reqs []Request[K], out []algo.Decision, errs []error)
 }
 
-// Subset runs a batch on the requests that check accepts: a refused
-// request gets check's error, and the others get run's decisions and
+// Subset runs a batch on the requests that check accepts (check(i) judges
+// reqs[i], in order): a refused request gets check's error, and the others get run's decisions and
 // errors, all at their positions in reqs.
-func Subset[K comparable](reqs []Request[K], out []algo.Decision, errs []error, check func(Request[K]) error,
+func Subset[K comparable](reqs []Request[K], out []algo.Decision, errs []error, check func(i int) error,
 	run func(reqs []Request[K], out []algo.Decision, errs []error)) {
 	var valid []Request[K] // nil while every request so far passed
 	var index []int
 	for i, r := range reqs {
-		errs[i] = check(r)
+		errs[i] = check(i)
 		switch {
 		case errs[i] != nil && valid == nil:
 			valid = append(make([]Request[K], 0, len(reqs)), reqs[:i]...)

@@ -24,8 +24,8 @@ func TestSubset(t *testing.T) {
 			}
 			out, errs := make([]algo.Decision, len(reqs)), make([]error, len(reqs))
 			var ran []string
-			store.Subset(reqs, out, errs, func(r store.Request[string]) error {
-				if slices.Contains(refused, int(r.Cost)) {
+			store.Subset(reqs, out, errs, func(i int) error {
+				if slices.Contains(refused, i) {
 					return errRefused
 				}
 				return nil

@@ -60,7 +60,7 @@ func (l *Limiter[K]) LimitAll(ctx context.Context, keys []K, cost int64) ([]Resu
 func (l *Limiter[K]) LimitBatch(ctx context.Context, reqs []Request[K]) ([]Result, error) {
 	out := make([]algo.Decision, len(reqs))
 	errs := make([]error, len(reqs))
-	store.Subset(reqs, out, errs, func(r Request[K]) error { return l.checkKey(r.Key) },
+	store.Subset(reqs, out, errs, func(i int) error { return l.checkKey(reqs[i].Key) },
 		func(reqs []Request[K], out []algo.Decision, errs []error) {
 			l.backend.DecideBatch(ctx, &l.params, reqs, out, errs)
 		})
@@ -79,37 +79,20 @@ func (l *Limiter[K]) LimitBatch(ctx context.Context, reqs []Request[K]) ([]Resul
 // DecideBatch decides a batch on a string store: in one call when the store
 // is a store.Batcher, else one request after another.
 func (e encoded[K]) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Request[K], out []algo.Decision, errs []error) {
-	sreqs := make([]store.Request[string], 0, len(reqs))
-	var index []int // sreqs[j] is reqs[index[j]]; nil while every key encoded
+	sreqs := make([]store.Request[string], len(reqs))
 	for i, r := range reqs {
-		k, err := e.key(r.Key)
-		if err != nil {
-			errs[i] = err
-			if index == nil {
-				index = make([]int, i, len(reqs))
-				for j := range index {
-					index[j] = j
-				}
+		sreqs[i].Key, errs[i] = e.key(r.Key)
+		sreqs[i].Cost = r.Cost
+	}
+	// Requests whose key could not be encoded keep that error.
+	store.Subset(sreqs, out, errs, func(i int) error { return errs[i] },
+		func(sreqs []store.Request[string], out []algo.Decision, errs []error) {
+			if b, ok := e.s.(store.Batcher[string]); ok {
+				b.DecideBatch(ctx, p, sreqs, out, errs)
+				return
 			}
-			continue
-		}
-		sreqs = append(sreqs, store.Request[string]{Key: k, Cost: r.Cost})
-		if index != nil {
-			index = append(index, i)
-		}
-	}
-	sout, serrs := out, errs // the common case: no copies
-	if index != nil {
-		sout, serrs = make([]algo.Decision, len(sreqs)), make([]error, len(sreqs))
-	}
-	if b, ok := e.s.(store.Batcher[string]); ok {
-		b.DecideBatch(ctx, p, sreqs, sout, serrs)
-	} else {
-		for j, r := range sreqs {
-			sout[j], serrs[j] = e.s.Decide(ctx, r.Key, p, r.Cost)
-		}
-	}
-	for j, i := range index {
-		out[i], errs[i] = sout[j], serrs[j]
-	}
+			for j, r := range sreqs {
+				out[j], errs[j] = e.s.Decide(ctx, r.Key, p, r.Cost)
+			}
+		})
 }

@@ -61,7 +61,7 @@ func (t *Table[K]) DecideBatch(ctx context.Context, p *algo.Params, reqs []store
 // DecideBatch implements store.Batcher for the store's string keys; an
 // empty key fails its request.
 func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Request[string], out []algo.Decision, errs []error) {
-	store.Subset(reqs, out, errs, func(r store.Request[string]) error { return store.CheckKey(r.Key) },
+	store.Subset(reqs, out, errs, func(i int) error { return store.CheckKey(reqs[i].Key) },
 		func(reqs []store.Request[string], out []algo.Decision, errs []error) {
 			s.strings.DecideBatch(ctx, p, reqs, out, errs)
 		})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
-	"strconv"
 	"strings"
 
 	"github.com/redis/rueidis"
@@ -18,6 +17,13 @@ var _ store.Batcher[string] = (*Store)(nil)
 // maxKeysPerCall bounds how many keys one script call decides, so a big
 // batch never holds the server for long.
 const maxKeysPerCall = 256
+
+// call is one script call of a batch.
+type call struct {
+	index []int    // the requests' positions in reqs
+	keys  []string // their Redis keys
+	args  []byte   // ARGV[1]: head, then one cost per key
+}
 
 // DecideBatch implements store.Batcher in one pipelined round trip. The
 // generated scripts decide any number of keys per call, so the batch goes
@@ -38,30 +44,25 @@ func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Re
 		return
 	}
 	cluster := s.client.Mode() == rueidis.ClientModeCluster
-	type call struct {
-		index []int    // the requests' positions in reqs
-		keys  []string // their Redis keys
-		args  []byte   // ARGV[1]: head, then one cost per key
-	}
 	// The Redis keys are cut from one string: one allocation for the batch.
 	var buf []byte
-	ends := make([]int, len(reqs)) // where request i's key ends in buf; 0 if refused
+	ends := make([]int, len(reqs)) // where request i's key ends in buf
 	for i, r := range reqs {
-		if errs[i] = s.check(r.Key, p, r.Cost); errs[i] == nil {
-			buf = append(append(append(append(append(buf, s.prefix...), p.Algorithm.String()...), ":{"...), r.Key...), '}')
+		if errs[i] = checkRequest(r.Key, r.Cost); errs[i] == nil {
+			buf = s.appendKey(buf, r.Key, p.Algorithm)
 			ends[i] = len(buf)
 		}
 	}
 	all := string(buf)
-	keys := make([]string, len(reqs))
+	keys := make([]string, len(reqs))  // "" for a refused request
 	slots := make([]uint16, len(reqs)) // all 0 on a standalone server
 	left := map[uint16]int{}           // keys per slot not yet in a call
 	start := 0
-	for i, end := range ends {
-		if end == 0 {
+	for i := range reqs {
+		if errs[i] != nil {
 			continue
 		}
-		keys[i], start = all[start:end], end
+		keys[i], start = all[start:ends[i]], ends[i]
 		if cluster {
 			slots[i] = keySlot(keys[i])
 		}
@@ -70,7 +71,7 @@ func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Re
 	var calls []*call
 	open := map[uint16]*call{} // the call being filled, per slot
 	for i, r := range reqs {
-		if ends[i] == 0 {
+		if errs[i] != nil {
 			continue
 		}
 		slot := slots[i]
@@ -102,7 +103,7 @@ func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Re
 			retry = append(retry, calls[j])
 			continue
 		}
-		settle(res, calls[j].index, calls[j].keys, out, errs, &ds)
+		settle(res, calls[j], out, errs, &ds)
 	}
 	if len(retry) == 0 {
 		return
@@ -113,23 +114,19 @@ func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Re
 		cmds = append(cmds, s.client.B().Eval().Script(src).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(string(c.args)).Build())
 	}
 	for j, res := range s.client.DoMulti(ctx, cmds...) {
-		settle(res, retry[j].index, retry[j].keys, out, errs, &ds)
+		settle(res, retry[j], out, errs, &ds)
 	}
 }
 
 // settle decodes one multi-key call's reply into the requests it carried,
 // through the reusable buffer *ds.
-func settle(res rueidis.RedisResult, index []int, keys []string, out []algo.Decision, errs []error, ds *[]algo.Decision) {
-	if cap(*ds) < len(index) {
+func settle(res rueidis.RedisResult, c *call, out []algo.Decision, errs []error, ds *[]algo.Decision) {
+	if cap(*ds) < len(c.index) {
 		*ds = make([]algo.Decision, maxKeysPerCall)
 	}
-	d := (*ds)[:len(index)]
-	name := keys[0]
-	if len(keys) > 1 {
-		name = keys[0] + " and " + strconv.Itoa(len(keys)-1) + " more"
-	}
-	err := decodeReply(res, name, d)
-	for j, i := range index {
+	d := (*ds)[:len(c.index)]
+	err := decodeReply(res, c.keys, d)
+	for j, i := range c.index {
 		out[i], errs[i] = d[j], err
 	}
 }

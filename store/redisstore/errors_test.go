@@ -423,7 +423,7 @@ func evalReply(t testing.TB, c rueidis.Client, body string) rueidis.RedisResult 
 // decodeOne decodes a reply holding one decision.
 func decodeOne(reply rueidis.RedisResult, key string) (algo.Decision, error) {
 	var d [1]algo.Decision
-	err := decodeReply(reply, key, d[:])
+	err := decodeReply(reply, []string{key}, d[:])
 	return d[0], err
 }
 
@@ -483,7 +483,7 @@ func TestDecodeReplyMany(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := newClient(t, srv.Addr())
 	out := make([]algo.Decision, 2)
-	if err := decodeReply(evalReply(t, c, "return struct.pack('<dddddddd', 0, 1, 2, 3, 1, 0, 5, 6)"), "k", out); err != nil ||
+	if err := decodeReply(evalReply(t, c, "return struct.pack('<dddddddd', 0, 1, 2, 3, 1, 0, 5, 6)"), []string{"k"}, out); err != nil ||
 		out[0] != (algo.Decision{Remaining: 1, RetryAfter: 2, ResetAfter: 3}) ||
 		out[1] != (algo.Decision{Limited: true, RetryAfter: 5, ResetAfter: 6}) {
 		t.Errorf("two decisions: %+v, %v", out, err)
@@ -495,7 +495,11 @@ func TestDecodeReplyMany(t *testing.T) {
 		"return struct.pack('<dddddddd', 0, 1, 2, 3, 3, 1, 2, 3)",
 		"return struct.pack('<dddddddd', 0, 1, 2, 3, 0, 1, 2.5, 3)",
 	} {
-		wantScript(t, body, decodeReply(evalReply(t, c, body), "k", out))
+		err := decodeReply(evalReply(t, c, body), []string{"k", "k2"}, out)
+		wantScript(t, body, err)
+		if err != nil && !strings.Contains(err.Error(), "k and 1 more") {
+			t.Errorf("%s: %q does not name the call's keys", body, err)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	neturl "net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -159,33 +160,40 @@ func (s *Store) errIfClosed() error {
 
 // Key returns the Redis key holding key's state for algorithm a.
 func (s *Store) Key(key string, a algo.Algorithm) string {
-	return s.prefix + a.String() + ":{" + key + "}"
+	return s.prefix + a.String() + ":{" + key + "}" // one allocation, as appendKey would need two
+}
+
+// appendKey appends Key(key, a) to b, for a batch that builds all its keys
+// in one buffer (TestKeyNames holds the two to one layout).
+func (s *Store) appendKey(b []byte, key string, a algo.Algorithm) []byte {
+	return append(append(append(append(append(b, s.prefix...), a.String()...), ":{"...), key...), '}')
 }
 
 // Decide implements store.Store with one script call.
 func (s *Store) Decide(ctx context.Context, key string, p *algo.Params, cost int64) (algo.Decision, error) {
-	if err := s.check(key, p, cost); err != nil {
+	if err := store.CheckParams(p); err != nil {
+		return algo.Decision{}, err
+	}
+	if err := checkRequest(key, cost); err != nil {
 		return algo.Decision{}, err
 	}
 	args, err := s.argsHead(p)
 	if err != nil {
 		return algo.Decision{}, err
 	}
-	k := s.Key(key, p.Algorithm)
-	reply := s.lua[p.Algorithm].Exec(ctx, s.client, []string{k}, []string{string(appendNumbers(args, cost))})
+	keys := []string{s.Key(key, p.Algorithm)}
+	reply := s.lua[p.Algorithm].Exec(ctx, s.client, keys, []string{string(appendNumbers(args, cost))})
 	var d [1]algo.Decision
-	if err := decodeReply(reply, k, d[:]); err != nil {
+	if err := decodeReply(reply, keys, d[:]); err != nil {
 		return algo.Decision{}, err
 	}
 	return d[0], nil
 }
 
-// check validates one request's inputs.
-func (s *Store) check(key string, p *algo.Params, cost int64) error {
+// checkRequest validates one request's key and cost (the params are
+// checked once per call).
+func checkRequest(key string, cost int64) error {
 	if err := store.CheckKey(key); err != nil {
-		return err
-	}
-	if err := store.CheckParams(p); err != nil {
 		return err
 	}
 	return store.CheckCost(cost)
@@ -229,16 +237,16 @@ var _ store.Store = (*Store)(nil)
 
 // decodeReply checks a script reply defensively and decodes one decision
 // per element of out.
-func decodeReply(reply rueidis.RedisResult, key string, out []algo.Decision) error {
+func decodeReply(reply rueidis.RedisResult, keys []string, out []algo.Decision) error {
 	if err := reply.Error(); err != nil {
 		if rueidis.IsRedisNil(err) { // a nil reply is malformed, not a failure to reach the store
-			return fmt.Errorf("%w: %s: reply is nil, want a string of %d float64s", store.ErrScript, key, replyFields*len(out))
+			return fmt.Errorf("%w: %s: reply is nil, want a string of %d float64s", store.ErrScript, callName(keys), replyFields*len(out))
 		}
-		return classify(err, "EVALSHA", key)
+		return classify(err, "EVALSHA", callName(keys))
 	}
 	raw, err := reply.ToString()
 	if err != nil || len(raw) != 8*replyFields*len(out) {
-		return fmt.Errorf("%w: %s: reply is not a string of %d float64s: %v", store.ErrScript, key, replyFields*len(out), reply)
+		return fmt.Errorf("%w: %s: reply is not a string of %d float64s: %v", store.ErrScript, callName(keys), replyFields*len(out), reply)
 	}
 	for i := range out {
 		var v [replyFields]int64
@@ -246,16 +254,25 @@ func decodeReply(reply rueidis.RedisResult, key string, out []algo.Decision) err
 			k := i*replyFields + j
 			f := float64At(raw, k)
 			if !(f >= -1<<53 && f <= 1<<53 && f == math.Trunc(f)) {
-				return fmt.Errorf("%w: %s: reply field %d is %v, not an integer", store.ErrScript, key, k, f)
+				return fmt.Errorf("%w: %s: reply field %d is %v, not an integer", store.ErrScript, callName(keys), k, f)
 			}
 			v[j] = int64(f)
 		}
 		if v[0] != 0 && v[0] != 1 {
-			return fmt.Errorf("%w: %s: reply field %d (limited) is %d, want 0 or 1", store.ErrScript, key, i*replyFields, v[0])
+			return fmt.Errorf("%w: %s: reply field %d (limited) is %d, want 0 or 1", store.ErrScript, callName(keys), i*replyFields, v[0])
 		}
 		out[i] = decisionFromReply(v)
 	}
 	return nil
+}
+
+// callName names a script call's keys in an error: the first, and how many
+// more.
+func callName(keys []string) string {
+	if len(keys) > 1 {
+		return keys[0] + " and " + strconv.Itoa(len(keys)-1) + " more"
+	}
+	return keys[0]
 }
 
 // classify wraps a client error as unavailable or as a script error.

@@ -326,6 +326,9 @@ func TestKeyNames(t *testing.T) {
 			if got := s.Key("user:42", a); got != want {
 				t.Errorf("Key(user:42, %s) with prefix %q = %q, want %q", a, tc.prefix, got, want)
 			}
+			if got := string(s.appendKey([]byte("x"), "user:42", a)); got != "x"+want {
+				t.Errorf("appendKey(x, user:42, %s) with prefix %q = %q, want %q", a, tc.prefix, got, "x"+want)
+			}
 			decide(t, s, "user:42", compile(t, a, algo.PerMin(10)), 1)
 			if got := srv.Do(t, "KEYS", "*"); got != want {
 				t.Errorf("%s with prefix %q: the server holds %q, want exactly %q", a, tc.prefix, got, want)

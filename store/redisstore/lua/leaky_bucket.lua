@@ -109,24 +109,23 @@ for i = 1, nkeys do
   local n_Last, n_Water, d_Limited, d_Remaining, d_RetryAfter, d_ResetAfter = step(s_Last, s_Water, q_Burst, q_Unit, q_Rate, q_Capacity, now, cost)
   if cost > 0 and not d_Limited then
     local ttl = ceilDiv(d_ResetAfter, 1000) + slack
-    if raw and nowMs >= 0 and expires >= nowMs + ttl then
-      written[key] = spack('<ddd', n_Last, n_Water, expires)
-      rcall('SET', key, written[key], 'KEEPTTL')
-    else
+    local keep = raw and nowMs >= 0 and expires >= nowMs + ttl -- the TTL is long enough
+    if not keep then
       expires = 0
       if nowMs >= 0 then
         ttl = ttl + headroom
         expires = nowMs + ttl - 1 -- Redis may date the TTL from the script's start
       end
-      local packed = spack('<ddd', n_Last, n_Water, expires)
-      local px = fmt('%d', ttl) -- a string: Redis formats numbers slowly
-      if raw then
-        rcall('SET', key, packed, 'PX', px)
-      elseif not rcall('SET', key, packed, 'PX', px, 'NX') then
-        return redis.error_reply('WRONGTYPE throttled: ' .. key .. ' holds a value that is not a rate-limit state')
-      end
-      written[key] = packed
     end
+    local packed = spack('<ddd', n_Last, n_Water, expires)
+    if keep then
+      rcall('SET', key, packed, 'KEEPTTL')
+    elseif raw then
+      rcall('SET', key, packed, 'PX', fmt('%d', ttl)) -- a string: Redis formats numbers slowly
+    elseif not rcall('SET', key, packed, 'PX', fmt('%d', ttl), 'NX') then
+      return redis.error_reply('WRONGTYPE throttled: ' .. key .. ' holds a value that is not a rate-limit state')
+    end
+    written[key] = packed
   end
   out[i] = spack('<dddd', d_Limited and 1 or 0, d_Remaining, d_RetryAfter, d_ResetAfter)
 end

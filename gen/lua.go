@@ -18,7 +18,7 @@ var luaKeywords = map[string]bool{
 	"nil": true, "not": true, "or": true, "repeat": true, "return": true, "then": true,
 	"true": true, "until": true, "while": true,
 	// Names the script itself uses.
-	"floorDiv": true, "ceilDiv": true, "fmod": true, "floor": true, "min": true, "max": true,
+	"floorDiv": true, "ceilDiv": true, "fmod": true, "min": true, "max": true,
 	"math": true, "redis": true, "string": true,
 	"tonumber": true, "KEYS": true, "ARGV": true, "init": true, "step": true,
 }

@@ -22,8 +22,8 @@
 // needs a longer TTL sets it one second (the headroom) longer than needed,
 // and writes that do not keep it (SET KEEPTTL, about a third cheaper for
 // Redis than SET PX): a busy key's TTL is set about once a second, and a
-// key outlives its state by at most a second. With WithClock every write
-// sets the TTL exactly.
+// key outlives its state by at most a second (and a millisecond of
+// rounding). With WithClock every write sets the TTL exactly.
 //
 // Script arguments and replies are little-endian float64s too, one string
 // each: Lua decodes them with one struct.unpack where decimal text costs a

@@ -26,7 +26,7 @@ const DefaultPrefix = "throttled:v2:"
 // within the headroom keep the TTL (SET KEEPTTL), which costs Redis about a
 // third less than setting one (SET PX). A key therefore lives at least
 // ⌈ResetAfter⌉ ms (plus the slack) after each write, and at most one
-// headroom longer. With WithClock every write sets the TTL exactly, as the
+// headroom (and a millisecond of rounding) longer. With WithClock every write sets the TTL exactly, as the
 // server cannot relate the caller's time to its own.
 const ttlHeadroom = time.Second
 

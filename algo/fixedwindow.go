@@ -19,7 +19,11 @@ func FixedWindowInit(q Params, now int64) FixedWindowState {
 //
 //throttled:step
 func FixedWindowStep(s FixedWindowState, q Params, now, cost int64) (FixedWindowState, Decision) {
+	// A clock behind the state decides as at the state's time, and the
+	// durations get the difference (lag) so they hold in the caller's time.
+	var lag int64
 	if now < s.Last {
+		lag = s.Last - now
 		now = s.Last
 	}
 	start := floorDiv(now, q.Period) * q.Period
@@ -33,14 +37,14 @@ func FixedWindowStep(s FixedWindowState, q Params, now, cost int64) (FixedWindow
 		reset = end - now
 	}
 	if cost > q.Limit {
-		return s, Decision{Limited: true, Remaining: q.Limit - count, RetryAfter: Never, ResetAfter: reset}
+		return s, Decision{Limited: true, Remaining: q.Limit - count, RetryAfter: never, ResetAfter: later(reset, lag)}
 	}
 	if cost > q.Limit-count {
-		return s, Decision{Limited: true, Remaining: q.Limit - count, RetryAfter: end - now, ResetAfter: reset}
+		return s, Decision{Limited: true, Remaining: q.Limit - count, RetryAfter: end - now + lag, ResetAfter: later(reset, lag)}
 	}
 	count = count + cost
 	if count > 0 {
 		reset = end - now
 	}
-	return FixedWindowState{Last: now, Count: count}, Decision{Remaining: q.Limit - count, ResetAfter: reset}
+	return FixedWindowState{Last: now, Count: count}, Decision{Remaining: q.Limit - count, ResetAfter: later(reset, lag)}
 }

@@ -25,7 +25,11 @@ func GCRAInit(q Params, now int64) GCRAState {
 //
 //throttled:step
 func GCRAStep(s GCRAState, q Params, now, cost int64) (GCRAState, Decision) {
+	// A clock behind the state decides as at the state's time, and the
+	// durations get the difference (lag) so they hold in the caller's time.
+	var lag int64
 	if now < s.Last {
+		lag = s.Last - now
 		now = s.Last
 	}
 	// tat is max(TAT, now) − now, scaled by Rate.
@@ -35,11 +39,11 @@ func GCRAStep(s GCRAState, q Params, now, cost int64) (GCRAState, Decision) {
 		tat = s.Ahead - (now-s.Last)*q.Rate
 	}
 	if cost > q.Burst {
-		return s, Decision{Limited: true, Remaining: floorDiv(q.Capacity-tat, q.Unit), RetryAfter: Never, ResetAfter: ceilDiv(tat, q.Rate)}
+		return s, Decision{Limited: true, Remaining: floorDiv(q.Capacity-tat, q.Unit), RetryAfter: never, ResetAfter: later(ceilDiv(tat, q.Rate), lag)}
 	}
 	newTAT := tat + cost*q.Unit
 	if newTAT > q.Capacity {
-		return s, Decision{Limited: true, Remaining: floorDiv(q.Capacity-tat, q.Unit), RetryAfter: ceilDiv(newTAT-q.Capacity, q.Rate), ResetAfter: ceilDiv(tat, q.Rate)}
+		return s, Decision{Limited: true, Remaining: floorDiv(q.Capacity-tat, q.Unit), RetryAfter: ceilDiv(newTAT-q.Capacity, q.Rate) + lag, ResetAfter: later(ceilDiv(tat, q.Rate), lag)}
 	}
-	return GCRAState{Last: now, Ahead: newTAT}, Decision{Remaining: floorDiv(q.Capacity-newTAT, q.Unit), ResetAfter: ceilDiv(newTAT, q.Rate)}
+	return GCRAState{Last: now, Ahead: newTAT}, Decision{Remaining: floorDiv(q.Capacity-newTAT, q.Unit), ResetAfter: later(ceilDiv(newTAT, q.Rate), lag)}
 }

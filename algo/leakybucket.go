@@ -20,7 +20,11 @@ func LeakyBucketInit(q Params, now int64) LeakyBucketState {
 //
 //throttled:step
 func LeakyBucketStep(s LeakyBucketState, q Params, now, cost int64) (LeakyBucketState, Decision) {
+	// A clock behind the state decides as at the state's time, and the
+	// durations get the difference (lag) so they hold in the caller's time.
+	var lag int64
 	if now < s.Last {
+		lag = s.Last - now
 		now = s.Last
 	}
 	water := s.Water
@@ -35,12 +39,12 @@ func LeakyBucketStep(s LeakyBucketState, q Params, now, cost int64) (LeakyBucket
 	}
 	room := q.Capacity - water
 	if cost > q.Burst {
-		return s, Decision{Limited: true, Remaining: floorDiv(room, q.Unit), RetryAfter: Never, ResetAfter: ceilDiv(water, q.Rate)}
+		return s, Decision{Limited: true, Remaining: floorDiv(room, q.Unit), RetryAfter: never, ResetAfter: later(ceilDiv(water, q.Rate), lag)}
 	}
 	pour := cost * q.Unit
 	if pour > room {
-		return s, Decision{Limited: true, Remaining: floorDiv(room, q.Unit), RetryAfter: ceilDiv(pour-room, q.Rate), ResetAfter: ceilDiv(water, q.Rate)}
+		return s, Decision{Limited: true, Remaining: floorDiv(room, q.Unit), RetryAfter: ceilDiv(pour-room, q.Rate) + lag, ResetAfter: later(ceilDiv(water, q.Rate), lag)}
 	}
 	water = water + pour
-	return LeakyBucketState{Last: now, Water: water}, Decision{Remaining: floorDiv(q.Capacity-water, q.Unit), ResetAfter: ceilDiv(water, q.Rate)}
+	return LeakyBucketState{Last: now, Water: water}, Decision{Remaining: floorDiv(q.Capacity-water, q.Unit), ResetAfter: later(ceilDiv(water, q.Rate), lag)}
 }

@@ -11,15 +11,21 @@ type Rate struct {
 	Limit  int64         // requests allowed per period; at least 1
 }
 
-// Quota is a Rate plus a burst: the capacity of the bucket algorithms (token
-// bucket, leaky bucket, GCRA). The window algorithms ignore Burst. A zero
-// Burst means "equal to Limit", the seed's default.
+// Quota is a Rate plus a burst (the capacity of the bucket algorithms: token
+// bucket, leaky bucket, GCRA; the window algorithms ignore it), and
+// optionally the algorithm that enforces it and a name.
 //
-// A Quota is a plain value; it is validated by Compile (and so by every
+// A Quota is a plain, comparable value. Its zero Burst means "equal to
+// Limit" (throttled-py's default), its zero Algorithm "the limiter's
+// algorithm", and its Name is a label (for HTTP RateLimit-Policy fields and
+// metrics) that is not part of its identity: two quotas that differ only in
+// Name keep one state per key. It is validated by Compile (and so by every
 // limiter constructor), not when it is built.
 type Quota struct {
 	Rate
-	Burst int64
+	Burst     int64
+	Algorithm Algorithm // 0: the limiter's algorithm
+	Name      string    // a label; "" lets users of the name pick a default
 }
 
 // PerDuration returns a quota of limit requests per period, with burst equal
@@ -49,6 +55,20 @@ func (q Quota) WithBurst(n int64) Quota {
 	return q
 }
 
+// WithAlgorithm returns a copy of q enforced by algorithm a, whatever the
+// limiter's algorithm.
+func (q Quota) WithAlgorithm(a Algorithm) Quota {
+	q.Algorithm = a
+	return q
+}
+
+// WithName returns a copy of q named name, a label for HTTP RateLimit-Policy
+// fields and metrics. The name does not change which state q keeps.
+func (q Quota) WithName(name string) Quota {
+	q.Name = name
+	return q
+}
+
 // EffectiveBurst returns the burst the algorithms use: Burst, or Limit when
 // Burst is zero.
 func (q Quota) EffectiveBurst() int64 {
@@ -58,10 +78,15 @@ func (q Quota) EffectiveBurst() int64 {
 	return q.Burst
 }
 
-// String formats q in the grammar ParseQuota reads, such as "100/s burst 200"
-// or "120/2m". The burst is shown only when it differs from the limit.
+// String formats r in the grammar ParseQuota reads, such as "100/s" or
+// "120/2m". Different rates format differently.
+func (r Rate) String() string { return fmt.Sprintf("%d/%s", r.Limit, periodString(r.Period)) }
+
+// String formats q's rate and burst in the grammar ParseQuota reads, such as
+// "100/s burst 200" or "120/2m"; the burst is shown only when it differs
+// from the limit. The algorithm and name are not shown.
 func (q Quota) String() string {
-	s := fmt.Sprintf("%d/%s", q.Limit, periodString(q.Period))
+	s := q.Rate.String()
 	if b := q.EffectiveBurst(); b != q.Limit {
 		s += fmt.Sprintf(" burst %d", b)
 	}
@@ -94,10 +119,11 @@ const (
 	MaxTime = MaxSafe
 	// MinPeriod is the shortest period a quota may have.
 	MinPeriod = time.Millisecond
-	// Never is the RetryAfter, in microseconds, of a request that can never
-	// pass because its cost exceeds the capacity.
-	Never = int64(-1)
 )
+
+// never is the RetryAfter, in microseconds, of a request that can never
+// pass because its cost exceeds the capacity (see Decision.RetryAfter).
+const never = int64(-1)
 
 // Params is a quota compiled for one algorithm: validated, converted to
 // integer microseconds, and reduced so the step functions can work in exact

@@ -53,9 +53,6 @@ type sim interface {
 	// stored one, or a fresh one if the key is absent then) that never
 	// expires.
 	freeze(at int64) sim
-	// stateTime is the time of the state in effect at time at: the time the
-	// step functions use, which is at unless the clock stepped back.
-	stateTime(at int64) int64
 	params() Params
 	// violation reports a broken invariant of the step function seen so far.
 	violation() string
@@ -77,7 +74,7 @@ func (k *keySim[S]) limit(at, cost int64) Decision {
 		k.changedOnDeny = fmt.Sprintf("denied request (at=%d cost=%d) changed the state %+v to %+v", at, cost, s, ns)
 	}
 	if !d.Limited && (cost > 0 || k.writePeeks) {
-		k.stored, k.state, k.expiry = true, ns, k.last(ns)+d.ResetAfter
+		k.stored, k.state, k.expiry = true, ns, at+d.ResetAfter // ResetAfter holds from at, even with lag
 	}
 	return d
 }
@@ -90,7 +87,6 @@ func (k *keySim[S]) freeze(at int64) sim {
 	return &c
 }
 
-func (k *keySim[S]) stateTime(at int64) int64 { return max(at, k.last(k.current(at))) }
 func (k *keySim[S]) params() Params           { return k.p }
 func (k *keySim[S]) violation() string        { return k.changedOnDeny }
 func (k *keySim[S]) storePeeks()              { k.writePeeks = true }
@@ -131,19 +127,19 @@ func mustCompile(t testing.TB, a Algorithm, q Quota) Params {
 // before the request and after as it is after it; neither is changed.
 //
 //   - Limit's bounds: 0 ≤ Remaining ≤ Max, ResetAfter ≥ 0, RetryAfter is 0
-//     exactly when allowed, Never exactly when cost exceeds the capacity, and
+//     exactly when allowed, never exactly when cost exceeds the capacity, and
 //     cost 0 is never limited.
 //   - Peek (cost 0) right after reports the same Remaining and ResetAfter.
 //   - RetryAfter is exact: the same request passes after waiting RetryAfter
 //     and is still limited 1µs earlier (both on the store and on the state
-//     itself); a Never request stays limited whatever the wait.
+//     itself); a never request stays limited whatever the wait.
 //   - ResetAfter is exact: with no traffic the state is back to
 //     Remaining == Max (and ResetAfter 0) at ResetAfter, and not 1µs earlier.
 //   - A denied request leaves the state as it was.
 //
 // When the clock stepped back (at earlier than the state's time) the step
-// functions treat the request as made at the state's time (algo's doc), so
-// the waits are measured from there.
+// functions decide as at the state's time (algo's doc) and add the lag to
+// the durations, so the waits hold from at, the caller's time.
 func checkDecision(t testing.TB, label string, before, after sim, at, cost int64, d Decision) {
 	t.Helper()
 	p := after.params()
@@ -163,8 +159,8 @@ func checkDecision(t testing.TB, label string, before, after sim, at, cost int64
 	switch {
 	case !d.Limited && d.RetryAfter != 0:
 		fail("allowed with RetryAfter %d, want 0", d.RetryAfter)
-	case d.Limited && cost > p.Max && d.RetryAfter != Never:
-		fail("cost above the capacity %d: want RetryAfter Never", p.Max)
+	case d.Limited && cost > p.Max && d.RetryAfter != never:
+		fail("cost above the capacity %d: want RetryAfter never", p.Max)
 	case d.Limited && cost <= p.Max && d.RetryAfter <= 0:
 		fail("limited with RetryAfter %d, want > 0", d.RetryAfter)
 	case cost == 0 && d.Limited:
@@ -175,7 +171,7 @@ func checkDecision(t testing.TB, label string, before, after sim, at, cost int64
 		fail("Peek right after reports %+v", pk)
 	}
 
-	now := after.stateTime(at)
+	now := at
 	frozen := after.freeze(at)
 	if pk := frozen.clone().limit(now+d.ResetAfter, 0); pk.Remaining != p.Max || pk.ResetAfter != 0 {
 		fail("at ResetAfter (t=%d) Peek shows %+v, want Remaining %d, ResetAfter 0", now+d.ResetAfter, pk, p.Max)
@@ -189,9 +185,9 @@ func checkDecision(t testing.TB, label string, before, after sim, at, cost int64
 	if !d.Limited {
 		return
 	}
-	if d.RetryAfter == Never {
+	if d.RetryAfter == never {
 		for _, k := range []sim{before.clone(), frozen.clone()} {
-			if r := k.limit(now+p.Period, cost); !r.Limited || r.RetryAfter != Never {
+			if r := k.limit(now+p.Period, cost); !r.Limited || r.RetryAfter != never {
 				fail("a period later the never-passing request gets %+v", r)
 			}
 		}
@@ -226,7 +222,7 @@ func TestCheckDecisionCatchesMutants(t *testing.T) {
 	mutants := map[string]func(s, ns TokenBucketState, d Decision) (TokenBucketState, Decision){
 		"none": func(_, ns TokenBucketState, d Decision) (TokenBucketState, Decision) { return ns, d },
 		"RetryAfter+1": func(_, ns TokenBucketState, d Decision) (TokenBucketState, Decision) {
-			if d.Limited && d.RetryAfter != Never {
+			if d.Limited && d.RetryAfter != never {
 				d.RetryAfter++
 			}
 			return ns, d
@@ -256,8 +252,8 @@ func TestCheckDecisionCatchesMutants(t *testing.T) {
 			}
 			return ns, d
 		},
-		"Never forgotten": func(_, ns TokenBucketState, d Decision) (TokenBucketState, Decision) {
-			if d.RetryAfter == Never {
+		"never forgotten": func(_, ns TokenBucketState, d Decision) (TokenBucketState, Decision) {
+			if d.RetryAfter == never {
 				d.RetryAfter = 1
 			}
 			return ns, d

@@ -22,7 +22,11 @@ func SlidingWindowInit(q Params, now int64) SlidingWindowState {
 //
 //throttled:step
 func SlidingWindowStep(s SlidingWindowState, q Params, now, cost int64) (SlidingWindowState, Decision) {
+	// A clock behind the state decides as at the state's time, and the
+	// durations get the difference (lag) so they hold in the caller's time.
+	var lag int64
 	if now < s.Last {
+		lag = s.Last - now
 		now = s.Last
 	}
 	start := floorDiv(now, q.Period) * q.Period
@@ -53,10 +57,10 @@ func SlidingWindowStep(s SlidingWindowState, q Params, now, cost int64) (Sliding
 	}
 	remaining := max(0, q.Limit-used)
 	if !limited {
-		return SlidingWindowState{Last: now, Prev: prev, Curr: curr}, Decision{Remaining: remaining, ResetAfter: reset}
+		return SlidingWindowState{Last: now, Prev: prev, Curr: curr}, Decision{Remaining: remaining, ResetAfter: later(reset, lag)}
 	}
 	if cost > q.Limit {
-		return s, Decision{Limited: true, Remaining: remaining, RetryAfter: Never, ResetAfter: reset}
+		return s, Decision{Limited: true, Remaining: remaining, RetryAfter: never, ResetAfter: later(reset, lag)}
 	}
 	// The estimate first fits cost at offset P − ⌈(k+1)·P/n⌉ + 1 of the
 	// window where n weighs, k being what the rest leaves for that term.
@@ -66,5 +70,5 @@ func SlidingWindowStep(s SlidingWindowState, q Params, now, cost int64) (Sliding
 	} else {
 		retry = q.Period - e + max(0, q.Period-ceilDiv((q.Limit-cost+1)*q.Period, curr)+1)
 	}
-	return s, Decision{Limited: true, Remaining: remaining, RetryAfter: retry, ResetAfter: reset}
+	return s, Decision{Limited: true, Remaining: remaining, RetryAfter: retry + lag, ResetAfter: later(reset, lag)}
 }

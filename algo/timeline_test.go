@@ -13,7 +13,7 @@ type step struct {
 	cost      int64
 	limited   bool
 	remaining int64
-	retry     int64 // RetryAfter, µs; Never when the cost can never pass
+	retry     int64 // RetryAfter, µs; never when the cost can never pass
 	reset     int64 // ResetAfter, µs
 }
 
@@ -72,7 +72,7 @@ func bucketTimelines() []timeline {
 			{0, 1, false, 59, 0, 1 * second},
 			{0, 0, false, 59, 0, 1 * second}, // peek
 			{0, 60, true, 59, 1 * second, 1 * second},
-			{0, 61, true, 59, Never, 1 * second},
+			{0, 61, true, 59, never, 1 * second},
 			{1 * second, 60, false, 0, 0, 60 * second},
 			{1 * second, 1, true, 0, 1 * second, 60 * second},
 			{31 * second, 0, false, 30, 0, 30 * second},
@@ -83,31 +83,31 @@ func bucketTimelines() []timeline {
 			{0, 1, true, 0, 60 * second, 60 * second},
 			{60*second - 1, 1, true, 0, 1, 1},
 			{60 * second, 1, false, 0, 0, 60 * second},
-			{60 * second, 2, true, 0, Never, 60 * second},
+			{60 * second, 2, true, 0, never, 60 * second},
 		}},
 		{"cost=capacity_on_fresh_key", PerSec(5), []step{
 			{0, 5, false, 0, 0, 1 * second},
 			{0, 1, true, 0, 200 * msec, 1 * second},
 		}},
 		{"cost>capacity", PerSec(5), []step{
-			{0, 6, true, 5, Never, 0}, // fresh key: nothing stored
+			{0, 6, true, 5, never, 0}, // fresh key: nothing stored
 			{0, 2, false, 3, 0, 400 * msec},
-			{0, 6, true, 3, Never, 400 * msec}, // state unchanged
+			{0, 6, true, 3, never, 400 * msec}, // state unchanged
 			{0, 0, false, 3, 0, 400 * msec},
 			{0, 3, false, 0, 0, 1 * second},
 		}},
 		{"burst_above_limit", PerSec(5).WithBurst(8), []step{
 			{0, 8, false, 0, 0, 1600 * msec},
-			{0, 9, true, 0, Never, 1600 * msec},
+			{0, 9, true, 0, never, 1600 * msec},
 			{200 * msec, 1, false, 0, 0, 1600 * msec},
 			{1800 * msec, 0, false, 8, 0, 0},
-			{1800 * msec, 9, true, 8, Never, 0},
+			{1800 * msec, 9, true, 8, never, 0},
 		}},
 		{"burst_below_limit", PerSec(10).WithBurst(2), []step{
 			{0, 2, false, 0, 0, 200 * msec},
 			{0, 1, true, 0, 100 * msec, 200 * msec},
 			{100 * msec, 1, false, 0, 0, 200 * msec},
-			{100 * msec, 3, true, 0, Never, 200 * msec},
+			{100 * msec, 3, true, 0, never, 200 * msec},
 			{10 * second, 2, false, 0, 0, 200 * msec}, // never more than the burst, however long the wait
 		}},
 		{"period_1ms", PerDuration(time.Millisecond, 1), []step{
@@ -161,14 +161,15 @@ func bucketTimelines() []timeline {
 		{"fraction_accumulates_over_1000_steps_of_1µs", PerSec(3).WithBurst(2000), accumulateSteps()},
 		{"clock_back", PerSec(10), []step{
 			// Unit 100_000, Rate 1. A time before the state's is taken as the
-			// state's time, so nothing is admitted that was not at that time.
+			// state's time, so nothing is admitted that was not at that time;
+			// durations add the lag, so they hold in the caller's time.
 			{10 * second, 10, false, 0, 0, 1 * second},
-			{5 * second, 1, true, 0, 100 * msec, 1 * second}, // drained at 10s, asked at 5s
-			{5 * second, 0, false, 0, 0, 1 * second},
+			{5 * second, 1, true, 0, 5*second + 100*msec, 6 * second}, // drained at 10s, asked at 5s
+			{5 * second, 0, false, 0, 0, 6 * second},
 			{10*second + 100*msec, 1, false, 0, 0, 1 * second},
 			{20 * second, 4, false, 6, 0, 400 * msec},
-			{19 * second, 6, false, 0, 0, 1 * second}, // admitted as at 20s; the state stays at 20s
-			{19*second + 500*msec, 1, true, 0, 100 * msec, 1 * second},
+			{19 * second, 6, false, 0, 0, 2 * second}, // admitted as at 20s; the state stays at 20s
+			{19*second + 500*msec, 1, true, 0, 600 * msec, 1500 * msec},
 			{20 * second, 10, true, 0, 1 * second, 1 * second}, // no refill between 19s and 20s
 			{20*second + 100*msec, 1, false, 0, 0, 1 * second},
 		}},
@@ -203,7 +204,7 @@ func fixedWindowTimelines() []timeline {
 			{0, 1, false, 59, 0, 60 * second},
 			{0, 0, false, 59, 0, 60 * second},
 			{0, 60, true, 59, 60 * second, 60 * second}, // the seed's retry_after=60
-			{0, 61, true, 59, Never, 60 * second},
+			{0, 61, true, 59, never, 60 * second},
 			{30 * second, 59, false, 0, 0, 30 * second},
 			{30 * second, 1, true, 0, 30 * second, 30 * second},
 			{60*second - 1, 1, true, 0, 1, 1},
@@ -218,9 +219,9 @@ func fixedWindowTimelines() []timeline {
 		}},
 		// Seed: assert throttle.limit("key", 2).limited is True.
 		{"seed/per_min(1)_cost_2", PerMin(1), []step{
-			{0, 2, true, 1, Never, 0},
+			{0, 2, true, 1, never, 0},
 			{0, 1, false, 0, 0, 60 * second},
-			{0, 2, true, 0, Never, 60 * second},
+			{0, 2, true, 0, never, 60 * second},
 		}},
 		{"window_boundaries", PerSec(2), []step{
 			{999_999, 2, false, 0, 0, 1}, // last µs of window 0
@@ -242,7 +243,7 @@ func fixedWindowTimelines() []timeline {
 			{500 * msec, 1, true, 0, 500 * msec, 500 * msec},
 		}},
 		{"burst_ignored", PerSec(5).WithBurst(100), []step{
-			{0, 6, true, 5, Never, 0},
+			{0, 6, true, 5, never, 0},
 			{0, 5, false, 0, 0, 1 * second},
 			{0, 1, true, 0, 1 * second, 1 * second},
 		}},
@@ -258,12 +259,12 @@ func fixedWindowTimelines() []timeline {
 		}},
 		{"clock_back", PerSec(10), []step{
 			{10*second + 500*msec, 10, false, 0, 0, 500 * msec},
-			{5 * second, 1, true, 0, 500 * msec, 500 * msec}, // taken as 10.5s
-			{9*second + 999_999, 0, false, 0, 0, 500 * msec}, // not as window [9s, 10s)
+			{5 * second, 1, true, 0, 6 * second, 6 * second}, // taken as 10.5s, 5.5s of lag
+			{9*second + 999_999, 0, false, 0, 0, 1_000_001}, // not as window [9s, 10s)
 			{11 * second, 10, false, 0, 0, 1 * second},
 			{20*second + 500*msec, 4, false, 6, 0, 500 * msec},
-			{19 * second, 6, false, 0, 0, 500 * msec}, // admitted as at 20.5s
-			{19*second + 500*msec, 10, true, 0, 500 * msec, 500 * msec},
+			{19 * second, 6, false, 0, 0, 2 * second}, // admitted as at 20.5s
+			{19*second + 500*msec, 10, true, 0, 1500 * msec, 1500 * msec},
 			{20*second + 999_999, 1, true, 0, 1, 1},
 		}},
 	}
@@ -277,7 +278,7 @@ func slidingWindowTimelines() []timeline {
 			{0, 1, false, 59, 0, 60*second + 1},
 			{0, 0, false, 59, 0, 60*second + 1},
 			{0, 60, true, 59, 60*second + 1, 60*second + 1},
-			{0, 61, true, 59, Never, 60*second + 1},
+			{0, 61, true, 59, never, 60*second + 1},
 			{60 * second, 60, true, 59, 1, 1},
 			{60*second + 1, 60, false, 0, 0, 119 * second},
 		}},
@@ -288,9 +289,9 @@ func slidingWindowTimelines() []timeline {
 			{60*second + 1, 1, false, 0, 0, 60 * second},
 		}},
 		{"seed/per_min(1)_cost_2", PerMin(1), []step{
-			{0, 2, true, 1, Never, 0},
+			{0, 2, true, 1, never, 0},
 			{0, 1, false, 0, 0, 60*second + 1},
-			{0, 2, true, 0, Never, 60*second + 1},
+			{0, 2, true, 0, never, 60*second + 1},
 		}},
 		{"weighting", PerSec(10), []step{
 			{0, 10, false, 0, 0, 1_900_001}, // window 0 full
@@ -323,10 +324,10 @@ func slidingWindowTimelines() []timeline {
 		}},
 		{"cost=capacity_on_fresh_key", PerSec(5), []step{
 			{0, 5, false, 0, 0, 1_800_001},
-			{0, 6, true, 0, Never, 1_800_001},
+			{0, 6, true, 0, never, 1_800_001},
 		}},
 		{"burst_ignored", PerSec(5).WithBurst(100), []step{
-			{0, 6, true, 5, Never, 0},
+			{0, 6, true, 5, never, 0},
 			{0, 5, false, 0, 0, 1_800_001},
 		}},
 		{"period_1ms", PerDuration(time.Millisecond, 1), []step{
@@ -353,12 +354,12 @@ func slidingWindowTimelines() []timeline {
 		}},
 		{"clock_back", PerSec(10), []step{
 			{10*second + 500*msec, 10, false, 0, 0, 1_400_001},
-			{5 * second, 1, true, 0, 500_001, 1_400_001}, // taken as 10.5s
-			{9*second + 999_999, 0, false, 0, 0, 1_400_001},
+			{5 * second, 1, true, 0, 6_000_001, 6_900_001}, // taken as 10.5s, 5.5s of lag
+			{9*second + 999_999, 0, false, 0, 0, 1_900_002},
 			{11*second + 900_001, 10, false, 0, 0, 1 * second},
 			{30*second + 500*msec, 4, false, 6, 0, 1_250_001},
-			{29 * second, 6, false, 0, 0, 1_400_001}, // admitted as at 30.5s
-			{29*second + 500*msec, 10, true, 0, 1_400_001, 1_400_001},
+			{29 * second, 6, false, 0, 0, 2_900_001}, // admitted as at 30.5s
+			{29*second + 500*msec, 10, true, 0, 2_400_001, 2_400_001},
 			{30*second + 500*msec, 1, true, 0, 500_001, 1_400_001},
 		}},
 	}
@@ -391,7 +392,7 @@ func TestTimelineFreshKey(t *testing.T) {
 		t.Run(fmt.Sprintf("algo=%s", a), func(t *testing.T) {
 			runTimeline(t, a, PerSec(5), []step{
 				{t2025, 0, false, 5, 0, 0}, // peek on a fresh key: full, nothing to reset
-				{t2025, 6, true, 5, Never, 0},
+				{t2025, 6, true, 5, never, 0},
 				{t2025, 0, false, 5, 0, 0}, // the denial stored nothing
 				{t2025 + 7*week, 0, false, 5, 0, 0},
 			})

@@ -20,7 +20,11 @@ func TokenBucketInit(q Params, now int64) TokenBucketState {
 //
 //throttled:step
 func TokenBucketStep(s TokenBucketState, q Params, now, cost int64) (TokenBucketState, Decision) {
+	// A clock behind the state decides as at the state's time, and the
+	// durations get the difference (lag) so they hold in the caller's time.
+	var lag int64
 	if now < s.Last {
+		lag = s.Last - now
 		now = s.Last
 	}
 	level := s.Level
@@ -34,12 +38,12 @@ func TokenBucketStep(s TokenBucketState, q Params, now, cost int64) (TokenBucket
 		}
 	}
 	if cost > q.Burst {
-		return s, Decision{Limited: true, Remaining: floorDiv(level, q.Unit), RetryAfter: Never, ResetAfter: ceilDiv(q.Capacity-level, q.Rate)}
+		return s, Decision{Limited: true, Remaining: floorDiv(level, q.Unit), RetryAfter: never, ResetAfter: later(ceilDiv(q.Capacity-level, q.Rate), lag)}
 	}
 	need := cost * q.Unit
 	if need > level {
-		return s, Decision{Limited: true, Remaining: floorDiv(level, q.Unit), RetryAfter: ceilDiv(need-level, q.Rate), ResetAfter: ceilDiv(q.Capacity-level, q.Rate)}
+		return s, Decision{Limited: true, Remaining: floorDiv(level, q.Unit), RetryAfter: ceilDiv(need-level, q.Rate) + lag, ResetAfter: later(ceilDiv(q.Capacity-level, q.Rate), lag)}
 	}
 	level = level - need
-	return TokenBucketState{Last: now, Level: level}, Decision{Remaining: floorDiv(level, q.Unit), ResetAfter: ceilDiv(q.Capacity-level, q.Rate)}
+	return TokenBucketState{Last: now, Level: level}, Decision{Remaining: floorDiv(level, q.Unit), ResetAfter: later(ceilDiv(q.Capacity-level, q.Rate), lag)}
 }

@@ -18,7 +18,7 @@ var luaKeywords = map[string]bool{
 	"nil": true, "not": true, "or": true, "repeat": true, "return": true, "then": true,
 	"true": true, "until": true, "while": true,
 	// Names the script itself uses.
-	"floorDiv": true, "ceilDiv": true, "fmod": true, "min": true, "max": true,
+	"floorDiv": true, "ceilDiv": true, "later": true, "fmod": true, "min": true, "max": true,
 	"math": true, "redis": true, "string": true,
 	"tonumber": true, "KEYS": true, "ARGV": true, "init": true, "step": true,
 }
@@ -27,6 +27,7 @@ var luaKeywords = map[string]bool{
 var helpers = map[string]string{
 	"floorDiv": "floorDiv",
 	"ceilDiv":  "ceilDiv",
+	"later":    "later",
 	"min":      "min",
 	"max":      "max",
 }
@@ -73,6 +74,13 @@ local function ceilDiv(a, b)
     return a / b
   end
   return (a - fmod(a, b)) / b
+end
+
+local function later(d, lag)
+  if d > 0 then
+    return d + lag
+  end
+  return d
 end
 `
 

@@ -5,27 +5,54 @@ import (
 	"time"
 
 	"github.com/throttled-go/throttled/algo"
-	"github.com/throttled-go/throttled/internal/clock"
 	"github.com/throttled-go/throttled/store"
 	"github.com/throttled-go/throttled/typed"
 )
 
+// Limiter is the rate limiter for string keys: typed.Limiter[string], the
+// one limiter type of this module, under a shorter name. See typed.Limiter
+// for its methods (Limit, Peek, Wait, Do, Reset, LimitAll, LimitAsync).
+type Limiter = typed.Limiter[string]
+
+// New returns a Limiter for string keys; see the options for the defaults
+// (throttled-py's: token bucket, 60 per minute, burst = limit, cost 1, one
+// shared in-process store). A bad option gives a *DataError naming the bad
+// value.
+func New(opts ...Option) (*Limiter, error) { return typed.New[string](opts...) }
+
+// MustNew is New for package-level limiters; it panics on a bad option.
+func MustNew(opts ...Option) *Limiter {
+	l, err := New(opts...)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}
+
+// Wrap returns fn guarded by l on key, throttled-py's decorator: each call
+// runs fn only when allowed and returns a *LimitedError otherwise.
+func Wrap(l *Limiter, key string, fn func(context.Context) error) func(context.Context) error {
+	return typed.Wrap(l, key, fn)
+}
+
 // Algorithm names a rate-limiting algorithm.
 type Algorithm = algo.Algorithm
 
-// The algorithms, with the seed's string names (Algorithm.String).
+// The algorithms, with throttled-py's string names (Algorithm.String).
 const (
 	FixedWindow   = algo.FixedWindow   // "fixed_window"
 	SlidingWindow = algo.SlidingWindow // "sliding_window"
 	TokenBucket   = algo.TokenBucket   // "token_bucket"
-	LeakingBucket = algo.LeakyBucket   // "leaking_bucket"
+	LeakingBucket   = algo.LeakingBucket   // "leaking_bucket"
 	GCRA          = algo.GCRA          // "gcra"
 )
 
-// ParseAlgorithm returns the algorithm with a seed name such as "gcra".
+// ParseAlgorithm returns the algorithm with a throttled-py name such as
+// "gcra" or "leaking_bucket".
 func ParseAlgorithm(name string) (Algorithm, error) { return algo.ParseAlgorithm(name) }
 
-// Quota is a rate (Limit per Period) plus a burst; see algo.Quota.
+// Quota is a rate (Limit per Period) plus a burst, and optionally its own
+// algorithm and a name; see algo.Quota.
 type Quota = algo.Quota
 
 // Rate is Limit requests per Period.
@@ -59,6 +86,12 @@ type Result = typed.Result
 // State is a key's rate-limit state.
 type State = typed.State
 
+// QuotaState is one quota's part in a decision of a limiter with several.
+type QuotaState = typed.QuotaState
+
+// Request is one request of a LimitAll batch.
+type Request = typed.Request[string]
+
 // Never is the RetryAfter of a request whose cost exceeds the capacity.
 const Never = typed.Never
 
@@ -68,17 +101,9 @@ type LimitedError = typed.LimitedError
 // DataError reports an invalid input value; it matches ErrInvalid.
 type DataError = algo.DataError
 
-// Store is the contract of rate-limit stores (memory, Redis).
-type Store = store.Store
-
-// Clock reads the time in microseconds since the Unix epoch.
-type Clock = clock.Clock
-
-// FakeClock is a settable Clock for tests; see NewFakeClock.
-type FakeClock = clock.Fake
-
-// NewFakeClock returns a FakeClock reading startMicros.
-func NewFakeClock(startMicros int64) *FakeClock { return clock.NewFake(startMicros) }
+// Store is the contract of rate-limit stores for string keys (memory,
+// Redis).
+type Store = store.Store[string]
 
 // Errors, matchable with errors.Is.
 var (
@@ -88,14 +113,25 @@ var (
 	ErrScript      = store.ErrScript      // the store failed running a decision
 )
 
-// Option configures a Throttled.
+// Option configures a Limiter.
 type Option = typed.Option
 
-// WithAlgorithm sets the algorithm (default TokenBucket).
+// WithAlgorithm sets the algorithm of the quotas that name none (default
+// TokenBucket).
 func WithAlgorithm(a Algorithm) Option { return typed.WithAlgorithm(a) }
 
-// WithQuota sets the quota (default PerMin(60)).
+// WithQuota sets the limiter's one quota (default PerMin(60)).
 func WithQuota(q Quota) Option { return typed.WithQuota(q) }
+
+// WithQuotas sets several quotas: a request passes iff every quota admits
+// it, and then each is charged; see typed.WithQuotas.
+func WithQuotas(qs ...Quota) Option { return typed.WithQuotas(qs...) }
+
+// WithQuotaFunc makes each key's quotas come from f (plans, tiers, limits
+// from configuration); see typed.WithQuotaFunc.
+func WithQuotaFunc(f func(ctx context.Context, key string) ([]Quota, error)) Option {
+	return typed.WithQuotaFunc(f)
+}
 
 // WithStore sets the store (default: one in-process store shared by every
 // limiter without WithStore).
@@ -108,78 +144,6 @@ func WithCost(n int64) Option { return typed.WithCost(n) }
 // (default 0: Do and Wrap decide at once, Wait waits until allowed).
 func WithTimeout(d time.Duration) Option { return typed.WithTimeout(d) }
 
-// WithKeyPrefix namespaces the keys (default none).
-func WithKeyPrefix(p string) Option { return typed.WithKeyPrefix(p) }
-
-// WithKey sets the default key, used by every call given the empty key
-// (the seed's key=). Without it, an empty key is invalid input.
-func WithKey(key string) Option { return typed.DefaultKey(key) }
-
-// Throttled is a rate limiter for string keys. It is safe for concurrent use.
-type Throttled struct {
-	l *typed.Limiter[string]
-}
-
-// New returns a Throttled; see the options for the defaults. A bad option
-// gives a *DataError naming the bad value.
-func New(opts ...Option) (*Throttled, error) {
-	l, err := typed.New[string](opts...)
-	if err != nil {
-		return nil, err
-	}
-	return &Throttled{l: l}, nil
-}
-
-// MustNew is New for package-level limiters; it panics on a bad option.
-func MustNew(opts ...Option) *Throttled {
-	t, err := New(opts...)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
-
-// Limiter returns the underlying typed limiter.
-func (t *Throttled) Limiter() *typed.Limiter[string] { return t.l }
-
-func (t *Throttled) key(k string) string {
-	if k == "" {
-		if d, ok := t.l.DefaultKey(); ok {
-			return d
-		}
-	}
-	return k
-}
-
-// Limit decides a request of cost for key now, without blocking.
-func (t *Throttled) Limit(ctx context.Context, key string, cost int64) (Result, error) {
-	return t.l.Limit(ctx, t.key(key), cost)
-}
-
-// Peek returns key's state without consuming anything.
-func (t *Throttled) Peek(ctx context.Context, key string) (State, error) {
-	return t.l.Peek(ctx, t.key(key))
-}
-
-// Wait decides a request of cost for key, waiting and retrying while
-// limited; see typed.Limiter.Wait.
-func (t *Throttled) Wait(ctx context.Context, key string, cost int64) (Result, error) {
-	return t.l.Wait(ctx, t.key(key), cost)
-}
-
-// Do runs fn when a request for key is allowed, else returns a
-// *LimitedError; see typed.Limiter.Do.
-func (t *Throttled) Do(ctx context.Context, key string, fn func(context.Context) error) error {
-	return t.l.Do(ctx, t.key(key), fn)
-}
-
-// Reset forgets key's state.
-func (t *Throttled) Reset(ctx context.Context, key string) error {
-	return t.l.Reset(ctx, t.key(key))
-}
-
-// Wrap returns fn guarded by t on key: each call runs fn only when allowed
-// and returns a *LimitedError otherwise (the seed's decorator).
-func Wrap(t *Throttled, key string, fn func(context.Context) error) func(context.Context) error {
-	return typed.Wrap(t.l, t.key(key), fn)
-}
+// WithDefaultKey sets the key used by every call given the empty key
+// (throttled-py's key=). Without it, the empty key is invalid input.
+func WithDefaultKey(key string) Option { return typed.WithDefaultKey(key) }

@@ -14,18 +14,18 @@ const (
 	FixedWindow   Algorithm = iota + 1 // "fixed_window": counter per window aligned to the epoch
 	SlidingWindow                      // "sliding_window": two-window weighted counter
 	TokenBucket                        // "token_bucket": continuous refill, capacity Burst
-	LeakyBucket                        // "leaking_bucket": meter that drains continuously
+	LeakingBucket                        // "leaking_bucket": meter that drains continuously
 	GCRA                               // "gcra": generic cell rate algorithm (virtual scheduling)
 )
 
 // Algorithms lists every algorithm in a fixed order.
-var Algorithms = []Algorithm{FixedWindow, SlidingWindow, TokenBucket, LeakyBucket, GCRA}
+var Algorithms = []Algorithm{FixedWindow, SlidingWindow, TokenBucket, LeakingBucket, GCRA}
 
 var algorithmNames = [...]string{
 	FixedWindow:   "fixed_window",
 	SlidingWindow: "sliding_window",
 	TokenBucket:   "token_bucket",
-	LeakyBucket:   "leaking_bucket",
+	LeakingBucket:   "leaking_bucket",
 	GCRA:          "gcra",
 }
 
@@ -43,7 +43,7 @@ func (a Algorithm) String() string {
 // IsBucket reports whether a is one of the burst-capable algorithms (token
 // bucket, leaky bucket, GCRA), whose capacity is the quota's burst. The
 // window algorithms' capacity is the quota's limit and they ignore burst.
-func (a Algorithm) IsBucket() bool { return a == TokenBucket || a == LeakyBucket || a == GCRA }
+func (a Algorithm) IsBucket() bool { return a == TokenBucket || a == LeakingBucket || a == GCRA }
 
 // MarshalText encodes a as its seed name.
 func (a Algorithm) MarshalText() ([]byte, error) {
@@ -69,7 +69,7 @@ func (a *Algorithm) UnmarshalText(b []byte) error {
 func ParseAlgorithm(name string) (Algorithm, error) {
 	n := strings.ToLower(strings.TrimSpace(name))
 	if n == "leaky_bucket" {
-		return LeakyBucket, nil
+		return LeakingBucket, nil
 	}
 	for _, a := range Algorithms {
 		if algorithmNames[a] == n {

@@ -21,7 +21,7 @@ func TestCompileParams(t *testing.T) {
 		{TokenBucket, PerSec(3), Params{TokenBucket, 1_000_000, 3, 3, 1_000_000, 3, 3_000_000, 3}},
 		{TokenBucket, PerMin(60), Params{TokenBucket, 60_000_000, 60, 60, 1_000_000, 1, 60_000_000, 60}},
 		{GCRA, PerMin(60).WithBurst(10), Params{GCRA, 60_000_000, 60, 10, 1_000_000, 1, 10_000_000, 10}},
-		{LeakyBucket, PerHour(7).WithBurst(2), Params{LeakyBucket, 3_600_000_000, 7, 2, 3_600_000_000, 7, 7_200_000_000, 2}},
+		{LeakingBucket, PerHour(7).WithBurst(2), Params{LeakingBucket, 3_600_000_000, 7, 2, 3_600_000_000, 7, 7_200_000_000, 2}},
 		{TokenBucket, PerDuration(time.Millisecond, 1000), Params{TokenBucket, 1000, 1000, 1000, 1, 1, 1000, 1000}},
 		{TokenBucket, PerSec(2_000_000), Params{TokenBucket, 1_000_000, 2_000_000, 2_000_000, 1, 2, 2_000_000, 2_000_000}},
 		// The windows' Limit is L whatever the burst; they have no capacity in units.
@@ -77,11 +77,11 @@ func TestCompileErrors(t *testing.T) {
 			`throttled: invalid period "1.000001ms": must be a whole number of microseconds`},
 		{"period>2^52µs", nil, PerDuration(huge, 1), "period",
 			`throttled: invalid period "1250999h53m47.370497s": must be at most 2^52µs (about 142 years)`},
-		{"bucket_capacity_not_exact", []Algorithm{TokenBucket, LeakyBucket, GCRA}, PerWeek(1).WithBurst(10_000), "quota",
+		{"bucket_capacity_not_exact", []Algorithm{TokenBucket, LeakingBucket, GCRA}, PerWeek(1).WithBurst(10_000), "quota",
 			`throttled: invalid quota "1/w burst 10000": not exact with %s: burst×(period/gcd(period,limit)) = 10000×604800000000 exceeds 2^52; lower the burst or pick a limit that divides the period in µs`},
-		{"bucket_capacity_just_over", []Algorithm{TokenBucket, LeakyBucket, GCRA}, PerDuration(1<<22*usPeriod, 1).WithBurst(1<<30 + 1), "quota",
+		{"bucket_capacity_just_over", []Algorithm{TokenBucket, LeakingBucket, GCRA}, PerDuration(1<<22*usPeriod, 1).WithBurst(1<<30 + 1), "quota",
 			`throttled: invalid quota "1/4.194304s burst 1073741825": not exact with %s: burst×(period/gcd(period,limit)) = 1073741825×4194304 exceeds 2^52; lower the burst or pick a limit that divides the period in µs`},
-		{"limit_2^52_in_a_bucket", []Algorithm{TokenBucket, LeakyBucket, GCRA}, PerSec(MaxSafe), "quota",
+		{"limit_2^52_in_a_bucket", []Algorithm{TokenBucket, LeakingBucket, GCRA}, PerSec(MaxSafe), "quota",
 			`throttled: invalid quota "4503599627370496/s": not exact with %s: burst×(period/gcd(period,limit)) = 4503599627370496×15625 exceeds 2^52; lower the burst or pick a limit that divides the period in µs`},
 		{"sliding_limit×period>2^52", []Algorithm{SlidingWindow}, PerWeek(100_000), "quota",
 			`throttled: invalid quota "100000/w": not exact with sliding_window: limit×period = 100000×604800000000µs exceeds 2^52; lower the limit or shorten the period (at most 7446/w)`},
@@ -251,12 +251,12 @@ func TestParseAlgorithm(t *testing.T) {
 		"fixed_window":       FixedWindow,
 		"sliding_window":     SlidingWindow,
 		"token_bucket":       TokenBucket,
-		"leaking_bucket":     LeakyBucket,
+		"leaking_bucket":     LeakingBucket,
 		"gcra":               GCRA,
-		"leaky_bucket":       LeakyBucket, // accepted alias
+		"leaky_bucket":       LeakingBucket, // accepted alias
 		"  Token_Bucket\t":   TokenBucket,
 		"GCRA":               GCRA,
-		"LEAKY_BUCKET":       LeakyBucket,
+		"LEAKY_BUCKET":       LeakingBucket,
 		"\nSliding_Window  ": SlidingWindow,
 	}
 	for in, want := range good {
@@ -284,7 +284,7 @@ func TestAlgorithmStrings(t *testing.T) {
 		if a.String() != names[i] || !a.Valid() {
 			t.Errorf("Algorithms[%d] = %v (valid %v), want %s", i, a, a.Valid(), names[i])
 		}
-		if got, want := a.IsBucket(), a == TokenBucket || a == LeakyBucket || a == GCRA; got != want {
+		if got, want := a.IsBucket(), a == TokenBucket || a == LeakingBucket || a == GCRA; got != want {
 			t.Errorf("%v.IsBucket() = %v", a, got)
 		}
 		text, err := a.MarshalText()
@@ -331,7 +331,7 @@ func TestAlgorithmJSON(t *testing.T) {
 		Others []Algorithm         `json:"others"`
 		ByAlgo map[Algorithm]int64 `json:"by_algo"`
 	}
-	in := config{Using: LeakyBucket, Others: []Algorithm{GCRA, FixedWindow}, ByAlgo: map[Algorithm]int64{SlidingWindow: 1}}
+	in := config{Using: LeakingBucket, Others: []Algorithm{GCRA, FixedWindow}, ByAlgo: map[Algorithm]int64{SlidingWindow: 1}}
 	b, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)

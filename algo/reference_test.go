@@ -213,12 +213,12 @@ func TestBucketsAgree(t *testing.T) {
 	for _, tr := range traces {
 		t.Run(tr.name, func(t *testing.T) {
 			sims := map[Algorithm]sim{}
-			for _, a := range []Algorithm{TokenBucket, LeakyBucket, GCRA} {
+			for _, a := range []Algorithm{TokenBucket, LeakingBucket, GCRA} {
 				sims[a] = newSim(mustCompile(t, a, tr.quota))
 			}
 			for j, st := range tr.steps {
 				want := sims[TokenBucket].limit(st.at, st.cost)
-				for _, a := range []Algorithm{LeakyBucket, GCRA} {
+				for _, a := range []Algorithm{LeakingBucket, GCRA} {
 					if got := sims[a].limit(st.at, st.cost); got != want {
 						t.Fatalf("step %d (at=%d cost=%d): %s decided %+v, token_bucket %+v", j, st.at, st.cost, a, got, want)
 					}

@@ -103,9 +103,9 @@ func newSim(p Params) sim {
 	case TokenBucket:
 		return &keySim[TokenBucketState]{p: p, init: TokenBucketInit, step: TokenBucketStep,
 			last: func(s TokenBucketState) int64 { return s.Last }}
-	case LeakyBucket:
-		return &keySim[LeakyBucketState]{p: p, init: LeakyBucketInit, step: LeakyBucketStep,
-			last: func(s LeakyBucketState) int64 { return s.Last }}
+	case LeakingBucket:
+		return &keySim[LeakingBucketState]{p: p, init: LeakingBucketInit, step: LeakingBucketStep,
+			last: func(s LeakingBucketState) int64 { return s.Last }}
 	case GCRA:
 		return &keySim[GCRAState]{p: p, init: GCRAInit, step: GCRAStep,
 			last: func(s GCRAState) int64 { return s.Last }}

@@ -1,20 +1,18 @@
-// Package async holds a generic Future and batch helpers built on
-// golang.org/x/sync/errgroup.
+// Package async holds Future, the result of a function running in its own
+// goroutine: the future-style calls of typed.Limiter (LimitAsync,
+// PeekAsync) return one.
 //
-// A Future is the result of a function running in its own goroutine. The
-// goroutine always ends when the function returns: Await with a done ctx
-// stops waiting, not the work (cancel the ctx given to Go for that), so no
-// goroutine outlives its function.
+// The goroutine always ends when the function returns: Await with a done
+// ctx stops waiting, not the work (cancel the ctx given to Go for that), so
+// no goroutine outlives its function.
 package async
 
-import (
-	"context"
+import "context"
 
-	"golang.org/x/sync/errgroup"
-)
-
-// Future is a value of type T that becomes available later. It is safe for
-// concurrent use; every reader sees the same value and error.
+// Future is a value of type T that becomes available later: wait for it
+// with Await, or select on Done and then Await, which returns at once. It
+// is safe for concurrent use; every reader sees the same value and error.
+// Build it with Go; the zero Future is not usable.
 type Future[T any] struct {
 	done chan struct{}
 	val  T
@@ -29,13 +27,6 @@ func Go[T any](ctx context.Context, fn func(context.Context) (T, error)) *Future
 		defer close(f.done)
 		f.val, f.err = fn(ctx)
 	}()
-	return f
-}
-
-// Resolved returns a Future that is already done with v and err.
-func Resolved[T any](v T, err error) *Future[T] {
-	f := &Future[T]{done: make(chan struct{}), val: v, err: err}
-	close(f.done)
 	return f
 }
 
@@ -57,59 +48,4 @@ func (f *Future[T]) Await(ctx context.Context) (T, error) {
 		var zero T
 		return zero, ctx.Err()
 	}
-}
-
-// TryGet returns the value and true when it is available, without waiting;
-// otherwise the zero T, nil and false.
-func (f *Future[T]) TryGet() (T, error, bool) {
-	select {
-	case <-f.done:
-		return f.val, f.err, true
-	default:
-		var zero T
-		return zero, nil, false
-	}
-}
-
-// Map runs fn on every element of in with at most limit running at once
-// (limit ≤ 0: no bound) and returns the outputs in input order. The first
-// error cancels the ctx the others get and is returned; outputs of calls
-// that did not finish are zero.
-func Map[In, Out any](ctx context.Context, limit int, in []In, fn func(context.Context, In) (Out, error)) ([]Out, error) {
-	out := make([]Out, len(in))
-	g, gctx := errgroup.WithContext(ctx)
-	if limit > 0 {
-		g.SetLimit(limit)
-	}
-	for i, v := range in {
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			o, err := fn(gctx, v)
-			out[i] = o
-			return err
-		})
-	}
-	return out, g.Wait()
-}
-
-// Settle runs fn on every element of in with at most limit running at once
-// (limit ≤ 0: no bound) and returns every output and every error in input
-// order: one call's error does not cancel the others.
-func Settle[In, Out any](ctx context.Context, limit int, in []In, fn func(context.Context, In) (Out, error)) ([]Out, []error) {
-	out := make([]Out, len(in))
-	errs := make([]error, len(in))
-	var g errgroup.Group
-	if limit > 0 {
-		g.SetLimit(limit)
-	}
-	for i, v := range in {
-		g.Go(func() error {
-			out[i], errs[i] = fn(ctx, v)
-			return nil
-		})
-	}
-	_ = g.Wait()
-	return out, errs
 }

@@ -4,22 +4,18 @@ import (
 	"context"
 	"errors"
 	"runtime"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 )
 
-func TestFutureAwaitTryGetDone(t *testing.T) {
+func TestFutureAwaitDone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		f := Go(context.Background(), func(context.Context) (int, error) {
 			<-release
 			return 42, nil
 		})
-		if _, _, ok := f.TryGet(); ok {
-			t.Fatal("TryGet reported a value before the function returned")
-		}
 		select {
 		case <-f.Done():
 			t.Fatal("Done closed early")
@@ -35,19 +31,12 @@ func TestFutureAwaitTryGetDone(t *testing.T) {
 		if v != 42 || err != nil {
 			t.Fatalf("Await = %d, %v", v, err)
 		}
-		if v, err, ok := f.TryGet(); !ok || v != 42 || err != nil {
-			t.Fatalf("TryGet = %d, %v, %v", v, err, ok)
+		select {
+		case <-f.Done():
+		default:
+			t.Fatal("Done not closed after the function returned")
 		}
-		<-f.Done()
 	})
-}
-
-func TestResolved(t *testing.T) {
-	boom := errors.New("boom")
-	f := Resolved(7, boom)
-	if v, err, ok := f.TryGet(); !ok || v != 7 || err != boom {
-		t.Fatalf("TryGet = %d, %v, %v", v, err, ok)
-	}
 }
 
 // TestNoGoroutineLeaks checks that every goroutine ends, after completion
@@ -77,61 +66,8 @@ func TestNoGoroutineLeaks(t *testing.T) {
 				t.Fatalf("future %d: %v, want Canceled", i, err)
 			}
 		}
-		// Map and Settle too: a failing Map cancels the rest and returns.
-		_, err := Map(context.Background(), 3, []int{1, 2, 3, 4, 5, 6}, func(ctx context.Context, v int) (int, error) {
-			if v == 2 {
-				return 0, errors.New("two")
-			}
-			select {
-			case <-ctx.Done():
-				return 0, ctx.Err()
-			case <-time.After(time.Hour):
-				return v, nil
-			}
-		})
-		if err == nil || err.Error() != "two" {
-			t.Fatalf("Map error = %v, want the first error", err)
-		}
 	})
 	if n := runtime.NumGoroutine(); n > 50 {
 		t.Fatalf("%d goroutines after the bubble ended", n)
-	}
-}
-
-func TestMapOrderAndLimit(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var running, peak atomic.Int64
-		in := []int{5, 4, 3, 2, 1, 0}
-		out, err := Map(context.Background(), 2, in, func(ctx context.Context, v int) (int, error) {
-			n := running.Add(1)
-			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
-			}
-			time.Sleep(time.Duration(v) * time.Millisecond)
-			running.Add(-1)
-			return v * 10, nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range in {
-			if out[i] != v*10 {
-				t.Fatalf("out[%d] = %d, want %d (input order)", i, out[i], v*10)
-			}
-		}
-		if peak.Load() > 2 {
-			t.Fatalf("%d ran at once, limit 2", peak.Load())
-		}
-	})
-}
-
-func TestSettleKeepsGoing(t *testing.T) {
-	out, errs := Settle(context.Background(), 0, []int{1, 2, 3}, func(_ context.Context, v int) (int, error) {
-		if v == 2 {
-			return 0, errors.New("two")
-		}
-		return v, nil
-	})
-	if out[0] != 1 || out[2] != 3 || errs[1] == nil || errs[0] != nil || errs[2] != nil {
-		t.Fatalf("Settle = %v, %v", out, errs)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"go/constant"
 	"go/token"
 	"go/types"
+	"path/filepath"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -92,6 +93,7 @@ type translator struct {
 	names   map[string]string       // Lua name → the Go name it stands for
 	buf     strings.Builder
 	depth   int
+	notes   []*ast.CommentGroup // the function body's comments not yet written
 }
 
 // usedParams returns the Params fields read by the algorithm's two
@@ -155,13 +157,80 @@ func (s *source) translateFunc(a *algorithm, fd *ast.FuncDecl, luaName string) (
 	if err := t.claimLocals(fd.Body); err != nil {
 		return "", err
 	}
+	pos := s.fset.Position(fd.Pos())
+	fmt.Fprintf(&t.buf, "-- %s:%d\n", filepath.ToSlash(filepath.Join(s.dirName(), filepath.Base(pos.Filename))), pos.Line)
+	if fd.Doc != nil { // Text drops the //throttled: directive
+		for _, l := range luaComment(fd.Doc) {
+			t.buf.WriteString(l + "\n")
+		}
+	}
+	t.notes = s.commentsIn(fd.Body)
 	fmt.Fprintf(&t.buf, "local function %s(%s)\n", luaName, strings.Join(params, ", "))
 	t.depth = 1
 	if err := t.block(fd.Body.List); err != nil {
 		return "", err
 	}
+	t.flushNotes(fd.Body.Rbrace)
 	t.buf.WriteString("end\n")
 	return t.buf.String(), nil
+}
+
+// commentsIn returns the comment groups inside body, in source order.
+func (s *source) commentsIn(body *ast.BlockStmt) []*ast.CommentGroup {
+	var out []*ast.CommentGroup
+	for _, f := range s.files {
+		if f.Pos() <= body.Pos() && body.End() <= f.End() {
+			for _, g := range f.Comments {
+				if body.Lbrace < g.Pos() && g.End() <= body.Rbrace {
+					out = append(out, g)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// luaComment returns a Go comment group as Lua comment lines.
+func luaComment(g *ast.CommentGroup) []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(g.Text(), "\n"), "\n") {
+		if l = strings.TrimRight(l, " \t"); l == "" {
+			out = append(out, "--")
+		} else {
+			out = append(out, "-- "+l)
+		}
+	}
+	return out
+}
+
+// flushNotes writes, as whole lines, the comments that end before pos.
+func (t *translator) flushNotes(pos token.Pos) {
+	for len(t.notes) > 0 && t.notes[0].End() <= pos {
+		for _, l := range luaComment(t.notes[0]) {
+			t.line("%s", l)
+		}
+		t.notes = t.notes[1:]
+	}
+}
+
+// trailingNote appends to the last line written a comment that follows the
+// statement st on its last line.
+func (t *translator) trailingNote(st ast.Stmt) {
+	if len(t.notes) == 0 {
+		return
+	}
+	g := t.notes[0]
+	if t.src.fset.Position(g.Pos()).Line != t.src.fset.Position(st.End()).Line {
+		return
+	}
+	lines := luaComment(g)
+	if len(lines) != 1 {
+		return
+	}
+	b := strings.TrimSuffix(t.buf.String(), "\n")
+	t.buf.Reset()
+	t.buf.WriteString(b + " " + lines[0] + "\n")
+	t.notes = t.notes[1:]
 }
 
 // structFields lists the fields a flattened struct contributes: all of a
@@ -232,8 +301,12 @@ func (t *translator) block(stmts []ast.Stmt) error {
 		if _, ok := st.(*ast.ReturnStmt); ok && i != len(stmts)-1 {
 			return t.src.errorf(stmts[i+1].Pos(), "statement after return is not allowed")
 		}
+		t.flushNotes(st.Pos())
 		if err := t.stmt(st); err != nil {
 			return err
+		}
+		if _, ok := st.(*ast.IfStmt); !ok {
+			t.trailingNote(st)
 		}
 	}
 	return nil
@@ -303,7 +376,9 @@ func (t *translator) assign(st *ast.AssignStmt) error {
 		if err != nil {
 			return err
 		}
-		t.line("%s = %s %s %s", lhs[0], lhs[0], strings.TrimSuffix(st.Tok.String(), "="), paren(e))
+		op := map[token.Token]token.Token{token.ADD_ASSIGN: token.ADD, token.SUB_ASSIGN: token.SUB, token.MUL_ASSIGN: token.MUL}[st.Tok]
+		t.line("%s = %s %s %s", lhs[0], lhs[0], strings.TrimSuffix(st.Tok.String(), "="),
+			t.operand(st.Rhs[0], e, luaPrec(&ast.BinaryExpr{Op: op}), true))
 		return nil
 	default:
 		return t.src.errorf(st.Pos(), "%s is not allowed (use floorDiv or ceilDiv for division)", st.Tok)
@@ -360,6 +435,7 @@ func (t *translator) ifStmt(st *ast.IfStmt, isElse bool) error {
 	if err := t.block(st.Body.List); err != nil {
 		return err
 	}
+	t.flushNotes(st.Body.Rbrace)
 	switch e := st.Else.(type) {
 	case nil:
 	case *ast.IfStmt:
@@ -371,6 +447,7 @@ func (t *translator) ifStmt(st *ast.IfStmt, isElse bool) error {
 		if err := t.block(e.List); err != nil {
 			return err
 		}
+		t.flushNotes(e.Rbrace)
 	}
 	t.depth--
 	t.line("end")
@@ -490,9 +567,12 @@ func (t *translator) expr(e ast.Expr) (string, error) {
 		}
 		switch e.Op {
 		case token.SUB:
-			return "(-" + paren(x) + ")", nil
+			if x = t.operand(e.X, x, precUnary, false); strings.HasPrefix(x, "-") {
+				x = "(" + x + ")" // "--" would start a Lua comment
+			}
+			return "-" + x, nil
 		case token.NOT:
-			return "(not " + paren(x) + ")", nil
+			return "not " + t.operand(e.X, x, precUnary, false), nil
 		}
 		return "", t.src.errorf(e.Pos(), "unary %s is not allowed", e.Op)
 	case *ast.BinaryExpr:
@@ -512,7 +592,8 @@ func (t *translator) expr(e ast.Expr) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return "(" + x + " " + op + " " + y + ")", nil
+		prec := luaPrec(e)
+		return t.operand(e.X, x, prec, false) + " " + op + " " + t.operand(e.Y, y, prec, true), nil
 	case *ast.CallExpr:
 		return t.call(e)
 	}
@@ -551,24 +632,54 @@ func helperList() string {
 	return strings.Join(names, ", ")
 }
 
-// paren wraps s in parentheses unless one pair already encloses all of it.
-func paren(s string) string {
-	depth := 0
-	for i, r := range s {
-		switch r {
-		case '(':
-			depth++
-		case ')':
-			depth--
-			if depth == 0 && i != len(s)-1 {
-				return "(" + s + ")"
-			}
+// Lua 5.1's precedence of the operators a step function may use, lowest
+// first. All are left-associative; unary minus and not bind tighter than
+// any binary operator, as in Go.
+const (
+	precOr = iota + 1
+	precAnd
+	precCompare
+	precAdd
+	precMul
+	precUnary
+	precAtom
+)
+
+// luaPrec returns the precedence of e in Lua.
+func luaPrec(e ast.Expr) int {
+	switch e := e.(type) {
+	case *ast.ParenExpr:
+		return luaPrec(e.X)
+	case *ast.BinaryExpr:
+		switch e.Op {
+		case token.LOR:
+			return precOr
+		case token.LAND:
+			return precAnd
+		case token.ADD, token.SUB:
+			return precAdd
+		case token.MUL:
+			return precMul
+		default:
+			return precCompare
 		}
-		if depth == 0 && i == 0 {
-			return "(" + s + ")"
-		}
+	case *ast.UnaryExpr:
+		return precUnary
 	}
-	return s
+	return precAtom
+}
+
+// operand returns the Lua text lua of the operand e of an operator of
+// precedence prec, in parentheses only where Lua would group it otherwise:
+// when it binds more loosely, or equally on the right (the arithmetic
+// operators are left-associative, so a - (b - c) keeps its parentheses), or
+// when both are comparisons.
+func (t *translator) operand(e ast.Expr, lua string, prec int, right bool) string {
+	// Comparisons do not chain in Go, but do in Lua: (a < b) == c keeps them.
+	if p := luaPrec(e); p < prec || (right || prec == precCompare) && p == prec {
+		return "(" + lua + ")"
+	}
+	return lua
 }
 
 func nodeKind(n ast.Node) string {

@@ -8,12 +8,10 @@
 // It reads the functions marked //throttled:init and //throttled:step, refuses
 // any Go outside the accepted subset with "file:line: why", and writes:
 //
-//	store/redisstore/lua/<algorithm>.lua    the scripts (embedded)
-//	store/redisstore/<algorithm>_gen.go     script embedding and argument encoding
-//	store/redisstore/scripts_gen.go         script table and reply decoding
-//	store/redisstore/reference_gen_test.go  the Go bindings, for differential tests
-//	store/memstore/<algorithm>_gen.go       the memory store's bindings
-//	store/memstore/steps_gen.go             the memory store's dispatcher
+//	store/redisstore/lua/throttled.lua  the Redis script: every algorithm and the glue (script.lua.tmpl)
+//	store/redisstore/script_gen.go      its embedding, argument encoding and reply decoding
+//	internal/steps/<algorithm>_gen.go   the Go binding of each algorithm (memory store, Redis tests)
+//	internal/steps/steps_gen.go         their dispatcher
 //
 // Output is deterministic; stale generated files in those folders are removed.
 package main
@@ -72,25 +70,19 @@ func generate(root, algoDir string) (map[string][]byte, error) {
 		if a.UsedParam, err = src.usedParams(a); err != nil {
 			return nil, err
 		}
-		lua, err := src.luaScript(a)
-		if err != nil {
-			return nil, err
-		}
-		out["store/redisstore/lua/"+a.Snake()+".lua"] = []byte(lua)
-		if out["store/redisstore/"+a.Snake()+"_gen.go"], err = src.goRedis(a); err != nil {
-			return nil, err
-		}
-		if out["store/memstore/"+a.Snake()+"_gen.go"], err = src.goMemstore(a); err != nil {
+		if out["internal/steps/"+a.Snake()+"_gen.go"], err = src.goSteps(a); err != nil {
 			return nil, err
 		}
 	}
-	if out["store/redisstore/scripts_gen.go"], err = src.goRedisDispatch(algs); err != nil {
+	if out["internal/steps/steps_gen.go"], err = src.goStepsDispatch(algs); err != nil {
 		return nil, err
 	}
-	if out["store/redisstore/reference_gen_test.go"], err = src.goRedisReference(algs); err != nil {
+	lua, err := src.luaScript(algs)
+	if err != nil {
 		return nil, err
 	}
-	if out["store/memstore/steps_gen.go"], err = src.goMemstoreDispatch(algs); err != nil {
+	out["store/redisstore/lua/throttled.lua"] = []byte(lua)
+	if out["store/redisstore/script_gen.go"], err = src.goRedis(algs, paramSlots(algs)); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -102,6 +94,7 @@ var generatedGlobs = []string{
 	"store/redisstore/*_gen.go",
 	"store/redisstore/*_gen_test.go",
 	"store/memstore/*_gen.go",
+	"internal/steps/*_gen.go",
 }
 
 func writeAll(root string, out map[string][]byte) error {

@@ -107,7 +107,7 @@ func (m *model) describe() string {
 		return "fresh"
 	case m.alg == algo.TokenBucket:
 		return fmt.Sprintf("last %d level %v", m.last, m.level.RatString())
-	case m.alg == algo.LeakyBucket:
+	case m.alg == algo.LeakingBucket:
 		return fmt.Sprintf("last %d water %v", m.last, m.water.RatString())
 	case m.alg == algo.GCRA:
 		return fmt.Sprintf("last %d tat %v", m.last, m.tat.RatString())

@@ -171,7 +171,7 @@ func checkBucketsAgree(t fataler, got map[algo.Algorithm]algo.Decision) {
 	if !ok {
 		return
 	}
-	for _, a := range []algo.Algorithm{algo.LeakyBucket, algo.GCRA} {
+	for _, a := range []algo.Algorithm{algo.LeakingBucket, algo.GCRA} {
 		if d := got[a]; d != tb {
 			t.Fatalf("%v decided %+v, token_bucket %+v", a, d, tb)
 		}

@@ -86,8 +86,8 @@ func (m *model) decide(now, cost int64) (algo.Decision, int64) {
 	switch m.alg {
 	case algo.TokenBucket:
 		d = m.tokenBucket(eff, cost)
-	case algo.LeakyBucket:
-		d = m.leakyBucket(eff, cost)
+	case algo.LeakingBucket:
+		d = m.leakingBucket(eff, cost)
 	case algo.GCRA:
 		d = m.gcra(eff, cost)
 	case algo.FixedWindow:
@@ -173,7 +173,7 @@ func (m *model) tokenBucket(eff, cost int64) algo.Decision {
 
 // Leaky bucket (meter): water starts at 0 and drains at L/P per µs, never
 // below 0; a request passes iff water + cost ≤ B and then pours cost in.
-func (m *model) leakyBucket(eff, cost int64) algo.Decision {
+func (m *model) leakingBucket(eff, cost int64) algo.Decision {
 	full := rat(m.b)
 	water := rat(0)
 	if m.admitted {
@@ -338,7 +338,7 @@ func TestModelByHand(t *testing.T) {
 			{at: 1_500_000, cost: 1, want: algo.Decision{Limited: true, RetryAfter: 166_667, ResetAfter: 1_000_001}},
 		},
 	}
-	for _, a := range []algo.Algorithm{algo.TokenBucket, algo.LeakyBucket, algo.GCRA} {
+	for _, a := range []algo.Algorithm{algo.TokenBucket, algo.LeakingBucket, algo.GCRA} {
 		windows[a] = bucket
 	}
 	for a, steps := range windows {

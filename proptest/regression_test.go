@@ -79,7 +79,7 @@ func TestRegressionExpiredRewind(t *testing.T) {
 		want  algo.Decision
 	}{
 		{algo.TokenBucket, sec, denied(sec/2, sec/2)},
-		{algo.LeakyBucket, sec, denied(sec/2, sec/2)},
+		{algo.LeakingBucket, sec, denied(sec/2, sec/2)},
 		{algo.GCRA, sec, denied(sec/2, sec/2)},
 		{algo.FixedWindow, sec, denied(sec/2, sec/2)},
 		{algo.SlidingWindow, sec + 1, denied(sec/2+1, sec/2+1)},

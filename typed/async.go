@@ -7,13 +7,15 @@ import (
 
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/async"
+	"github.com/throttled-go/throttled/internal/storeutil"
 	"github.com/throttled-go/throttled/store"
+	"golang.org/x/sync/errgroup"
 )
 
 // Request is one request of a batch: a key and a cost.
 type Request[K comparable] = store.Request[K]
 
-// ItemError is the error of one request of a batch; LimitBatch joins them
+// ItemError is the error of one request of a batch; LimitAll joins them
 // (errors.Join), so errors.Is and errors.As see each one and its cause.
 type ItemError struct {
 	Index int   // the request's position in the batch
@@ -37,62 +39,132 @@ func (l *Limiter[K]) PeekAsync(ctx context.Context, key K) *async.Future[State] 
 	return async.Go(ctx, func(ctx context.Context) (State, error) { return l.Peek(ctx, key) })
 }
 
-// LimitAll decides a request of cost for every key at once; see LimitBatch.
-func (l *Limiter[K]) LimitAll(ctx context.Context, keys []K, cost int64) ([]Result, error) {
-	reqs := make([]Request[K], len(keys))
-	for i, k := range keys {
-		reqs[i] = Request[K]{Key: k, Cost: cost}
-	}
-	return l.LimitBatch(ctx, reqs)
-}
-
-// LimitBatch decides many requests at once: on Redis in one pipelined round
+// LimitAll decides many requests at once: on Redis in one pipelined round
 // trip, on the memory store taking each shard lock once, on other stores
 // one request after another. Results come in input order, and requests for
 // the same key are decided in input order, as if made one by one.
 //
 // Requests are independent: a request that fails (invalid key or cost, a
-// store error) leaves a zero Result at its index and the others are still
-// decided; the error joins an *ItemError per failed request. If ctx is done
-// before a request is sent, that request fails with store.ErrUnavailable
-// wrapping ctx's error; one already sent may have been decided even though
-// it reports the cancellation.
-func (l *Limiter[K]) LimitBatch(ctx context.Context, reqs []Request[K]) ([]Result, error) {
-	out := make([]algo.Decision, len(reqs))
-	errs := make([]error, len(reqs))
-	store.Subset(reqs, out, errs, func(i int) error { return l.checkKey(reqs[i].Key) },
-		func(reqs []Request[K], out []algo.Decision, errs []error) {
-			l.backend.DecideBatch(ctx, &l.params, reqs, out, errs)
-		})
+// key holding something else than its state, a store error) leaves a zero
+// Result at its index and the others are still decided; the error joins an
+// *ItemError per failed request. If ctx is done before a request is sent,
+// that request fails with store.ErrUnavailable wrapping ctx's error; one
+// already sent may have been decided even though it reports the
+// cancellation. With a quota function, a batch decides each group of
+// requests with the same quotas in turn.
+func (l *Limiter[K]) LimitAll(ctx context.Context, reqs []Request[K]) ([]Result, error) {
 	results := make([]Result, len(reqs))
+	errs := make([]error, len(reqs))
+	if l.hasDefault { // the default key stands for the zero key: map it, on a copy
+		mapped := make([]Request[K], len(reqs))
+		for i, r := range reqs {
+			mapped[i] = Request[K]{Key: l.keyOf(r.Key), Cost: r.Cost}
+		}
+		reqs = mapped
+	}
+	if l.quotaFunc == nil {
+		l.decideAll(ctx, l.policies, reqs, results, errs)
+	} else {
+		l.decideGroups(ctx, reqs, results, errs)
+	}
 	var failed []error
 	for i, err := range errs {
 		if err != nil {
 			failed = append(failed, &ItemError{Index: i, Err: err})
-			continue
 		}
-		results[i] = resultOf(&l.params, out[i])
 	}
 	return results, errors.Join(failed...)
 }
 
-// DecideBatch decides a batch on a string store: in one call when the store
-// is a store.Batcher, else one request after another.
-func (e encoded[K]) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Request[K], out []algo.Decision, errs []error) {
-	sreqs := make([]store.Request[string], len(reqs))
-	for i, r := range reqs {
-		sreqs[i].Key, errs[i] = e.key(r.Key)
-		sreqs[i].Cost = r.Cost
+// maxConcurrentGroups bounds how many batches of one LimitAll with a quota
+// function are in flight at once.
+const maxConcurrentGroups = 8
+
+// decideGroups decides a batch whose keys may have different quotas: the
+// requests of each set of policies in one batch, the batches concurrently.
+// A key's requests share a set, so they are still decided in input order.
+func (l *Limiter[K]) decideGroups(ctx context.Context, reqs []Request[K], results []Result, errs []error) {
+	type group struct {
+		ps    []*store.Policy
+		index []int
 	}
-	// Requests whose key could not be encoded keep that error.
-	store.Subset(sreqs, out, errs, func(i int) error { return errs[i] },
-		func(sreqs []store.Request[string], out []algo.Decision, errs []error) {
-			if b, ok := e.s.(store.Batcher[string]); ok {
-				b.DecideBatch(ctx, p, sreqs, out, errs)
-				return
+	var groups []*group
+	for i, r := range reqs {
+		if errs[i] = l.checkKey(r.Key); errs[i] != nil {
+			continue
+		}
+		ps, err := l.policiesFor(ctx, r.Key)
+		if errs[i] = err; err != nil {
+			continue
+		}
+		var g *group
+		for _, o := range groups {
+			if &o.ps[0] == &ps[0] { // the cache returns one slice per quota set
+				g = o
+				break
 			}
-			for j, r := range sreqs {
-				out[j], errs[j] = e.s.Decide(ctx, r.Key, p, r.Cost)
+		}
+		if g == nil {
+			g = &group{ps: ps}
+			groups = append(groups, g)
+		}
+		g.index = append(g.index, i)
+	}
+	// Each group is one batch (one round trip on Redis): they go out
+	// concurrently, and each writes only its own requests' results.
+	var eg errgroup.Group
+	eg.SetLimit(maxConcurrentGroups)
+	for _, g := range groups {
+		eg.Go(func() error {
+			sub := make([]Request[K], len(g.index))
+			for j, i := range g.index {
+				sub[j] = reqs[i]
 			}
+			res, serrs := make([]Result, len(sub)), make([]error, len(sub))
+			l.decideAll(ctx, g.ps, sub, res, serrs)
+			for j, i := range g.index {
+				results[i], errs[i] = res[j], serrs[j]
+			}
+			return nil
 		})
+	}
+	_ = eg.Wait() // the errors are per request
+
+}
+
+// decideAll decides reqs, whose keys are mapped already, under ps.
+func (l *Limiter[K]) decideAll(ctx context.Context, ps []*store.Policy, reqs []Request[K], results []Result, errs []error) {
+	n := len(ps)
+	out := make([]algo.Decision, len(reqs))
+	var each []algo.Decision
+	if n > 1 {
+		each = make([]algo.Decision, len(reqs)*n)
+	}
+	storeutil.Subset(reqs, out, each, n, errs, func(i int) error {
+		if err := l.checkKey(reqs[i].Key); err != nil {
+			return err
+		}
+		return storeutil.CheckCost(reqs[i].Cost)
+	}, func(reqs []Request[K], out, each []algo.Decision, errs []error) {
+		if l.batch != nil {
+			l.batch.DecideBatch(ctx, ps, reqs, out, each, errs)
+			return
+		}
+		for i, r := range reqs {
+			var e []algo.Decision
+			if each != nil {
+				e = each[i*n : (i+1)*n]
+			}
+			out[i], errs[i] = l.st.Decide(ctx, r.Key, ps, r.Cost, e)
+		}
+	})
+	for i := range reqs {
+		if errs[i] == nil {
+			var e []algo.Decision
+			if each != nil {
+				e = each[i*n : (i+1)*n]
+			}
+			results[i] = resultOf(ps, out[i], e)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package typed
 
 import (
+	"context"
 	"encoding"
 	"fmt"
 	"reflect"
@@ -8,6 +9,8 @@ import (
 	"unsafe"
 
 	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/internal/storeutil"
+	"github.com/throttled-go/throttled/store"
 )
 
 // encoderFor returns how keys of type K become strings: f when given, else
@@ -19,7 +22,7 @@ func encoderFor[K comparable](f any) (func(K) (string, error), error) {
 			return nil, &algo.DataError{Name: "key func", Value: fmt.Sprintf("%T", f), Reason: fmt.Sprintf("want func(%s) (string, error)", reflect.TypeFor[K]())}
 		}
 		if fn == nil {
-			return nil, &algo.DataError{Name: "key func", Value: "nil", Reason: "KeyFunc needs a function"}
+			return nil, &algo.DataError{Name: "key func", Value: "nil", Reason: "WithKeyFunc needs a function"}
 		}
 		return fn, nil
 	}
@@ -41,13 +44,72 @@ func encoderFor[K comparable](f any) (func(K) (string, error), error) {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return func(k K) (string, error) { return strconv.FormatUint(reflect.ValueOf(k).Uint(), 10), nil }, nil
 	}
-	return nil, &algo.DataError{Name: "key type", Value: typ.String(), Reason: "has no string encoding for this store; give typed.KeyFunc or implement fmt.Stringer"}
+	return nil, &algo.DataError{Name: "key type", Value: typ.String(), Reason: "has no string encoding for this store; give typed.WithKeyFunc or implement fmt.Stringer"}
 }
 
-// isEmptyString reports whether k is of a string kind and empty.
-func isEmptyString[K comparable](k K) bool {
-	if reflect.TypeFor[K]().Kind() != reflect.String {
-		return false
+// encoded adapts a store of string keys to keys of type K.
+type encoded[K comparable] struct {
+	s   store.Store[string]
+	enc func(K) (string, error)
+}
+
+func (e encoded[K]) key(k K) (string, error) {
+	s, err := e.enc(k)
+	if err != nil {
+		return "", &algo.DataError{Name: "key", Value: storeutil.ShortKey(fmt.Sprint(k)), Reason: "cannot be encoded: " + err.Error()}
 	}
-	return *(*string)(unsafe.Pointer(&k)) == ""
+	if s == "" {
+		return "", &algo.DataError{Name: "key", Value: storeutil.ShortKey(fmt.Sprint(k)), Reason: "encodes to an empty string"}
+	}
+	return s, nil
+}
+
+func (e encoded[K]) Decide(ctx context.Context, k K, ps []*store.Policy, cost int64, each []algo.Decision) (algo.Decision, error) {
+	s, err := e.key(k)
+	if err != nil {
+		return algo.Decision{}, err
+	}
+	return e.s.Decide(ctx, s, ps, cost, each)
+}
+
+func (e encoded[K]) Reset(ctx context.Context, k K, ps []*store.Policy) error {
+	s, err := e.key(k)
+	if err != nil {
+		return err
+	}
+	return e.s.Reset(ctx, s, ps)
+}
+
+// DecideBatch decides a batch on the string store: in one call when it is a
+// store.Batcher, else one request after another.
+func (e encoded[K]) DecideBatch(ctx context.Context, ps []*store.Policy, reqs []store.Request[K], out, each []algo.Decision, errs []error) {
+	n := len(ps)
+	sreqs := make([]store.Request[string], len(reqs))
+	for i, r := range reqs {
+		sreqs[i].Key, errs[i] = e.key(r.Key)
+		sreqs[i].Cost = r.Cost
+	}
+	// Requests whose key could not be encoded keep that error.
+	storeutil.Subset(sreqs, out, each, n, errs, func(i int) error { return errs[i] },
+		func(sreqs []store.Request[string], out, each []algo.Decision, errs []error) {
+			if b, ok := e.s.(store.Batcher[string]); ok {
+				b.DecideBatch(ctx, ps, sreqs, out, each, errs)
+				return
+			}
+			for j, r := range sreqs {
+				var ej []algo.Decision
+				if each != nil {
+					ej = each[j*n : (j+1)*n]
+				}
+				out[j], errs[j] = e.s.Decide(ctx, r.Key, ps, r.Cost, ej)
+			}
+		})
+}
+
+// Clock returns the string store's clock, when it has one (store.Clocked).
+func (e encoded[K]) Clock() store.Clock {
+	if c, ok := e.s.(store.Clocked); ok {
+		return c.Clock()
+	}
+	return nil
 }

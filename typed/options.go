@@ -1,65 +1,93 @@
 package typed
 
 import (
+	"context"
 	"time"
 
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/store"
 )
 
-// Option configures a Limiter. Options are checked by New, which reports
-// the first bad one.
+// Option configures a Limiter. New checks the options and reports the
+// first bad one; an Option is a plain function value, safe to share.
 type Option func(*config)
 
 type config struct {
 	alg        algo.Algorithm
-	quota      algo.Quota
-	store      any // store.Store or *memstore.Store; nil means the shared default
+	quotas     []algo.Quota
+	quotaFunc  any // func(context.Context, K) ([]algo.Quota, error)
+	store      any // store.Store[K] or store.Store[string]
 	storeSet   bool
-	defaultKey any
+	defaultKey any // K
 	cost       int64
 	timeout    time.Duration
-	prefix     string
 	keyFunc    any // func(K) (string, error)
+	errs       []error
 }
 
-// WithAlgorithm sets the algorithm (default TokenBucket, as the seed's).
+// WithAlgorithm sets the algorithm of the quotas that name none (default
+// TokenBucket, as throttled-py's).
 func WithAlgorithm(a algo.Algorithm) Option { return func(c *config) { c.alg = a } }
 
-// WithQuota sets the quota (default 60 per minute with burst 60, as the seed's).
-func WithQuota(q algo.Quota) Option { return func(c *config) { c.quota = q } }
+// WithQuota sets the limiter's one quota (default 60 per minute with burst
+// 60, as throttled-py's). It replaces any quota set before.
+func WithQuota(q algo.Quota) Option { return WithQuotas(q) }
 
-// WithStore sets the store: a *memstore.Store (keyed by K natively) or any
-// store.Store (keyed by the encoded K), such as a *redisstore.Store. By
-// default every limiter shares one in-process memory store, so limiters of
-// the same algorithm on the same key share its state, as in the seed.
-func WithStore(s store.Store) Option {
+// WithQuotas sets several quotas, each with its own algorithm if it names
+// one (algo.Quota.WithAlgorithm) and an optional name: a request passes iff
+// every quota admits it, and then every quota is charged; if any denies
+// it, none is. At most store.MaxPolicies quotas, no two keeping the same
+// state (same algorithm, rate and burst). It replaces any quota set before.
+func WithQuotas(qs ...algo.Quota) Option {
+	return func(c *config) { c.quotas = append([]algo.Quota(nil), qs...) }
+}
+
+// WithQuotaFunc makes each key's quotas come from f, for plans and tiers
+// (free users 10 per minute, paying ones 1,000) and limits read from
+// configuration at run time. f's quotas follow WithQuotas's rules; their
+// compiled form is cached, so f should return few distinct quota sets.
+// An error from f fails the call, wrapped; a bad quota is an
+// algo.ErrInvalid naming it, and nothing is stored. It replaces WithQuota
+// and WithQuotas.
+func WithQuotaFunc[K comparable](f func(ctx context.Context, key K) ([]algo.Quota, error)) Option {
+	return func(c *config) {
+		if f == nil {
+			c.errs = append(c.errs, &algo.DataError{Name: "quota func", Value: "nil", Reason: "WithQuotaFunc needs a function"})
+			return
+		}
+		c.quotaFunc = f
+	}
+}
+
+// WithStore sets the store: a store.Store[K] keeps keys of type K as they
+// are (memstore.For[K](s) for the memory store); a store.Store[string],
+// such as a *redisstore.Store or a *memstore.Store, keeps a Limiter[K]'s
+// keys encoded as strings (see WithKeyFunc). By default every limiter
+// shares one in-process memory store (DefaultStore), so limiters with the
+// same quota on the same key share its state, as in throttled-py.
+func WithStore[K comparable](s store.Store[K]) Option {
 	return func(c *config) { c.store, c.storeSet = s, true }
 }
 
-// WithCost sets the cost of Do and Wrap calls and of the Limit/Wait calls
-// of the facade that take no cost (default 1; 0 is allowed and never limits).
+// WithCost sets the cost of Do, Wrap and WrapFunc calls (default 1; 0 is
+// allowed and never limits).
 func WithCost(n int64) Option { return func(c *config) { c.cost = n } }
 
-// WithTimeout makes Do and Wrap wait and retry for up to d while limited,
-// and bounds Wait (default 0: Do and Wrap do not wait; Wait waits until
-// allowed or ctx is done). Negative values are refused.
+// WithTimeout makes Do, Wrap and WrapFunc wait and retry for up to d while
+// limited, and bounds Wait (default 0: Do, Wrap and WrapFunc do not wait;
+// Wait waits until allowed or ctx is done). Negative values are refused.
 func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
-// WithKeyPrefix namespaces the limiter's keys (default none): with a string
-// store the prefix is prepended to each encoded key; with the memory store
-// limiters of different prefixes use separate tables.
-func WithKeyPrefix(p string) Option { return func(c *config) { c.prefix = p } }
-
-// DefaultKey sets the key that the key-less calls of the facade use
-// (the seed's key=).
-func DefaultKey[K comparable](k K) Option {
+// WithDefaultKey sets the key used by every call given K's zero value (the
+// empty string for string keys; throttled-py's key=). Without it, the
+// empty string is an invalid key.
+func WithDefaultKey[K comparable](k K) Option {
 	return func(c *config) { c.defaultKey = k }
 }
 
-// KeyFunc sets how keys of type K are encoded for string stores such as
-// Redis (default: by kind; see the package comment). It must return a
-// non-empty string that identifies the key.
-func KeyFunc[K comparable](f func(K) (string, error)) Option {
+// WithKeyFunc sets how keys of type K are encoded for a store of string
+// keys such as Redis (default: by kind; see the package comment). f must
+// return a non-empty string that identifies the key.
+func WithKeyFunc[K comparable](f func(K) (string, error)) Option {
 	return func(c *config) { c.keyFunc = f }
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/store"
 )
 
 // Never is the RetryAfter of a request that can never pass: its cost is
@@ -27,13 +28,33 @@ type State struct {
 	RetryAfter time.Duration
 }
 
-// Result is the outcome of one request.
+// Result is the outcome of one request. The zero Result is an allowed
+// request with no state.
 type Result struct {
-	Limited bool  // the request was denied and consumed nothing
-	State   State // the key's state after the decision
+	// Limited reports that the request was denied; it consumed nothing.
+	Limited bool
+	// State is the key's state after the decision, over every quota: the
+	// least Remaining (with its quota's Limit), the greatest ResetAfter, and
+	// the greatest RetryAfter, the time at which every quota admits the
+	// same request.
+	State State
+	// Quotas holds each quota's own state, in the limiter's order, when the
+	// limiter has more than one quota for the key; nil otherwise (State is
+	// then the one quota's).
+	Quotas []QuotaState
 }
 
-// String renders r like the seed's repr.
+// QuotaState is one quota's part in a decision.
+type QuotaState struct {
+	Quota   algo.Quota // the quota, with its algorithm and name
+	Limited bool       // this quota denied the request
+	// State is the key's state under this quota. When another quota denied
+	// the request, a quota that would have admitted it shows what a Peek
+	// shows.
+	State State
+}
+
+// String renders r like throttled-py's repr.
 func (r Result) String() string {
 	return fmt.Sprintf("Result{Limited: %v, State: %v}", r.Limited, r.State)
 }
@@ -51,19 +72,32 @@ func retryString(d time.Duration) string {
 }
 
 func micros(us int64) time.Duration {
-	if us == algo.Never {
+	if us < 0 {
 		return Never
 	}
 	return time.Duration(us) * time.Microsecond
 }
 
-func resultOf(p *algo.Params, d algo.Decision) Result {
-	return Result{Limited: d.Limited, State: State{
-		Limit:      p.Max,
-		Remaining:  d.Remaining,
-		ResetAfter: micros(d.ResetAfter),
-		RetryAfter: micros(d.RetryAfter),
-	}}
+func stateOf(p *store.Policy, d algo.Decision) State {
+	return State{Limit: p.Max(), Remaining: d.Remaining, ResetAfter: micros(d.ResetAfter), RetryAfter: micros(d.RetryAfter)}
+}
+
+// resultOf builds a Result from the combined decision d and, with several
+// policies, each policy's.
+func resultOf(ps []*store.Policy, d algo.Decision, each []algo.Decision) Result {
+	if len(ps) == 1 {
+		return Result{Limited: d.Limited, State: stateOf(ps[0], d)}
+	}
+	r := Result{Limited: d.Limited, State: stateOf(ps[0], d), Quotas: make([]QuotaState, len(ps))}
+	least := -1
+	for i, p := range ps {
+		r.Quotas[i] = QuotaState{Quota: p.Quota(), Limited: each[i].Limited, State: stateOf(p, each[i])}
+		if least < 0 || each[i].Remaining < each[least].Remaining {
+			least = i
+		}
+	}
+	r.State.Limit = ps[least].Max()
+	return r
 }
 
 // LimitedError reports a denied request; Do, Wrap and Wait return it.
@@ -75,7 +109,7 @@ type LimitedError struct {
 // ErrLimited is matched by errors.Is for every *LimitedError.
 var ErrLimited = &LimitedError{}
 
-// Error returns a message like the seed's:
+// Error returns a message like throttled-py's:
 // "throttled: rate limit exceeded: remaining=0, reset_after=1s, retry_after=1s".
 func (e *LimitedError) Error() string {
 	s := e.Result.State

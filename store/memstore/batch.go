@@ -6,22 +6,28 @@ import (
 	"slices"
 
 	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/internal/storeutil"
 	"github.com/throttled-go/throttled/store"
 )
 
-var _ store.Batcher[string] = (*Table[string])(nil)
+var _ store.Batcher[string] = (*Store)(nil)
 
 // DecideBatch implements store.Batcher: it decides reqs at one time (one
 // clock read), taking each shard's lock once, in input order within a
 // shard (so requests for one key are decided in input order).
-func (t *Table[K]) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Request[K], out []algo.Decision, errs []error) {
-	if err := store.CheckParams(p); err != nil {
-		store.FailAll(errs, err)
+func (t *Table[K]) DecideBatch(ctx context.Context, ps []*store.Policy, reqs []store.Request[K], out, each []algo.Decision, errs []error) {
+	if err := check(ctx, ps, 0, nil); err != nil {
+		storeutil.FailAll(errs, err)
+		return
+	}
+	n := len(ps)
+	if err := storeutil.CheckEach(each, len(reqs)*n); err != nil {
+		storeutil.FailAll(errs, err)
 		return
 	}
 	now := t.store.clock.Now()
-	if err := store.CheckTime(now); err != nil {
-		store.FailAll(errs, err)
+	if err := storeutil.CheckTime(now); err != nil {
+		storeutil.FailAll(errs, err)
 		return
 	}
 	type item struct {
@@ -30,11 +36,9 @@ func (t *Table[K]) DecideBatch(ctx context.Context, p *algo.Params, reqs []store
 	}
 	order := make([]item, 0, len(reqs))
 	for i, r := range reqs {
-		if err := store.CheckCost(r.Cost); err != nil {
-			errs[i] = err
-			continue
+		if errs[i] = storeutil.CheckCost(r.Cost); errs[i] == nil {
+			order = append(order, item{t.shardIndex(r.Key), i})
 		}
-		order = append(order, item{t.shardIndex(r.Key), i})
 	}
 	slices.SortStableFunc(order, func(a, b item) int { return int(a.shard) - int(b.shard) })
 	for start := 0; start < len(order); {
@@ -51,7 +55,11 @@ func (t *Table[K]) DecideBatch(ctx context.Context, p *algo.Params, reqs []store
 		sh := &t.shards[order[start].shard]
 		sh.mu.Lock()
 		for _, it := range order[start:end] {
-			out[it.index] = t.decideLocked(sh, reqs[it.index].Key, p, reqs[it.index].Cost, now)
+			var e []algo.Decision
+			if each != nil {
+				e = each[it.index*n : (it.index+1)*n]
+			}
+			out[it.index] = sh.decide(t.store, reqs[it.index].Key, ps, reqs[it.index].Cost, now, e)
 		}
 		sh.mu.Unlock()
 		start = end
@@ -60,9 +68,9 @@ func (t *Table[K]) DecideBatch(ctx context.Context, p *algo.Params, reqs []store
 
 // DecideBatch implements store.Batcher for the store's string keys; an
 // empty key fails its request.
-func (s *Store) DecideBatch(ctx context.Context, p *algo.Params, reqs []store.Request[string], out []algo.Decision, errs []error) {
-	store.Subset(reqs, out, errs, func(i int) error { return store.CheckKey(reqs[i].Key) },
-		func(reqs []store.Request[string], out []algo.Decision, errs []error) {
-			s.strings.DecideBatch(ctx, p, reqs, out, errs)
+func (s *Store) DecideBatch(ctx context.Context, ps []*store.Policy, reqs []store.Request[string], out, each []algo.Decision, errs []error) {
+	storeutil.Subset(reqs, out, each, len(ps), errs, func(i int) error { return storeutil.CheckKey(reqs[i].Key) },
+		func(reqs []store.Request[string], out, each []algo.Decision, errs []error) {
+			s.strings.DecideBatch(ctx, ps, reqs, out, each, errs)
 		})
 }

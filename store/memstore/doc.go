@@ -6,23 +6,33 @@
 // (the *_gen.go files, written by gen from algo), so its decisions are the
 // Redis store's decisions.
 //
-// # Size and eviction
+// # Keys and policies
 //
-// Each table of a Store (one per key type and namespace; the facade uses one)
-// holds at most WithMaxSize entries (default DefaultMaxSize), split evenly
-// across its shards. A key's entry expires when its state is back to
-// the initial one (its ResetAfter), and an expired entry is equivalent to an
-// absent one, so dropping it changes no decision. When a shard is full, a new
-// key first makes the shard drop its expired entries; only when none has
-// expired is a live entry evicted: the one among a small sample that expires
-// soonest. Evicting a live key forgets its history (the key starts fresh),
-// so it is a last resort, counted by Stats().LiveEvictions; size the store
-// for your key space. The seed's default of 1024 entries let an attacker
-// cycling keys reset a victim's limit; the default here is 2^20.
+// A Store keeps string keys itself and keys of another type K in its
+// table For[K]. Every policy's state of a key lives in the key's entry, in
+// the shard its hash picks, so one lock decides a request under all of a
+// limiter's quotas, and limiters with different quotas on one key keep
+// separate states (see store.Policy).
 //
-// A background janitor drops expired entries every WithSweepInterval
-// (default one minute); Close stops it. Reads never drop anything. Once an
-// expired entry is dropped, a clock that steps back before its expiry sees
-// a fresh key; the same holds in Redis, whose TTLs run on the server's
-// clock. The real and coarse clocks never step back.
+// # Size, expiry and eviction
+//
+// Each table holds at most WithMaxSize keys (default DefaultMaxSize), split
+// evenly across its shards. A key's state under a policy expires when it is
+// back to the initial one (its ResetAfter), and expired state is equivalent
+// to absent state, so dropping it changes no decision. There is no
+// background goroutine: a shard that is full when a new key arrives first
+// drops its expired state, and only when nothing has expired evicts a live
+// key, counted by Stats().LiveEvictions. It evicts, of a sample of 8 keys,
+// the one whose loss admits the least: the one nearest its initial state
+// (the least time left to reset over the longest reset its quota can take).
+// A flood of fresh keys thus evicts fresh keys, and a key that has used its
+// quota is the last to go, so an attacker cycling keys cannot reset a
+// victim's limit (throttled-py's default of 1024 keys, evicted least
+// recently used, lets one). Size the store for your key space; memory is
+// bounded by it.
+//
+// Reads never drop anything. Once expired state is dropped, a clock that
+// steps back before its expiry sees a fresh key; the same holds in Redis,
+// whose TTLs run on the server's clock. The system and coarse clocks never
+// step back.
 package memstore

@@ -7,77 +7,104 @@ import (
 	"reflect"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/throttled-go/throttled/algo"
-	"github.com/throttled-go/throttled/internal/clock"
+	"github.com/throttled-go/throttled/internal/storeutil"
 	"github.com/throttled-go/throttled/store"
 )
 
-// DefaultMaxSize is the default bound on the number of entries of a Store.
+// DefaultMaxSize is the default bound on the number of keys of each table.
 const DefaultMaxSize = 1 << 20
 
-// DefaultSweepInterval is the default period of the janitor that drops
-// expired entries.
-const DefaultSweepInterval = time.Minute
+// DefaultShards is the default number of shards of each table.
+const DefaultShards = 64
 
-// evictionSample is how many entries a full shard looks at to pick the live
-// entry to evict.
+// MaxShards bounds WithShards.
+const MaxShards = 1 << 16
+
+// evictionSample is how many keys a full shard looks at to pick the live
+// key to evict.
 const evictionSample = 8
 
-// Store is an in-process store. Its zero value is not usable; call New.
-// A Store is safe for concurrent use. Keys of different types live in
-// separate tables (see For and Namespace), each bounded by WithMaxSize.
+// Store is an in-process store. Build it with New; the zero Store is not
+// usable. A Store is safe for concurrent use and holds no goroutine, so it
+// needs no closing: expired state is dropped as keys are written.
+//
+// A Store keeps string keys itself (it implements store.Store[string]) and
+// keys of any other comparable type K in a table of its own, For[K].
 type Store struct {
-	clock    clock.Clock
-	maxSize  int
-	nShards  int
-	interval time.Duration
+	clock   store.Clock
+	maxSize int
+	nShards int
 
 	strings *Table[string]
-	tables  sync.Map // tableID → *Table of that key type
+	tables  sync.Map // reflect.Type → *Table of that key type
 
-	mu     sync.Mutex
-	all    []sweeper // every table, for the janitor
-	stop   chan struct{}
-	done   chan struct{}
-	closed atomic.Bool
+	mu  sync.Mutex
+	all []counter // every table, for Stats
 
 	liveEvictions atomic.Int64
 }
 
 // Stats reports a Store's counters.
 type Stats struct {
-	Entries       int   // entries held now, expired ones not yet dropped included
-	LiveEvictions int64 // live entries evicted because a shard was full
+	Keys          int   // keys held now, across tables; expired ones not yet dropped included
+	LiveEvictions int64 // keys with live state evicted because their shard was full
 }
 
 // Option configures a Store.
-type Option func(*Store)
+type Option func(*Store) error
 
-// WithMaxSize bounds the number of entries of each table (default
-// DefaultMaxSize). Values below the number of shards are raised to it.
-func WithMaxSize(n int) Option { return func(s *Store) { s.maxSize = n } }
+// WithMaxSize bounds the number of keys of each table (default
+// DefaultMaxSize), split evenly across its shards; n must be at least 1.
+// Values below the number of shards are raised to it.
+func WithMaxSize(n int) Option {
+	return func(s *Store) error {
+		if n < 1 {
+			return &algo.DataError{Name: "max size", Value: n, Reason: "must be at least 1"}
+		}
+		s.maxSize = n
+		return nil
+	}
+}
 
-// WithClock sets the clock the store decides with (default the real
-// clock). Tests pass a *clock.Fake.
-func WithClock(c clock.Clock) Option { return func(s *Store) { s.clock = c } }
+// WithClock sets the clock the store decides with (default
+// store.SystemClock()). Tests pass a store.FakeClock; a store.CoarseClock
+// makes decisions cheaper and up to one tick late.
+func WithClock(c store.Clock) Option {
+	return func(s *Store) error {
+		if c == nil || reflect.ValueOf(c).Kind() == reflect.Pointer && reflect.ValueOf(c).IsNil() {
+			return &algo.DataError{Name: "clock", Value: "nil", Reason: "WithClock needs a clock"}
+		}
+		s.clock = c
+		return nil
+	}
+}
 
-// WithShards sets the number of shards per key type (default 64; rounded
-// up to a power of two).
-func WithShards(n int) Option { return func(s *Store) { s.nShards = n } }
+// WithShards sets the number of shards of each table (default
+// DefaultShards; 1 to MaxShards, rounded up to a power of two). More shards
+// mean less lock contention between goroutines.
+func WithShards(n int) Option {
+	return func(s *Store) error {
+		if n < 1 || n > MaxShards {
+			return &algo.DataError{Name: "shards", Value: n, Reason: fmt.Sprintf("must be 1 to %d", MaxShards)}
+		}
+		s.nShards = n
+		return nil
+	}
+}
 
-// WithSweepInterval sets how often the janitor drops expired entries
-// (default DefaultSweepInterval); 0 or less disables the janitor, leaving
-// expired entries to be dropped when their shard fills or their key is used.
-func WithSweepInterval(d time.Duration) Option { return func(s *Store) { s.interval = d } }
-
-// New returns a Store. Call Close when done with it to stop its janitor.
-func New(opts ...Option) *Store {
-	s := &Store{clock: clock.System, maxSize: DefaultMaxSize, nShards: 64, interval: DefaultSweepInterval}
+// New returns a Store. A bad option gives a *algo.DataError naming it.
+func New(opts ...Option) (*Store, error) {
+	s := &Store{clock: store.SystemClock(), maxSize: DefaultMaxSize, nShards: DefaultShards}
 	for _, o := range opts {
-		o(s)
+		if o == nil {
+			return nil, &algo.DataError{Name: "option", Value: "nil", Reason: "options must not be nil"}
+		}
+		if err := o(s); err != nil {
+			return nil, err
+		}
 	}
 	n := 1
 	for n < s.nShards {
@@ -86,81 +113,50 @@ func New(opts ...Option) *Store {
 	s.nShards = n
 	s.maxSize = max(s.maxSize, n)
 	s.strings = For[string](s)
-	if s.interval > 0 {
-		s.stop, s.done = make(chan struct{}), make(chan struct{})
-		go s.janitor()
-	}
-	return s
+	return s, nil
 }
 
-// Close stops the janitor. The store stays usable. Close is idempotent.
-func (s *Store) Close() error {
-	if s.closed.Swap(true) || s.stop == nil {
-		return nil
-	}
-	close(s.stop)
-	<-s.done
-	return nil
-}
+// Clock returns the clock the store decides with (store.Clocked).
+func (s *Store) Clock() store.Clock { return s.clock }
 
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
-	tables := append([]sweeper(nil), s.all...)
+	tables := append([]counter(nil), s.all...)
 	s.mu.Unlock()
 	st := Stats{LiveEvictions: s.liveEvictions.Load()}
 	for _, t := range tables {
-		st.Entries += t.len()
+		st.Keys += t.len()
 	}
 	return st
 }
 
-// Decide implements store.Store for string keys; the empty key is invalid,
-// as in every store.Store.
-func (s *Store) Decide(ctx context.Context, key string, p *algo.Params, cost int64) (algo.Decision, error) {
-	if err := store.CheckKey(key); err != nil {
+// Decide implements store.Store for string keys; the empty key is invalid.
+func (s *Store) Decide(ctx context.Context, key string, ps []*store.Policy, cost int64, each []algo.Decision) (algo.Decision, error) {
+	if err := storeutil.CheckKey(key); err != nil {
 		return algo.Decision{}, err
 	}
-	return s.strings.Decide(ctx, key, p, cost)
+	return s.strings.Decide(ctx, key, ps, cost, each)
 }
 
 // Reset implements store.Store for string keys.
-func (s *Store) Reset(ctx context.Context, key string, alg algo.Algorithm) error {
-	if err := store.CheckKey(key); err != nil {
+func (s *Store) Reset(ctx context.Context, key string, ps []*store.Policy) error {
+	if err := storeutil.CheckKey(key); err != nil {
 		return err
 	}
-	return s.strings.Reset(ctx, key, alg)
+	return s.strings.Reset(ctx, key, ps)
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store[string] = (*Store)(nil)
+	_ store.Clocked       = (*Store)(nil)
+)
 
-func (s *Store) janitor() {
-	defer close(s.done)
-	t := time.NewTicker(s.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.mu.Lock()
-			tables := append([]sweeper(nil), s.all...)
-			s.mu.Unlock()
-			now := s.clock.Now()
-			for _, tb := range tables {
-				tb.sweepAll(now)
-			}
-		}
-	}
-}
+type counter interface{ len() int }
 
-type sweeper interface {
-	sweepAll(now int64)
-	len() int
-}
-
-// Table is a Store's table for keys of type K. Get it with For; it is safe
-// for concurrent use and implements store.Keyed[K].
+// Table is a Store's table for keys of type K, keyed by K itself (no string
+// is built). Get it with For; it is safe for concurrent use and implements
+// store.Store[K] and store.Batcher[K].
 type Table[K comparable] struct {
 	store  *Store
 	hash   func(K) uint64 // picks the shard; see hasher
@@ -168,46 +164,11 @@ type Table[K comparable] struct {
 	shards []shard[K]
 }
 
-type entry struct {
-	st       slots
-	expireAt int64 // µs; the entry is absent from this time on
-}
-
-// algSlots bounds the algorithm values a shard keeps a map for.
-const algSlots = 8
-
-// shard holds one map per algorithm, keyed by K itself: a string K then
-// takes the runtime's fast string-key path, which a struct key would not.
-type shard[K comparable] struct {
-	mu      sync.Mutex
-	m       [algSlots]map[K]*entry // by algo.Algorithm; nil until used
-	n       int                    // entries in all maps
-	cap     int
-	nextExp int64 // no entry expires before this time (a lower bound)
-	_       [40]byte
-}
-
-func init() {
-	for _, a := range algo.Algorithms {
-		if int(a) >= algSlots {
-			panic("memstore: algSlots is too small for " + a.String())
-		}
-	}
-}
-
 // For returns s's table for keys of type K, creating it on first use. All
-// calls for the same K return the same table.
-func For[K comparable](s *Store) *Table[K] { return Namespace[K](s, "") }
-
-type tableID struct {
-	typ       reflect.Type
-	namespace string
-}
-
-// Namespace returns s's table for keys of type K in namespace ns, creating
-// it on first use: tables of different namespaces never share a key.
-func Namespace[K comparable](s *Store, ns string) *Table[K] {
-	typ := tableID{reflect.TypeFor[K](), ns}
+// calls for the same K return the same table; For[string] is the table the
+// Store itself uses (without its refusal of the empty key).
+func For[K comparable](s *Store) *Table[K] {
+	typ := reflect.TypeFor[K]()
 	if t, ok := s.tables.Load(typ); ok {
 		return t.(*Table[K])
 	}
@@ -235,158 +196,76 @@ func hasher[K comparable](seed maphash.Seed) func(K) uint64 {
 	return func(k K) uint64 { return maphash.Comparable(seed, k) }
 }
 
-var _ store.Keyed[string] = (*Table[string])(nil)
+var (
+	_ store.Store[int]   = (*Table[int])(nil)
+	_ store.Batcher[int] = (*Table[int])(nil)
+	_ store.Clocked      = (*Table[int])(nil)
+)
 
-func (t *Table[K]) shard(key K) *shard[K] { return &t.shards[t.shardIndex(key)] }
+// Clock returns the store's clock (store.Clocked).
+func (t *Table[K]) Clock() store.Clock { return t.store.clock }
 
 func (t *Table[K]) shardIndex(key K) uint64 { return t.hash(key) & t.mask }
 
-// Decide implements store.Keyed: it runs p's algorithm for key at the
-// store's current time. Cost 0 is a peek and writes nothing.
-func (t *Table[K]) Decide(_ context.Context, key K, p *algo.Params, cost int64) (algo.Decision, error) {
-	if err := store.CheckParams(p); err != nil {
-		return algo.Decision{}, err
-	}
-	if err := store.CheckCost(cost); err != nil {
+// Decide implements store.Store: it decides a request of cost for key under
+// every policy of ps at the store's current time, under one lock.
+func (t *Table[K]) Decide(ctx context.Context, key K, ps []*store.Policy, cost int64, each []algo.Decision) (algo.Decision, error) {
+	if err := check(ctx, ps, cost, each); err != nil {
 		return algo.Decision{}, err
 	}
 	now := t.store.clock.Now()
-	if err := store.CheckTime(now); err != nil {
+	if err := storeutil.CheckTime(now); err != nil {
 		return algo.Decision{}, err
 	}
-	sh := t.shard(key)
+	sh := &t.shards[t.shardIndex(key)]
 	sh.mu.Lock()
-	d := t.decideLocked(sh, key, p, cost, now)
+	d := sh.decide(t.store, key, ps, cost, now, each)
 	sh.mu.Unlock()
 	return d, nil
 }
 
-// decideLocked decides one request on sh, whose lock the caller holds.
-func (t *Table[K]) decideLocked(sh *shard[K], key K, p *algo.Params, cost, now int64) algo.Decision {
-	m := sh.m[p.Algorithm]
-	e, ok := m[key]
-	if !ok || e.expireAt <= now {
-		var fresh slots
-		d, exp, keep := step(&fresh, true, p, now, cost)
-		if keep {
-			if ok {
-				e.st, e.expireAt = fresh, exp
-			} else {
-				sh.insert(t.store, p.Algorithm, key, &entry{st: fresh, expireAt: exp}, now)
-			}
-			sh.nextExp = min(sh.nextExp, exp)
-		}
-		// An expired entry that nothing replaced stays until a sweep drops
-		// it: a read has no side effect, so with a clock that steps back a
-		// Peek cannot make the key fresh early.
-		return d
+// check validates a call's shared inputs, ctx first.
+func check(ctx context.Context, ps []*store.Policy, cost int64, each []algo.Decision) error {
+	if err := storeutil.CheckContext(ctx); err != nil {
+		return err
 	}
-	d, exp, keep := step(&e.st, false, p, now, cost)
-	if keep {
-		e.expireAt = exp
-		sh.nextExp = min(sh.nextExp, exp)
+	if err := storeutil.CheckPolicies(ps); err != nil {
+		return err
 	}
-	return d
+	if err := storeutil.CheckEach(each, len(ps)); err != nil {
+		return err
+	}
+	return storeutil.CheckCost(cost)
 }
 
-// Reset implements store.Keyed: it forgets key's state for alg.
-func (t *Table[K]) Reset(_ context.Context, key K, alg algo.Algorithm) error {
-	if !alg.Valid() {
-		return &algo.DataError{Name: "algorithm", Value: alg, Reason: "not one of the five algorithms"}
+// Reset implements store.Store: it forgets key's state under every policy
+// of ps.
+func (t *Table[K]) Reset(ctx context.Context, key K, ps []*store.Policy) error {
+	if err := storeutil.CheckContext(ctx); err != nil {
+		return err
 	}
-	sh := t.shard(key)
+	if err := storeutil.CheckPolicies(ps); err != nil {
+		return err
+	}
+	sh := &t.shards[t.shardIndex(key)]
 	sh.mu.Lock()
-	sh.remove(alg, key)
+	if e := sh.m[key]; e != nil {
+		for _, p := range ps {
+			e.remove(p.ID())
+		}
+		if len(e.states) == 0 {
+			delete(sh.m, key)
+		}
+	}
 	sh.mu.Unlock()
 	return nil
-}
-
-// remove deletes an entry if present. Called with sh.mu held.
-func (sh *shard[K]) remove(alg algo.Algorithm, key K) {
-	if m := sh.m[alg]; m != nil {
-		if _, ok := m[key]; ok {
-			delete(m, key)
-			sh.n--
-		}
-	}
-}
-
-// insert adds a new entry, making room first when the shard is full.
-// Called with sh.mu held.
-func (sh *shard[K]) insert(s *Store, alg algo.Algorithm, key K, e *entry, now int64) {
-	if sh.n >= sh.cap {
-		if now >= sh.nextExp {
-			sh.sweep(now)
-		}
-		if sh.n >= sh.cap {
-			sh.evictLive()
-			s.liveEvictions.Add(1)
-		}
-	}
-	if sh.m[alg] == nil {
-		sh.m[alg] = make(map[K]*entry)
-	}
-	sh.m[alg][key] = e
-	sh.n++
-}
-
-// sweep drops expired entries and makes nextExp exact. Called with sh.mu held.
-func (sh *shard[K]) sweep(now int64) {
-	next := int64(1<<63 - 1)
-	for _, m := range sh.m {
-		for k, e := range m {
-			if e.expireAt <= now {
-				delete(m, k)
-				sh.n--
-			} else {
-				next = min(next, e.expireAt)
-			}
-		}
-	}
-	sh.nextExp = next
-}
-
-// evictLive drops, of a few entries, the one that expires soonest.
-// Called with sh.mu held on a shard without expired entries.
-func (sh *shard[K]) evictLive() {
-	var victim K
-	var victimMap map[K]*entry
-	soonest, n := int64(1<<63-1), 0
-	for _, m := range sh.m {
-		for k, e := range m { // map iteration starts at a random place
-			if e.expireAt < soonest {
-				victim, victimMap, soonest = k, m, e.expireAt
-			}
-			if n++; n == evictionSample {
-				break
-			}
-		}
-		if n == evictionSample {
-			break
-		}
-	}
-	if victimMap != nil {
-		delete(victimMap, victim)
-		sh.n--
-	}
-}
-
-func (t *Table[K]) sweepAll(now int64) {
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		if now >= sh.nextExp {
-			sh.sweep(now)
-		}
-		sh.mu.Unlock()
-	}
 }
 
 func (t *Table[K]) len() int {
 	n := 0
 	for i := range t.shards {
 		t.shards[i].mu.Lock()
-		n += t.shards[i].n
+		n += len(t.shards[i].m)
 		t.shards[i].mu.Unlock()
 	}
 	return n

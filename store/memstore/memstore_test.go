@@ -360,8 +360,8 @@ func newRef(p algo.Params) reference {
 		return &refKey[algo.SlidingWindowState]{p: p, init: algo.SlidingWindowInit, step: algo.SlidingWindowStep}
 	case algo.TokenBucket:
 		return &refKey[algo.TokenBucketState]{p: p, init: algo.TokenBucketInit, step: algo.TokenBucketStep}
-	case algo.LeakyBucket:
-		return &refKey[algo.LeakyBucketState]{p: p, init: algo.LeakyBucketInit, step: algo.LeakyBucketStep}
+	case algo.LeakingBucket:
+		return &refKey[algo.LeakingBucketState]{p: p, init: algo.LeakingBucketInit, step: algo.LeakingBucketStep}
 	case algo.GCRA:
 		return &refKey[algo.GCRAState]{p: p, init: algo.GCRAInit, step: algo.GCRAStep}
 	}

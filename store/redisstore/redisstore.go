@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	neturl "net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -14,80 +15,96 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/throttled-go/throttled/algo"
-	"github.com/throttled-go/throttled/internal/clock"
+	"github.com/throttled-go/throttled/internal/storeutil"
 	"github.com/throttled-go/throttled/store"
 )
 
-// DefaultPrefix is the default prefix of every key the store writes.
-const DefaultPrefix = "throttled:v2:"
+// DefaultPrefix is the default prefix of every key the store writes. Its
+// version changes with the layout of keys and states; keys of an older
+// layout are never read and simply expire.
+const DefaultPrefix = "throttled:v3:"
 
 // ttlHeadroom is how much longer than it must a key's TTL is set when the
 // script, on the server's clock, has to lengthen it: later writes to the key
 // within the headroom keep the TTL (SET KEEPTTL), which costs Redis about a
 // third less than setting one (SET PX). A key therefore lives at least
 // ⌈ResetAfter⌉ ms (plus the slack) after each write, and at most one
-// headroom (and a millisecond of rounding) longer. With WithClock every write sets the TTL exactly, as the
-// server cannot relate the caller's time to its own.
+// headroom (and a millisecond of rounding) longer. With WithClock every
+// write sets the TTL exactly, as the server cannot relate the caller's time
+// to its own.
 const ttlHeadroom = time.Second
 
-// script is one algorithm's generated script (see scripts_gen.go).
-type script struct {
-	name   string
-	source string
-	args   func(b []byte, p *algo.Params, now, slack, headroom int64) []byte
-	fields int // the state's fields; a key stores them and then its expiry
-}
-
-// Store is a Redis store. It is safe for concurrent use.
+// Store is a Redis store. Build it with New or FromURL; the zero Store is
+// not usable. It is safe for concurrent use.
 type Store struct {
 	client rueidis.Client
 	owned  bool        // the client was made by FromURL and is closed by Close
 	closed atomic.Bool // Close closed the owned client
 	prefix string
-	clock  clock.Clock
-	slack  int64         // ms added to every TTL
-	slackD time.Duration // WithTTLSlack's argument, checked and rounded by New
-	lua    [len(scripts)]*rueidis.Lua
+	clock  store.Clock // nil: the server's TIME
+	slack  int64       // ms added to every TTL
+	script *rueidis.Lua
 }
 
 // Option configures a Store.
-type Option func(*Store)
+type Option func(*Store) error
 
-// WithPrefix sets the prefix of every key (default DefaultPrefix).
-func WithPrefix(p string) Option { return func(s *Store) { s.prefix = p } }
+// WithPrefix sets the prefix of every key (default DefaultPrefix): where in
+// the keyspace the store writes, for instance to keep two applications
+// apart on one server. It must not be empty nor hold '{' or '}', which
+// would change the keys' Cluster hash tag.
+func WithPrefix(p string) Option {
+	return func(s *Store) error {
+		if p == "" || strings.ContainsAny(p, "{}") {
+			return &algo.DataError{Name: "prefix", Value: p, Reason: "must be non-empty and hold no '{' or '}'"}
+		}
+		s.prefix = p
+		return nil
+	}
+}
 
-// WithClock makes the store pass c's time to the scripts instead of using
-// the server's TIME (the default, one clock for every host).
-func WithClock(c clock.Clock) Option { return func(s *Store) { s.clock = c } }
+// WithClock makes the store pass c's time to the script instead of using
+// the server's TIME (the default, one clock for every host), for tests and
+// for Redis-compatible servers without TIME in scripts. A limiter's Wait
+// then sleeps on c too.
+func WithClock(c store.Clock) Option {
+	return func(s *Store) error {
+		if c == nil || reflect.ValueOf(c).Kind() == reflect.Pointer && reflect.ValueOf(c).IsNil() {
+			return &algo.DataError{Name: "clock", Value: "nil", Reason: "WithClock needs a clock (leave it out for the server's time)"}
+		}
+		s.clock = c
+		return nil
+	}
+}
 
-// WithTTLSlack adds d (rounded up to whole milliseconds) to every key's TTL
-// (default 0). Useful with WithClock when the injected clock may run slower
-// than the server's, so keys do not expire before their state resets.
+// WithTTLSlack adds d (rounded up to whole milliseconds, at most an hour)
+// to every key's TTL (default 0). Useful with WithClock when the injected
+// clock may run slower than the server's, so keys do not expire before
+// their state resets.
 func WithTTLSlack(d time.Duration) Option {
-	return func(s *Store) { s.slackD = d }
+	return func(s *Store) error {
+		if d < 0 || d > time.Hour {
+			return &algo.DataError{Name: "TTL slack", Value: d, Reason: "must be 0 to 1h"}
+		}
+		s.slack = int64((d + time.Millisecond - 1) / time.Millisecond)
+		return nil
+	}
 }
 
 // New returns a Store on client (standalone, Sentinel or Cluster). The
-// caller keeps ownership of client: Close does not close it.
+// caller keeps ownership of client: Close does not close it. A bad option
+// gives a *algo.DataError naming it.
 func New(client rueidis.Client, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, &algo.DataError{Name: "client", Value: "nil", Reason: "a rueidis.Client is required"}
 	}
-	s := &Store{client: client, prefix: DefaultPrefix}
+	s := &Store{client: client, prefix: DefaultPrefix, script: rueidis.NewLuaScript(scriptSource)}
 	for _, o := range opts {
-		o(s)
-	}
-	if s.slackD < 0 {
-		return nil, &algo.DataError{Name: "TTL slack", Value: s.slackD, Reason: "must not be negative"}
-	}
-	// Round up to whole ms without overflowing near math.MaxInt64.
-	s.slack = int64(s.slackD / time.Millisecond)
-	if s.slackD%time.Millisecond != 0 {
-		s.slack++
-	}
-	for a, sc := range scripts {
-		if sc.source != "" {
-			s.lua[a] = rueidis.NewLuaScript(sc.source)
+		if o == nil {
+			return nil, &algo.DataError{Name: "option", Value: "nil", Reason: "options must not be nil"}
+		}
+		if err := o(s); err != nil {
+			return nil, err
 		}
 	}
 	return s, nil
@@ -158,121 +175,204 @@ func (s *Store) errIfClosed() error {
 	return nil
 }
 
-// Key returns the Redis key holding key's state for algorithm a.
-func (s *Store) Key(key string, a algo.Algorithm) string {
-	return s.prefix + a.String() + ":{" + key + "}" // one allocation, as appendKey would need two
+// Clock returns the clock given by WithClock, or nil when the store
+// decides on the server's time (store.Clocked).
+func (s *Store) Clock() store.Clock { return s.clock }
+
+// Key returns the Redis key holding key's state under policy p:
+// prefix + p.Key() + ":{" + key + "}". The braces make the user key the
+// Cluster hash tag, so all of a key's policies live in one slot.
+func (s *Store) Key(key string, p *store.Policy) string {
+	return s.prefix + p.Key() + ":{" + key + "}" // one allocation, as appendKey would need two
 }
 
-// appendKey appends Key(key, a) to b, for a batch that builds all its keys
+// appendKey appends Key(key, p) to b, for a batch that builds all its keys
 // in one buffer (TestKeyNames holds the two to one layout).
-func (s *Store) appendKey(b []byte, key string, a algo.Algorithm) []byte {
-	return append(append(append(append(append(b, s.prefix...), a.String()...), ":{"...), key...), '}')
+func (s *Store) appendKey(b []byte, key string, p *store.Policy) []byte {
+	return append(append(append(append(append(b, s.prefix...), p.Key()...), ":{"...), key...), '}')
 }
 
 // Decide implements store.Store with one script call.
-func (s *Store) Decide(ctx context.Context, key string, p *algo.Params, cost int64) (algo.Decision, error) {
-	if err := store.CheckParams(p); err != nil {
+func (s *Store) Decide(ctx context.Context, key string, ps []*store.Policy, cost int64, each []algo.Decision) (algo.Decision, error) {
+	if err := check(ctx, ps, each); err != nil {
 		return algo.Decision{}, err
 	}
 	if err := checkRequest(key, cost); err != nil {
 		return algo.Decision{}, err
 	}
-	args, err := s.argsHead(p)
+	args, err := s.argsHead(ps)
 	if err != nil {
 		return algo.Decision{}, err
 	}
-	keys := []string{s.Key(key, p.Algorithm)}
-	reply := s.lua[p.Algorithm].Exec(ctx, s.client, keys, []string{string(appendNumbers(args, cost))})
-	var d [1]algo.Decision
-	if err := decodeReply(reply, keys, d[:]); err != nil {
+	var keyArray [store.MaxPolicies]string
+	keys := keyArray[:len(ps)]
+	for j, p := range ps {
+		keys[j] = s.Key(key, p)
+	}
+	reply := s.script.Exec(ctx, s.client, keys, []string{string(appendNumbers(args, cost))})
+	var ds [store.MaxPolicies]algo.Decision
+	var errs [1]error
+	if err := decodeReply(reply, keys, len(ps), ds[:len(ps)], errs[:]); err != nil {
 		return algo.Decision{}, err
 	}
-	return d[0], nil
+	if errs[0] != nil {
+		return algo.Decision{}, errs[0]
+	}
+	if each != nil {
+		copy(each, ds[:len(ps)])
+	}
+	return storeutil.Combine(ds[:len(ps)]), nil
 }
 
-// checkRequest validates one request's key and cost (the params are
-// checked once per call).
-func checkRequest(key string, cost int64) error {
-	if err := store.CheckKey(key); err != nil {
+// check validates the inputs a call shares, ctx first.
+func check(ctx context.Context, ps []*store.Policy, each []algo.Decision) error {
+	if err := storeutil.CheckContext(ctx); err != nil {
 		return err
 	}
-	return store.CheckCost(cost)
+	if err := storeutil.CheckPolicies(ps); err != nil {
+		return err
+	}
+	return storeutil.CheckEach(each, len(ps))
 }
 
-// argsHead encodes the head of a script call's ARGV[1] (the time, the TTL
-// slack and headroom, and the params); the costs, one per key, follow.
-func (s *Store) argsHead(p *algo.Params) ([]byte, error) {
+// checkRequest validates one request's key and cost.
+func checkRequest(key string, cost int64) error {
+	if err := storeutil.CheckKey(key); err != nil {
+		return err
+	}
+	return storeutil.CheckCost(cost)
+}
+
+// argsHead encodes the head of a script call's ARGV[1]: the time, the TTL
+// slack and headroom, and the policies; the costs, one per request, follow.
+func (s *Store) argsHead(ps []*store.Policy) ([]byte, error) {
 	if err := s.errIfClosed(); err != nil { // here so that every script call checks it
 		return nil, err
 	}
 	now := int64(-1) // the script reads the server's TIME
 	if s.clock != nil {
 		now = s.clock.Now()
-		if err := store.CheckTime(now); err != nil {
+		if err := storeutil.CheckTime(now); err != nil {
 			return nil, err
 		}
 	}
-	return scripts[p.Algorithm].args(make([]byte, 0, 8*8), p, now, s.slack, ttlHeadroom.Milliseconds()), nil
+	b := appendNumbers(make([]byte, 0, 8*(5+(1+paramSlots)*len(ps))), now, s.slack, ttlHeadroom.Milliseconds(), int64(len(ps)))
+	for _, p := range ps {
+		b = appendPolicy(b, p.Params())
+	}
+	return b, nil
 }
 
-// Reset implements store.Store: it deletes key's state for alg.
-func (s *Store) Reset(ctx context.Context, key string, alg algo.Algorithm) error {
-	if err := store.CheckKey(key); err != nil {
+// Reset implements store.Store: it deletes key's state under every policy
+// of ps.
+func (s *Store) Reset(ctx context.Context, key string, ps []*store.Policy) error {
+	if err := check(ctx, ps, nil); err != nil {
 		return err
 	}
-	if !alg.Valid() {
-		return &algo.DataError{Name: "algorithm", Value: alg, Reason: "not one of the five algorithms"}
+	if err := storeutil.CheckKey(key); err != nil {
+		return err
 	}
 	if err := s.errIfClosed(); err != nil {
 		return err
 	}
-	k := s.Key(key, alg)
-	if err := s.client.Do(ctx, s.client.B().Del().Key(k).Build()).Error(); err != nil {
-		return classify(err, "DEL", k)
+	keys := make([]string, len(ps))
+	for j, p := range ps {
+		keys[j] = s.Key(key, p)
+	}
+	if err := s.client.Do(ctx, s.client.B().Del().Key(keys...).Build()).Error(); err != nil {
+		return classify(err, "DEL", callName(keys))
 	}
 	return nil
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store[string] = (*Store)(nil)
+	_ store.Clocked       = (*Store)(nil)
+)
 
-// decodeReply checks a script reply defensively and decodes one decision
-// per element of out.
-func decodeReply(reply rueidis.RedisResult, keys []string, out []algo.Decision) error {
+// Reply statuses of a request, as the script reports them.
+const (
+	statusDecided = 0
+	statusCorrupt = 1 // a key holds bytes that are not a state
+	statusForeign = 2 // a key holds a value of another type
+)
+
+// decodeReply checks a script reply defensively and decodes it for a call
+// of len(errs) requests of npol policies each (keys in request order): the
+// decisions into ds (npol per request) and each request's own failure into
+// errs. It returns the error of the call as a whole.
+func decodeReply(reply rueidis.RedisResult, keys []string, npol int, ds []algo.Decision, errs []error) error {
+	per := 2 + decisionFields*npol // float64s per request
 	if err := reply.Error(); err != nil {
 		if rueidis.IsRedisNil(err) { // a nil reply is malformed, not a failure to reach the store
-			return fmt.Errorf("%w: %s: reply is nil, want a string of %d float64s", store.ErrScript, callName(keys), replyFields*len(out))
+			return fmt.Errorf("%w: %s: reply is nil, want a string of %d float64s", store.ErrScript, callName(keys), per*len(errs))
 		}
 		return classify(err, "EVALSHA", callName(keys))
 	}
 	raw, err := reply.ToString()
-	if err != nil || len(raw) != 8*replyFields*len(out) {
-		return fmt.Errorf("%w: %s: reply is not a string of %d float64s: %v", store.ErrScript, callName(keys), replyFields*len(out), reply)
+	if err != nil || len(raw) != 8*per*len(errs) {
+		return fmt.Errorf("%w: %s: reply is not a string of %d float64s: %v", store.ErrScript, callName(keys), per*len(errs), reply)
 	}
-	for i := range out {
-		var v [replyFields]int64
-		for j := range v {
-			k := i*replyFields + j
-			f := float64At(raw, k)
-			if !(f >= -1<<53 && f <= 1<<53 && f == math.Trunc(f)) {
-				return fmt.Errorf("%w: %s: reply field %d is %v, not an integer", store.ErrScript, callName(keys), k, f)
+	for i := range errs {
+		at := i * per
+		status, fault, err := integerAt(raw, at), integerAt(raw, at+1), error(nil)
+		switch {
+		case status == statusDecided && fault == 0:
+		case (status == statusCorrupt || status == statusForeign) && fault >= 1 && fault <= int64(npol):
+			key := storeutil.ShortKey(keys[i*npol+int(fault)-1])
+			if status == statusCorrupt {
+				errs[i] = fmt.Errorf("%w: corrupt state in %s", store.ErrScript, key)
+			} else {
+				errs[i] = fmt.Errorf("%w: WRONGTYPE %s holds a value that is not a rate-limit state", store.ErrScript, key)
 			}
-			v[j] = int64(f)
+			continue
+		default:
+			return fmt.Errorf("%w: %s: reply has status %v of request %d (policy %v), want 0 to 2", store.ErrScript, callName(keys), float64At(raw, at), i, float64At(raw, at+1))
 		}
-		if v[0] != 0 && v[0] != 1 {
-			return fmt.Errorf("%w: %s: reply field %d (limited) is %d, want 0 or 1", store.ErrScript, callName(keys), i*replyFields, v[0])
+		for j := range npol {
+			var v [decisionFields]int64
+			for k := range v {
+				n := at + 2 + j*decisionFields + k
+				if v[k], err = checkedInteger(raw, n); err != nil {
+					return fmt.Errorf("%w: %s: %w", store.ErrScript, callName(keys), err)
+				}
+			}
+			if v[0] != 0 && v[0] != 1 {
+				return fmt.Errorf("%w: %s: reply field %d (limited) is %d, want 0 or 1", store.ErrScript, callName(keys), at+2+j*decisionFields, v[0])
+			}
+			ds[i*npol+j] = decisionFromReply(v)
 		}
-		out[i] = decisionFromReply(v)
 	}
 	return nil
 }
 
-// callName names a script call's keys in an error: the first, and how many
-// more.
+// checkedInteger decodes the n-th float64 of raw, which must be an integer
+// within ±2^53.
+func checkedInteger(raw string, n int) (int64, error) {
+	f := float64At(raw, n)
+	if !(f >= -1<<53 && f <= 1<<53 && f == math.Trunc(f)) {
+		return 0, fmt.Errorf("reply field %d is %v, not an integer", n, f)
+	}
+	return int64(f), nil
+}
+
+// integerAt decodes the n-th float64 of raw as an integer, -1 when it is
+// not a small whole number.
+func integerAt(raw string, n int) int64 {
+	f := float64At(raw, n)
+	if f >= 0 && f <= 1<<20 && f == math.Trunc(f) {
+		return int64(f)
+	}
+	return -1
+}
+
+// callName names a script call's keys in an error: the first, shortened,
+// and how many more.
 func callName(keys []string) string {
 	if len(keys) > 1 {
-		return keys[0] + " and " + strconv.Itoa(len(keys)-1) + " more"
+		return storeutil.ShortKey(keys[0]) + " and " + strconv.Itoa(len(keys)-1) + " more"
 	}
-	return keys[0]
+	return storeutil.ShortKey(keys[0])
 }
 
 // classify wraps a client error as unavailable or as a script error.

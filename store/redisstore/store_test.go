@@ -105,7 +105,7 @@ func TestDecideServerTime(t *testing.T) {
 	c := newClient(t, srv.Addr())
 	s := mustNew(t, c)
 
-	for _, a := range []algo.Algorithm{algo.TokenBucket, algo.LeakyBucket, algo.GCRA} {
+	for _, a := range []algo.Algorithm{algo.TokenBucket, algo.LeakingBucket, algo.GCRA} {
 		t.Run("algo="+a.String(), func(t *testing.T) {
 			p := compile(t, a, algo.PerMin(60).WithBurst(10))
 			key := "tb-user"
@@ -218,7 +218,7 @@ var timelines = map[algo.Algorithm]struct {
 	steps []tstep
 }{
 	algo.TokenBucket: {algo.PerMin(60).WithBurst(10), 123, bucketTimeline()},
-	algo.LeakyBucket: {algo.PerMin(60).WithBurst(10), 123, bucketTimeline()},
+	algo.LeakingBucket: {algo.PerMin(60).WithBurst(10), 123, bucketTimeline()},
 	algo.GCRA:        {algo.PerMin(60).WithBurst(10), 123, bucketTimeline()},
 	algo.FixedWindow: {algo.PerMin(1), 15_000_000, []tstep{
 		{0, 1, allowed(0, 45_000_000)},

@@ -1,25 +1,25 @@
 package algo
 
-// LeakyBucketState is a leaky bucket's stored state.
-type LeakyBucketState struct {
+// LeakingBucketState is a leaky bucket's stored state.
+type LeakingBucketState struct {
 	Last  int64 // time of the last admission, µs
 	Water int64 // water in the bucket at Last, in units (Params.Unit per request)
 }
 
-// LeakyBucketInit is the state of a key with no history: an empty bucket.
+// LeakingBucketInit is the state of a key with no history: an empty bucket.
 //
 //throttled:init
-func LeakyBucketInit(q Params, now int64) LeakyBucketState {
-	return LeakyBucketState{Last: now, Water: 0}
+func LeakingBucketInit(q Params, now int64) LeakingBucketState {
+	return LeakingBucketState{Last: now, Water: 0}
 }
 
-// LeakyBucketStep decides a request of cost at time now, in the meter form (the
+// LeakingBucketStep decides a request of cost at time now, in the meter form (the
 // seed's leaking_bucket): each request pours cost into a bucket of capacity
 // Burst that drains continuously at Limit per Period; the request passes iff
 // it does not overflow the bucket. Its decisions equal the token bucket's.
 //
 //throttled:step
-func LeakyBucketStep(s LeakyBucketState, q Params, now, cost int64) (LeakyBucketState, Decision) {
+func LeakingBucketStep(s LeakingBucketState, q Params, now, cost int64) (LeakingBucketState, Decision) {
 	// A clock behind the state decides as at the state's time, and the
 	// durations get the difference (lag) so they hold in the caller's time.
 	var lag int64
@@ -46,5 +46,5 @@ func LeakyBucketStep(s LeakyBucketState, q Params, now, cost int64) (LeakyBucket
 		return s, Decision{Limited: true, Remaining: floorDiv(room, q.Unit), RetryAfter: ceilDiv(pour-room, q.Rate) + lag, ResetAfter: later(ceilDiv(water, q.Rate), lag)}
 	}
 	water = water + pour
-	return LeakyBucketState{Last: now, Water: water}, Decision{Remaining: floorDiv(q.Capacity-water, q.Unit), ResetAfter: later(ceilDiv(water, q.Rate), lag)}
+	return LeakingBucketState{Last: now, Water: water}, Decision{Remaining: floorDiv(q.Capacity-water, q.Unit), ResetAfter: later(ceilDiv(water, q.Rate), lag)}
 }

@@ -1,0 +1,250 @@
+package memstore
+
+import (
+	"math"
+	"sync"
+
+	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/internal/steps"
+	"github.com/throttled-go/throttled/internal/storeutil"
+	"github.com/throttled-go/throttled/store"
+)
+
+// shard holds a table's keys whose hash falls in it, under one lock: every
+// policy's state of a key lives in the key's entry, so one lock decides a
+// request under all its policies.
+type shard[K comparable] struct {
+	mu      sync.Mutex
+	m       map[K]*entry
+	cap     int
+	nextExp int64 // no state expires before this time (a lower bound)
+	_       [40]byte
+}
+
+// entry is one key's states, one per policy that has charged it.
+type entry struct {
+	states []state
+	one    [1]state // the first state, so a key of one policy is one allocation
+}
+
+// state is a key's state under one policy.
+type state struct {
+	id       store.PolicyID
+	st       steps.Slots
+	expireAt int64 // µs; the state is back to initial (absent) from this time on
+	span     int64 // the policy's longest ResetAfter, to weigh eviction
+}
+
+func newEntry() *entry {
+	e := &entry{}
+	e.states = e.one[:0]
+	return e
+}
+
+// find returns the state of policy id, nil if there is none.
+func (e *entry) find(id store.PolicyID) *state {
+	for i := range e.states {
+		if e.states[i].id == id {
+			return &e.states[i]
+		}
+	}
+	return nil
+}
+
+// put stores s: in place of the state of its policy, else of an expired
+// state, else after the others. A policy never has two states.
+func (e *entry) put(s state, now int64) {
+	slot := -1
+	for i := range e.states {
+		if e.states[i].id == s.id {
+			e.states[i] = s
+			return
+		}
+		if slot < 0 && e.states[i].expireAt <= now {
+			slot = i
+		}
+	}
+	if slot >= 0 {
+		e.states[slot] = s
+		return
+	}
+	e.states = append(e.states, s)
+}
+
+// remove deletes the state of policy id, if any.
+func (e *entry) remove(id store.PolicyID) {
+	for i := range e.states {
+		if e.states[i].id == id {
+			last := len(e.states) - 1
+			e.states[i] = e.states[last]
+			e.states = e.states[:last]
+			return
+		}
+	}
+}
+
+// decide decides a request under every policy of ps; sh.mu is held. Each
+// policy's state, when present and not expired, is its stored state;
+// otherwise the key is fresh under it.
+func (sh *shard[K]) decide(s *Store, key K, ps []*store.Policy, cost, now int64, each []algo.Decision) algo.Decision {
+	e := sh.m[key]
+	if len(ps) == 1 {
+		d := sh.decideOne(s, key, e, ps[0], cost, now)
+		if each != nil {
+			each[0] = d
+		}
+		return d
+	}
+	var (
+		cur      [store.MaxPolicies]*state // nil: fresh under that policy
+		next     [store.MaxPolicies]steps.Slots
+		expireAt [store.MaxPolicies]int64
+		ds       [store.MaxPolicies]algo.Decision
+		limited  bool
+	)
+	for i, p := range ps {
+		if e != nil {
+			if c := e.find(p.ID()); c != nil && c.expireAt > now {
+				cur[i], next[i] = c, c.st
+			}
+		}
+		ds[i], expireAt[i], _ = steps.Step(&next[i], cur[i] == nil, p.Params(), now, cost)
+		limited = limited || ds[i].Limited
+	}
+	if limited && cost > 0 {
+		// Nothing is charged: a policy that would have admitted the request
+		// reports what a peek shows.
+		for i, p := range ps {
+			if !ds[i].Limited {
+				var st steps.Slots
+				if cur[i] != nil {
+					st = cur[i].st
+				}
+				ds[i], _, _ = steps.Step(&st, cur[i] == nil, p.Params(), now, 0)
+			}
+		}
+	} else if cost > 0 {
+		// The stored states first: adding one may move the entry's states.
+		for i := range ps {
+			if cur[i] != nil {
+				cur[i].st, cur[i].expireAt = next[i], expireAt[i]
+			}
+			sh.nextExp = min(sh.nextExp, expireAt[i])
+		}
+		for i, p := range ps {
+			if cur[i] == nil {
+				e = sh.add(s, key, e, state{id: p.ID(), st: next[i], expireAt: expireAt[i], span: p.Span()}, now)
+			}
+		}
+	}
+	if each != nil {
+		copy(each, ds[:len(ps)])
+	}
+	return storeutil.Combine(ds[:len(ps)])
+}
+
+// decideOne is decide for a single policy, the common case, with no copies.
+func (sh *shard[K]) decideOne(s *Store, key K, e *entry, p *store.Policy, cost, now int64) algo.Decision {
+	var cur *state
+	if e != nil {
+		if c := e.find(p.ID()); c != nil && c.expireAt > now {
+			cur = c
+		}
+	}
+	if cur != nil {
+		d, exp, keep := steps.Step(&cur.st, false, p.Params(), now, cost)
+		if keep {
+			cur.expireAt = exp
+			sh.nextExp = min(sh.nextExp, exp)
+		}
+		return d
+	}
+	var fresh steps.Slots
+	d, exp, keep := steps.Step(&fresh, true, p.Params(), now, cost)
+	if keep {
+		sh.add(s, key, e, state{id: p.ID(), st: fresh, expireAt: exp, span: p.Span()}, now)
+		sh.nextExp = min(sh.nextExp, exp)
+	}
+	// An expired state that nothing replaced stays until its key is written
+	// or its shard swept: a read has no side effect, so with a clock that
+	// steps back a Peek cannot make the key fresh early.
+	return d
+}
+
+// add stores st under key, whose entry is e (nil: none yet), making room
+// when the shard is full, and returns the key's entry.
+func (sh *shard[K]) add(s *Store, key K, e *entry, st state, now int64) *entry {
+	if e != nil {
+		e.put(st, now)
+		return e
+	}
+	if len(sh.m) >= sh.cap {
+		if now >= sh.nextExp {
+			sh.sweep(now)
+		}
+		if len(sh.m) >= sh.cap {
+			sh.evict(now)
+			s.liveEvictions.Add(1)
+		}
+	}
+	if sh.m == nil {
+		sh.m = make(map[K]*entry)
+	}
+	e = newEntry()
+	e.states = append(e.states, st)
+	sh.m[key] = e
+	return e
+}
+
+// sweep drops expired states, and keys left with none, and makes nextExp
+// exact. sh.mu is held.
+func (sh *shard[K]) sweep(now int64) {
+	next := int64(math.MaxInt64)
+	for k, e := range sh.m {
+		live := e.states[:0]
+		for _, st := range e.states {
+			if st.expireAt > now {
+				live = append(live, st)
+				next = min(next, st.expireAt)
+			}
+		}
+		e.states = live
+		if len(live) == 0 {
+			delete(sh.m, k)
+		}
+	}
+	sh.nextExp = next
+}
+
+// evict drops, of a few keys, the one whose loss admits the least: the one
+// closest to its initial state under every policy, measured as the time
+// left until it is back there over the longest that can take. A key that
+// has used its quota is thus kept over the fresh keys of a flood. sh.mu is
+// held, on a shard without expired state.
+func (sh *shard[K]) evict(now int64) {
+	var victim K
+	found, least, n := false, math.Inf(1), 0
+	for k, e := range sh.m { // map iteration starts at a random place
+		if w := e.weight(now); w < least {
+			victim, least, found = k, w, true
+		}
+		if n++; n == evictionSample {
+			break
+		}
+	}
+	if found {
+		delete(sh.m, victim)
+	}
+}
+
+// weight is how much of its quota a key has used, under the policy where it
+// has used the most: 0 for a fresh key, 1 for one a full span from fresh.
+func (e *entry) weight(now int64) float64 {
+	w := 0.0
+	for _, st := range e.states {
+		if left := st.expireAt - now; left > 0 {
+			w = max(w, float64(left)/float64(st.span))
+		}
+	}
+	return w
+}

@@ -487,7 +487,7 @@ local function charge(base, written)
     local key = KEYS[base + j]
     if not raw[j] and not written[key] then
       local ttl, exp = ttlFor(j)
-      local packed = alg[j].save(n[j]1, n[j]2, n[j]3, exp)
+      local packed = alg[j].save(n1[j], n2[j], n3[j], exp)
       if not rcall('SET', key, packed, 'PX', fmt('%d', ttl), 'NX') then
         for k = 1, j - 1 do
           if not raw[k] then
@@ -504,7 +504,7 @@ local function charge(base, written)
     if raw[j] then
       local key = KEYS[base + j]
       local ttl, exp, keep = ttlFor(j)
-      local packed = alg[j].save(n[j]1, n[j]2, n[j]3, exp)
+      local packed = alg[j].save(n1[j], n2[j], n3[j], exp)
       if keep then
         rcall('SET', key, packed, 'KEEPTTL')
       else
@@ -529,17 +529,17 @@ for i = 1, nreq do
     local a, key = alg[j], KEYS[base + j]
     raw[j] = written[key] or raws[base + j]
     if raw[j] then
-      s[j]1, s[j]2, s[j]3, expires[j] = a.load(raw[j])
+      s1[j], s2[j], s3[j], expires[j] = a.load(raw[j])
       if not s1[j] then
         status, fault = 1, j
         break
       end
     else
-      s[j]1, s[j]2, s[j]3 = a.fresh(q[j]1, q[j]2, q[j]3, q[j]4, now)
+      s1[j], s2[j], s3[j] = a.fresh(q1[j], q2[j], q3[j], q4[j], now)
       expires[j] = 0
     end
-    n[j]1, n[j]2, n[j]3, limited[j], remaining[j], retryAfter[j], resetAfter[j] =
-      a.run(s[j]1, s[j]2, s[j]3, q[j]1, q[j]2, q[j]3, q[j]4, now, cost)
+    n1[j], n2[j], n3[j], limited[j], remaining[j], retryAfter[j], resetAfter[j] =
+      a.run(s1[j], s2[j], s3[j], q1[j], q2[j], q3[j], q4[j], now, cost)
     denied = denied or limited[j]
   end
   if status == 0 and cost > 0 and not denied then
@@ -557,8 +557,8 @@ for i = 1, nreq do
       -- A policy that would have admitted the request reports a peek.
       for j = 1, npol do
         if not limited[j] then
-          n[j]1, n[j]2, n[j]3, limited[j], remaining[j], retryAfter[j], resetAfter[j] =
-            alg[j].run(s[j]1, s[j]2, s[j]3, q[j]1, q[j]2, q[j]3, q[j]4, now, 0)
+          n1[j], n2[j], n3[j], limited[j], remaining[j], retryAfter[j], resetAfter[j] =
+            alg[j].run(s1[j], s2[j], s3[j], q1[j], q2[j], q3[j], q4[j], now, 0)
         end
       end
     end

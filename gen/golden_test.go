@@ -36,14 +36,13 @@ func runGenerate(t *testing.T, root, algoDir string) (map[string][]byte, error) 
 }
 
 // goldenName maps an output path of generate to its file under golden/:
-// store/redisstore/lua/x.lua → x.lua, store/<pkg>/x.go → <pkg>.x.go.golden
-// (Go files get a suffix so no tool mistakes them for source).
+// store/redisstore/lua/x.lua → x.lua, a/b/x.go → a.b.x.go.golden (Go files
+// get a suffix so no tool mistakes them for source).
 func goldenName(out string) string {
 	if name, ok := strings.CutPrefix(out, "store/redisstore/lua/"); ok {
 		return name
 	}
-	rest := strings.TrimPrefix(out, "store/")
-	return strings.Replace(rest, "/", ".", 1) + ".golden"
+	return strings.ReplaceAll(strings.TrimPrefix(out, "store/"), "/", ".") + ".golden"
 }
 
 // TestGolden translates testdata/ok, a package using every accepted

@@ -45,6 +45,9 @@ func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }
 func other(a int64) int64 { return a }
 
 func mk(now int64) State { return State{Last: now} }
+
+// X is the test algorithm's code in the Redis script.
+const X = 1
 `
 
 // stepWith is a valid XInit and an XStep with the given body.
@@ -117,7 +120,7 @@ var refuseCases = []struct {
 	{"call of a non-helper", stepWith(`	n := s.N
 	n = other(n) // ERROR
 	return State{Last: now, N: n}, Decision{}
-`), "call of other is not allowed (only ceilDiv, floorDiv, max, min)"},
+`), "call of other is not allowed (only ceilDiv, floorDiv, later, max, min)"},
 	{"method call", stepWith(`	n := q.Double() // ERROR
 	return State{Last: now, N: n}, Decision{}
 `), "Params.Double is not int64: only int64 parameters reach Lua"},
@@ -177,7 +180,7 @@ var refuseCases = []struct {
 		return s.N + 1
 	}()
 	return State{Last: now, N: n}, Decision{}
-`), "is not allowed (only ceilDiv, floorDiv, max, min)"},
+`), "is not allowed (only ceilDiv, floorDiv, later, max, min)"},
 	{"goto", stepWith(`	if cost == 0 {
 		goto done // ERROR
 	}
@@ -466,7 +469,7 @@ func XInit(q Params, now int64) State {
 func XStep(s State, q Params, now, cost int64) (State, Verdict) { // ERROR
 	return s, Verdict{}
 }
-`, "Verdict must have the fields Limited bool and ResetAfter int64"},
+`, "Verdict must have the fields Limited bool, Remaining, RetryAfter, ResetAfter int64, in that order"},
 }
 
 // TestRefuse checks that every program outside the accepted subset is

@@ -68,15 +68,15 @@ func (s *source) luaScript(algs []*algorithm) (string, error) {
 	}
 	data := scriptData{Source: s.dirName(), Prelude: strings.TrimRight(luaPrelude, "\n"), MaxPolicies: store.MaxPolicies}
 	for _, a := range algs {
-		code, err := s.algorithmCode(a)
-		if err != nil {
-			return "", err
-		}
-		sa := scriptAlgorithm{Code: code, Snake: a.Snake(), Lower: a.Lower(), State: fields(a.State), Params: a.UsedParam}
+		sa := scriptAlgorithm{Snake: a.Snake(), Lower: a.Lower(), State: fields(a.State), Params: a.UsedParam}
+		var err error
 		if sa.Init, err = s.translateFunc(a, a.Init, a.Lower()+"Init"); err != nil {
 			return "", err
 		}
 		if sa.Step, err = s.translateFunc(a, a.Step, a.Lower()+"Step"); err != nil {
+			return "", err
+		}
+		if sa.Code, err = s.algorithmCode(a); err != nil {
 			return "", err
 		}
 		data.StateSlots = max(data.StateSlots, len(sa.State))

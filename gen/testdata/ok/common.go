@@ -58,3 +58,13 @@ func describe(p Params) string {
 }
 
 var _ = describe
+
+// Algorithm names an algorithm: the generator takes each algorithm's code in
+// the Redis script from the constant named like it.
+type Algorithm uint8
+
+// The algorithms' codes.
+const (
+	Meter Algorithm = iota + 1
+	Window
+)

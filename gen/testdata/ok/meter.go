@@ -21,8 +21,10 @@ func MeterStep(s MeterState, q Params, now, cost int64) (MeterState, Decision) {
 	if now < s.Last {
 		now = s.Last
 	}
+	// A comment of its own line, carried over to Lua,
+	// on two lines.
 	elapsed := now - s.Last
-	end := s.Last + q.Period
+	end := s.Last + q.Period // a trailing comment
 	var local int64
 	var repeat bool
 	var (
@@ -44,7 +46,11 @@ func MeterStep(s MeterState, q Params, now, cost int64) (MeterState, Decision) {
 		repeat = true
 	} else {
 		local = int64(Tick) + Scale/3 - (a + b)
+		// a comment at the end of a block
 	}
+	// Parentheses stay only where Lua needs them.
+	local = local - (a - b) - -(-elapsed) + a*(b+local)
+	fresh = (a < b) == fresh
 	if cost > q.Burst || cost < 0 {
 		return s, Decision{Limited: true, RetryAfter: Never}
 	}

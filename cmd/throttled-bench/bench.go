@@ -16,7 +16,7 @@ import (
 
 	"github.com/throttled-go/throttled"
 	"github.com/throttled-go/throttled/algo"
-	"github.com/throttled-go/throttled/internal/clock"
+	"github.com/throttled-go/throttled/store"
 	"github.com/throttled-go/throttled/store/memstore"
 )
 
@@ -139,17 +139,20 @@ func memorySubject(c *config, row string, coarse bool) (subject, error) {
 		return subject{decide: mm.incr, close: func() {}}, nil
 	}
 	var opts []memstore.Option
-	var cc *clock.Coarse
+	var cc *store.CoarseClock
 	if coarse {
-		cc = clock.NewCoarse(time.Millisecond)
+		cc = store.NewCoarseClock(time.Millisecond)
 		opts = append(opts, memstore.WithClock(cc))
 	}
-	s := memstore.New(opts...)
 	closeAll := func() {
-		s.Close()
 		if cc != nil {
 			cc.Close()
 		}
+	}
+	s, err := memstore.New(opts...)
+	if err != nil {
+		closeAll()
+		return subject{}, err
 	}
 	d, err := decider(c, row, s)
 	if err != nil {
@@ -167,12 +170,13 @@ func decider(c *config, row string, s throttled.Store) (decideFunc, error) {
 		return nil, err
 	}
 	if c.api == "store" {
-		p, err := algo.Compile(a, c.quota)
+		p, err := store.NewPolicy(c.quota.WithAlgorithm(a))
 		if err != nil {
 			return nil, err
 		}
+		ps := []*store.Policy{p}
 		return func(ctx context.Context, key string) (bool, error) {
-			d, err := s.Decide(ctx, key, &p, 1)
+			d, err := s.Decide(ctx, key, ps, 1, nil)
 			return d.Limited, err
 		}, nil
 	}

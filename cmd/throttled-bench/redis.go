@@ -9,6 +9,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/throttled-go/throttled"
+	"github.com/throttled-go/throttled/store"
 	"github.com/throttled-go/throttled/store/redisstore"
 )
 
@@ -75,7 +76,11 @@ func (r *redisBench) subject(row string) (subject, error) {
 	if err != nil {
 		return subject{}, err
 	}
-	if err := r.store.Reset(ctx, oneKey[0], a); err != nil {
+	p, err := store.NewPolicy(r.c.quota.WithAlgorithm(a))
+	if err != nil {
+		return subject{}, err
+	}
+	if err := r.store.Reset(ctx, oneKey[0], []*store.Policy{p}); err != nil {
 		return subject{}, err
 	}
 	d, err := decider(r.c, row, r.store)
@@ -133,7 +138,9 @@ func (r *redisBench) close() {
 	keys := []string{incrKey}
 	for _, row := range rows()[1:] {
 		if a, err := throttled.ParseAlgorithm(row); err == nil {
-			keys = append(keys, r.store.Key(oneKey[0], a))
+			if p, err := store.NewPolicy(r.c.quota.WithAlgorithm(a)); err == nil {
+				keys = append(keys, r.store.Key(oneKey[0], p))
+			}
 		}
 	}
 	for _, k := range keys { // one DEL per key: keys may live in different cluster slots

@@ -14,7 +14,7 @@ var colors = map[algo.Algorithm]string{
 	algo.FixedWindow:   "#E69F00",
 	algo.SlidingWindow: "#56B4E9",
 	algo.TokenBucket:   "#009E73",
-	algo.LeakingBucket:   "#0072B2",
+	algo.LeakingBucket: "#0072B2",
 	algo.GCRA:          "#CC79A7",
 }
 

@@ -35,8 +35,8 @@ import (
 
 var (
 	ctx        = context.Background()
-	redisStore store.Store
-	t          *throttled.Throttled
+	redisStore store.Store[string]
+	t          *throttled.Limiter
 )
 
 func callAPI(context.Context) error { return nil }

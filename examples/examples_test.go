@@ -45,6 +45,14 @@ var examples = map[string][]string{
 		`✅ Total: 300, 🕒 Latency: \d+\.\d{4} ms/op, 🚀 Throughput: \d+ req/s`,
 		`❌ Denied: \d+ requests`,
 	},
+	"quotas": {
+		`request 10: allowed; burst 0/10 left daily 10/20 left`,
+		`request 11: limited, retry after 200ms; burst 0/10 left \(bound\) daily 10/20 left`,
+		`request 12: limited, retry after 200ms; burst 0/10 left \(bound\) daily 10/20 left`,
+		`after 3s: limited, retry after 23h59m57s; burst 5/10 left daily 0/20 left \(bound\)`,
+		`alice \(free\): 10 of 50 admitted, 0 of 10 left`,
+		`bob \(pro\): 50 of 50 admitted, 950 of 1000 left`,
+	},
 	"typedkeys": {
 		`user 42, request 1: limited=false remaining=2`,
 		`user 42, request 2: limited=false remaining=1`,

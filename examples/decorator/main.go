@@ -1,9 +1,9 @@
-// Command decorator is the seed's decorator example in Go: throttled.Wrap
+// Command decorator is throttled-py's decorator example in Go: throttled.Wrap
 // guards a function as @Throttled(key="/ping", quota=per_min(1)) does. The
 // first call runs; a second call within the minute does not run and
 // returns a *throttled.LimitedError instead.
 //
-// Then the seed's in-memory example: two functions guarded on the same
+// Then throttled-py's in-memory example: two functions guarded on the same
 // key, store and quota ("ping-pong") share that key's quota.
 package main
 
@@ -42,10 +42,13 @@ func main() {
 	fmt.Println("second ping:", err)
 	fmt.Println("retry in about", le.Result.State.RetryAfter.Round(time.Second))
 
-	// Ping-pong: one store, one key, one quota, two functions.
-	st := memstore.New()
-	defer st.Close()
-	newLimiter := func() *throttled.Throttled {
+	// Ping-pong: one store, one key, one quota, two functions: limiters
+	// with the same quota on the same key share its state.
+	st, err := memstore.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	newLimiter := func() *throttled.Limiter {
 		return throttled.MustNew(throttled.WithStore(st), throttled.WithQuota(throttled.PerMin(1)))
 	}
 	pingFn := throttled.Wrap(newLimiter(), "ping-pong", func(context.Context) error { fmt.Println("ping"); return nil })

@@ -1,4 +1,4 @@
-// Command quickstart is the seed's quick start in Go: a token bucket of
+// Command quickstart is throttled-py's quick start in Go: a token bucket of
 // 1,000 per second (burst 1,000) on the in-process store, called 100,000
 // times in a row on one key. It prints how many calls were denied and the
 // latency and throughput of the calls.
@@ -16,7 +16,7 @@ import (
 
 func main() {
 	t, err := throttled.New(
-		throttled.WithAlgorithm(throttled.TokenBucket),              // seed: using=token_bucket
+		throttled.WithAlgorithm(throttled.TokenBucket),              // throttled-py: using=token_bucket
 		throttled.WithQuota(throttled.PerSec(1000).WithBurst(1000)), // 1,000 tokens per second, bucket of 1,000
 	)
 	if err != nil {

@@ -1,4 +1,4 @@
-// Command redis is the seed's Redis example in Go: a token bucket of 1 per
+// Command redis is throttled-py's Redis example in Go: a token bucket of 1 per
 // minute on "/api/products", its state kept in Redis, so every process
 // sharing the Redis server shares the quota. The first call succeeds, the
 // second is limited.

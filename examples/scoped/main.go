@@ -1,4 +1,4 @@
-// Command scoped is the seed's context-manager example in Go. Where
+// Command scoped is throttled-py's context-manager example in Go. Where
 // Python writes `with throttle: call_api()`, Go passes the block to Do,
 // which runs it only when the request is allowed and otherwise returns a
 // *throttled.LimitedError without running it.
@@ -22,7 +22,7 @@ func main() {
 	ctx := context.Background()
 	// Throttled(key="/api/v1/users/", quota=per_min(1))
 	t, err := throttled.New(
-		throttled.WithKey("/api/v1/users/"),
+		throttled.WithDefaultKey("/api/v1/users/"),
 		throttled.WithQuota(throttled.PerMin(1)),
 	)
 	if err != nil {
@@ -30,7 +30,7 @@ func main() {
 	}
 
 	// with throttle as rate_limit_result: ...
-	// The empty key stands for the WithKey key.
+	// The empty key stands for the WithDefaultKey key.
 	err = t.Do(ctx, "", func(ctx context.Context) error {
 		st, err := t.Peek(ctx, "")
 		if err != nil {

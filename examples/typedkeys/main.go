@@ -51,8 +51,9 @@ func main() {
 	}
 	fmt.Printf("user 7,  request 1: limited=%v remaining=%d\n", res.Limited, res.State.Remaining)
 
-	// A handler limited per user: 1 request a minute.
-	perMinute, err := typed.New[UserID](typed.WithQuota(throttled.PerMin(1)), typed.WithKeyPrefix("handler"))
+	// A handler limited per user: 1 request a minute. Its quota differs
+	// from perUser's, so the two keep separate states for one user.
+	perMinute, err := typed.New[UserID](typed.WithQuota(throttled.PerMin(1)))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,10 +1,10 @@
-// Command waitretry is the seed's wait-and-retry example in Go: GCRA at
+// Command waitretry is throttled-py's wait-and-retry example in Go: GCRA at
 // 100 requests per second (burst 100), where each call waits and retries
 // for up to one second (Wait with WithTimeout) instead of failing at once.
 // Four workers share the calls; nearly all pass, and the throughput stays
 // close to the quota.
 //
-// The seed makes 1,000 calls (about 9s); this makes 300 by default (about
+// throttled-py's makes 1,000 calls (about 9s); this makes 300 by default (about
 // 2s: the burst of 100 at once, then 100 a second). Set -n to change it.
 package main
 

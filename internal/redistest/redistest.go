@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -53,6 +54,9 @@ type ClusterServer struct {
 type process struct {
 	network string // "tcp", or "unix" for a server started by StandaloneUnix
 	addr    string // "127.0.0.1:port", or the socket's path
+	bin     string // what started it, for Restart
+	dir     string
+	args    []string
 	cmd     *exec.Cmd
 	out     *syncBuffer
 	done    chan struct{} // closed once cmd.Wait has returned
@@ -164,6 +168,63 @@ func (s *Server) URL() string {
 func (s *Server) Stop() {
 	s.p.stopped.Store(true)
 	s.p.kill()
+}
+
+// Pause stops the server with SIGSTOP: it keeps its connections and port
+// but answers nothing, like a hung server, until Resume.
+func (s *Server) Pause(tb testing.TB) {
+	tb.Helper()
+	if err := s.p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		tb.Fatalf("redistest: SIGSTOP: %v", err)
+	}
+}
+
+// Resume continues a server stopped by Pause (SIGCONT).
+func (s *Server) Resume(tb testing.TB) {
+	tb.Helper()
+	if err := s.p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		tb.Fatalf("redistest: SIGCONT: %v", err)
+	}
+}
+
+// Kill kills the server with SIGKILL and waits for it to exit, as a crash
+// would; Restart starts it again.
+func (s *Server) Kill() {
+	s.p.stopped.Store(true)
+	s.p.kill()
+}
+
+// Restart starts the server again, after Kill or not, on the same address
+// and directory, with an empty dataset (the servers keep no persistence),
+// and waits until it answers.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	if !s.p.exited() {
+		s.Kill()
+	}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		err := s.p.run()
+		if err == nil {
+			if err = s.p.waitReady(); err == nil {
+				s.p.stopped.Store(false)
+				return
+			}
+			s.p.kill()
+		}
+		if time.Now().After(deadline) { // the port may take a moment to be free again
+			tb.Fatalf("redistest: restart on %s: %v", s.p.addr, err)
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+// KillNode kills node i of the cluster (an index into Addrs) with SIGKILL,
+// as a crash would: its slots fail while the other nodes keep serving
+// theirs (the nodes run without cluster-require-full-coverage).
+func (c *ClusterServer) KillNode(i int) {
+	c.nodes[i].stopped.Store(true)
+	c.nodes[i].kill()
 }
 
 // Do sends one command to the server on a new connection and returns the
@@ -362,7 +423,8 @@ func tryStart(bin, dir string, m mode) (p *process, retry bool, err error) {
 	)
 	if m == modeCluster {
 		// Choose the cluster bus port explicitly: the default, port+10000,
-		// may be taken or beyond 65535.
+		// may be taken or beyond 65535. Without full coverage the other
+		// nodes keep serving their slots while one node is down.
 		busPort, err := freePort()
 		if err != nil {
 			return nil, false, err
@@ -371,29 +433,14 @@ func tryStart(bin, dir string, m mode) (p *process, retry bool, err error) {
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf",
 			"--cluster-port", strconv.Itoa(busPort),
+			"--cluster-require-full-coverage", "no",
 		)
 	}
 
-	out := &syncBuffer{}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
-		return nil, false, fmt.Errorf("start %s: %w", bin, err)
+	p = &process{network: network, addr: addr, bin: bin, dir: dir, args: args}
+	if err := p.run(); err != nil {
+		return nil, false, err
 	}
-	p = &process{
-		network: network,
-		addr:    addr,
-		cmd:     cmd,
-		out:     out,
-		done:    make(chan struct{}),
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 
 	err = p.waitReady()
 	if err == nil {
@@ -401,10 +448,30 @@ func tryStart(bin, dir string, m mode) (p *process, retry bool, err error) {
 	}
 	exited := p.exited()
 	p.kill()
-	output := out.tail(tailBytes)
+	output := p.out.tail(tailBytes)
 	retry = errors.Is(err, errForeignServer) ||
 		(exited && (strings.Contains(output, "in use") || strings.Contains(output, "listening")))
 	return nil, retry, fmt.Errorf("redis-server on %s: %w\n--- redis-server output (tail) ---\n%s", p.addr, err, output)
+}
+
+// run starts the process's command and reaps it in the background.
+func (p *process) run() error {
+	out := &syncBuffer{}
+	cmd := exec.Command(p.bin, p.args...)
+	cmd.Dir = p.dir
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", p.bin, err)
+	}
+	done := make(chan struct{})
+	p.cmd, p.out, p.done = cmd, out, done
+	go func() {
+		p.err = cmd.Wait()
+		close(done)
+	}()
+	return nil
 }
 
 // errForeignServer reports that the port answered PING, but from a
@@ -513,12 +580,17 @@ func (p *process) mustOK(tb testing.TB, args ...string) {
 
 // roundTrip sends one command on a new connection and reads its reply.
 func (p *process) roundTrip(args []string) (string, error) {
+	return p.roundTripTimeout(args, ioTimeout)
+}
+
+// roundTripTimeout is roundTrip with a deadline of its own.
+func (p *process) roundTripTimeout(args []string, timeout time.Duration) (string, error) {
 	conn, err := net.DialTimeout(p.network, p.addr, dialTimeout)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
+	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return "", err
 	}
 	if _, err := conn.Write(encodeCommand(args)); err != nil {

@@ -2,9 +2,11 @@ package redistest
 
 import (
 	"bufio"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStandalone(t *testing.T) {
@@ -210,5 +212,45 @@ func TestSentinel(t *testing.T) {
 	}
 	if got := s.Master.Do(t, "SET", "k", "v"); got != "OK" {
 		t.Fatalf("SET on the master = %q", got)
+	}
+}
+
+// TestPauseResumeKillRestart checks the fault injection: a paused server
+// answers nothing until resumed, a killed one refuses connections, and a
+// restarted one answers on the same address with an empty dataset.
+func TestPauseResumeKillRestart(t *testing.T) {
+	t.Parallel()
+	s := Standalone(t)
+	s.Do(t, "SET", "k", "v")
+
+	s.Pause(t)
+	if _, err := s.p.roundTripTimeout([]string{"PING"}, 200*time.Millisecond); err == nil {
+		t.Fatal("a paused server answered PING")
+	}
+	s.Resume(t)
+	if got := s.Do(t, "GET", "k"); got != "v" {
+		t.Fatalf("after Resume, GET k = %q, want v", got)
+	}
+
+	s.Kill()
+	if _, err := net.DialTimeout("tcp", s.Addr(), time.Second); err == nil {
+		t.Fatal("a killed server accepted a connection")
+	}
+	s.Restart(t)
+	if got := s.Do(t, "GET", "k"); got != "(nil)" {
+		t.Fatalf("after Restart, GET k = %q, want (nil): the dataset is not kept", got)
+	}
+}
+
+// TestKillNode checks that the other nodes of a cluster keep serving their
+// slots when one is killed.
+func TestKillNode(t *testing.T) {
+	t.Parallel()
+	c := Cluster(t)
+	c.KillNode(0)
+	for i := 1; i < 3; i++ {
+		if got := c.DoNode(t, i, "PING"); got != "PONG" {
+			t.Fatalf("node %d after node 0 was killed: PING = %q", i, got)
+		}
 	}
 }

@@ -34,6 +34,10 @@ const DefaultPrefix = "throttled:v3:"
 // to its own.
 const ttlHeadroom = time.Second
 
+// DefaultTimeout is how long a call waits for Redis by default (see
+// WithTimeout).
+const DefaultTimeout = 200 * time.Millisecond
+
 // Store is a Redis store. Build it with New or FromURL; the zero Store is
 // not usable. It is safe for concurrent use.
 type Store struct {
@@ -42,8 +46,9 @@ type Store struct {
 	closed atomic.Bool // Close closed the owned client
 	prefix string
 	clock  store.Clock // nil: the server's TIME
-	slack  int64       // ms added to every TTL
-	script *rueidis.Lua
+	slack   int64         // ms added to every TTL
+	timeout time.Duration // bounds every call; 0: only the caller's ctx does
+	script  *rueidis.Lua
 }
 
 // Option configures a Store.
@@ -91,6 +96,30 @@ func WithTTLSlack(d time.Duration) Option {
 	}
 }
 
+// WithTimeout bounds how long each call (a decision, a batch, a Reset)
+// waits for Redis (default DefaultTimeout, 200 ms): past it the call fails
+// with store.ErrUnavailable, so a hung server costs a caller at most d. A
+// caller's ctx deadline that comes sooner still wins. 0 leaves only the
+// ctx to bound the call; d must not be negative or above a minute. A call
+// that times out may still have been decided on the server.
+func WithTimeout(d time.Duration) Option {
+	return func(s *Store) error {
+		if d < 0 || d > time.Minute {
+			return &algo.DataError{Name: "timeout", Value: d, Reason: "must be 0 to 1m"}
+		}
+		s.timeout = d
+		return nil
+	}
+}
+
+// bound returns ctx bounded by the store's timeout.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout == 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
+
 // New returns a Store on client (standalone, Sentinel or Cluster). The
 // caller keeps ownership of client: Close does not close it. A bad option
 // gives a *algo.DataError naming it.
@@ -98,7 +127,7 @@ func New(client rueidis.Client, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, &algo.DataError{Name: "client", Value: "nil", Reason: "a rueidis.Client is required"}
 	}
-	s := &Store{client: client, prefix: DefaultPrefix, script: rueidis.NewLuaScript(scriptSource)}
+	s := &Store{client: client, prefix: DefaultPrefix, timeout: DefaultTimeout, script: rueidis.NewLuaScript(scriptSource)}
 	for _, o := range opts {
 		if o == nil {
 			return nil, &algo.DataError{Name: "option", Value: "nil", Reason: "options must not be nil"}
@@ -129,6 +158,22 @@ func FromURL(url string, opts ...Option) (*Store, error) {
 		}
 		return nil, &algo.DataError{Name: "Redis URL", Value: redactURL(url), Reason: reason}
 	}
+	probe := &Store{timeout: DefaultTimeout}
+	for _, o := range opts {
+		if o != nil {
+			if err := o(probe); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// A client of its own fails fast: connections are dialled and found
+	// dead within about the call timeout, not rueidis's defaults of 5 s and
+	// 10 s, and no command is retried behind the caller's back.
+	if probe.timeout > 0 {
+		co.Dialer.Timeout = max(probe.timeout, 100*time.Millisecond)
+		co.ConnWriteTimeout = max(probe.timeout, time.Second)
+	}
+	co.DisableRetry = true
 	client, err := rueidis.NewClient(co)
 	if err != nil {
 		return nil, fmt.Errorf("%w: connect to %s: %w", store.ErrUnavailable, redactURL(url), err)
@@ -209,7 +254,9 @@ func (s *Store) Decide(ctx context.Context, key string, ps []*store.Policy, cost
 	for j, p := range ps {
 		keys[j] = s.Key(key, p)
 	}
+	ctx, cancel := s.bound(ctx)
 	reply := s.script.Exec(ctx, s.client, keys, []string{string(appendNumbers(args, cost))})
+	cancel()
 	var ds [store.MaxPolicies]algo.Decision
 	var errs [1]error
 	if err := decodeReply(reply, keys, len(ps), ds[:len(ps)], errs[:]); err != nil {
@@ -279,6 +326,8 @@ func (s *Store) Reset(ctx context.Context, key string, ps []*store.Policy) error
 	for j, p := range ps {
 		keys[j] = s.Key(key, p)
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := s.client.Do(ctx, s.client.B().Del().Key(keys...).Build()).Error(); err != nil {
 		return classify(err, "DEL", callName(keys))
 	}

@@ -41,11 +41,11 @@ const DefaultTimeout = 200 * time.Millisecond
 // Store is a Redis store. Build it with New or FromURL; the zero Store is
 // not usable. It is safe for concurrent use.
 type Store struct {
-	client rueidis.Client
-	owned  bool        // the client was made by FromURL and is closed by Close
-	closed atomic.Bool // Close closed the owned client
-	prefix string
-	clock  store.Clock // nil: the server's TIME
+	client  rueidis.Client
+	owned   bool        // the client was made by FromURL and is closed by Close
+	closed  atomic.Bool // Close closed the owned client
+	prefix  string
+	clock   store.Clock   // nil: the server's TIME
 	slack   int64         // ms added to every TTL
 	timeout time.Duration // bounds every call; 0: only the caller's ctx does
 	script  *rueidis.Lua

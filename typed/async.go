@@ -63,7 +63,7 @@ func (l *Limiter[K]) LimitAll(ctx context.Context, reqs []Request[K]) ([]Result,
 		reqs = mapped
 	}
 	if l.quotaFunc == nil {
-		l.decideAll(ctx, l.policies, reqs, results, errs)
+		l.decideAll(ctx, l.set, reqs, results, errs)
 	} else {
 		l.decideGroups(ctx, reqs, results, errs)
 	}
@@ -85,7 +85,7 @@ const maxConcurrentGroups = 8
 // A key's requests share a set, so they are still decided in input order.
 func (l *Limiter[K]) decideGroups(ctx context.Context, reqs []Request[K], results []Result, errs []error) {
 	type group struct {
-		ps    []*store.Policy
+		set   *policySet
 		index []int
 	}
 	var groups []*group
@@ -93,19 +93,19 @@ func (l *Limiter[K]) decideGroups(ctx context.Context, reqs []Request[K], result
 		if errs[i] = l.checkKey(r.Key); errs[i] != nil {
 			continue
 		}
-		ps, err := l.policiesFor(ctx, r.Key)
+		set, err := l.policiesFor(ctx, r.Key)
 		if errs[i] = err; err != nil {
 			continue
 		}
 		var g *group
 		for _, o := range groups {
-			if &o.ps[0] == &ps[0] { // the cache returns one slice per quota set
+			if o.set == set { // the cache returns one set per quota set
 				g = o
 				break
 			}
 		}
 		if g == nil {
-			g = &group{ps: ps}
+			g = &group{set: set}
 			groups = append(groups, g)
 		}
 		g.index = append(g.index, i)
@@ -121,7 +121,7 @@ func (l *Limiter[K]) decideGroups(ctx context.Context, reqs []Request[K], result
 				sub[j] = reqs[i]
 			}
 			res, serrs := make([]Result, len(sub)), make([]error, len(sub))
-			l.decideAll(ctx, g.ps, sub, res, serrs)
+			l.decideAll(ctx, g.set, sub, res, serrs)
 			for j, i := range g.index {
 				results[i], errs[i] = res[j], serrs[j]
 			}
@@ -132,22 +132,38 @@ func (l *Limiter[K]) decideGroups(ctx context.Context, reqs []Request[K], result
 
 }
 
-// decideAll decides reqs, whose keys are mapped already, under ps.
-func (l *Limiter[K]) decideAll(ctx context.Context, ps []*store.Policy, reqs []Request[K], results []Result, errs []error) {
-	n := len(ps)
+// decideAll decides reqs, whose keys are mapped already, under set: in
+// one batch on the store, then by the outage policy those the store could
+// not decide for being down.
+func (l *Limiter[K]) decideAll(ctx context.Context, set *policySet, reqs []Request[K], results []Result, errs []error) {
+	n := len(set.ps)
 	out := make([]algo.Decision, len(reqs))
 	var each []algo.Decision
 	if n > 1 {
 		each = make([]algo.Decision, len(reqs)*n)
 	}
+	eachOf := func(i int) []algo.Decision {
+		if each == nil {
+			return nil
+		}
+		return each[i*n : (i+1)*n]
+	}
+	srcs := make([]Source, len(reqs))
+	down := l.outage != nil && l.outage.breaker.open.Load()
 	storeutil.Subset(reqs, out, each, n, errs, func(i int) error {
 		if err := l.checkKey(reqs[i].Key); err != nil {
 			return err
 		}
-		return storeutil.CheckCost(reqs[i].Cost)
+		if err := storeutil.CheckCost(reqs[i].Cost); err != nil {
+			return err
+		}
+		if down { // the circuit is open: the outage policy decides
+			return errCircuitOpen
+		}
+		return nil
 	}, func(reqs []Request[K], out, each []algo.Decision, errs []error) {
 		if l.batch != nil {
-			l.batch.DecideBatch(ctx, ps, reqs, out, each, errs)
+			l.batch.DecideBatch(ctx, set.ps, reqs, out, each, errs)
 			return
 		}
 		for i, r := range reqs {
@@ -155,16 +171,27 @@ func (l *Limiter[K]) decideAll(ctx context.Context, ps []*store.Policy, reqs []R
 			if each != nil {
 				e = each[i*n : (i+1)*n]
 			}
-			out[i], errs[i] = l.st.Decide(ctx, r.Key, ps, r.Cost, e)
+			out[i], errs[i] = l.st.Decide(ctx, r.Key, set.ps, r.Cost, e)
 		}
 	})
+	if l.outage != nil {
+		for i, err := range errs {
+			if err == errCircuitOpen || isOutage(ctx, err) {
+				if err != errCircuitOpen {
+					l.outage.breaker.trip()
+				}
+				l.probe(reqs[i].Key, set)
+				out[i], srcs[i], errs[i] = l.degraded(ctx, reqs[i].Key, set, reqs[i].Cost, eachOf(i))
+			}
+		}
+	}
 	for i := range reqs {
 		if errs[i] == nil {
-			var e []algo.Decision
-			if each != nil {
-				e = each[i*n : (i+1)*n]
-			}
-			results[i] = resultOf(ps, out[i], e)
+			results[i] = resultOf(set.of(srcs[i]), out[i], eachOf(i), srcs[i])
 		}
 	}
 }
+
+// errCircuitOpen marks, inside a batch, the requests left to the outage
+// policy because the store is known to be down; no caller sees it.
+var errCircuitOpen = errors.New("throttled: circuit open")

@@ -18,8 +18,9 @@ import (
 // with New; the zero Limiter is not usable. A Limiter is safe for
 // concurrent use and holds no goroutines of its own.
 type Limiter[K comparable] struct {
-	policies   []*store.Policy // the quotas, compiled; nil with a quota func
+	set        *policySet // the quotas, compiled; nil with a quota func
 	quotaFunc  func(context.Context, K) ([]algo.Quota, error)
+	outage     *outage[K] // nil: fail closed
 	cache      *policyCache
 	alg        algo.Algorithm
 	st         store.Store[K]
@@ -81,13 +82,13 @@ func New[K comparable](opts ...Option) (*Limiter[K], error) {
 		if !ok {
 			return nil, &algo.DataError{Name: "quota func", Value: fmt.Sprintf("%T", c.quotaFunc), Reason: fmt.Sprintf("want func(context.Context, %s) ([]algo.Quota, error)", reflect.TypeFor[K]())}
 		}
-		l.quotaFunc, l.cache = f, &policyCache{alg: c.alg}
+		l.quotaFunc, l.cache = f, &policyCache{alg: c.alg, outage: c.outage}
 	} else {
-		ps, err := compile(c.alg, c.quotas)
+		set, err := compile(c.alg, c.quotas, c.outage)
 		if err != nil {
 			return nil, err
 		}
-		l.policies = ps
+		l.set = set
 	}
 	if c.defaultKey != nil {
 		k, ok := c.defaultKey.(K)
@@ -106,6 +107,9 @@ func New[K comparable](opts ...Option) (*Limiter[K], error) {
 	}
 	l.st = st
 	l.batch, _ = st.(store.Batcher[K])
+	if l.outage, err = newOutage(c.outage, st); err != nil {
+		return nil, err
+	}
 	if cs, ok := st.(store.Clocked); ok {
 		if sl, ok := cs.Clock().(store.Sleeper); ok {
 			l.clock, l.sleeper = cs.Clock(), sl
@@ -149,11 +153,11 @@ func storeFor[K comparable](c config) (store.Store[K], error) {
 // Quotas returns the limiter's quotas, each with its algorithm; nil when
 // they come from a quota function.
 func (l *Limiter[K]) Quotas() []algo.Quota {
-	if l.policies == nil {
+	if l.set == nil {
 		return nil
 	}
-	qs := make([]algo.Quota, len(l.policies))
-	for i, p := range l.policies {
+	qs := make([]algo.Quota, len(l.set.ps))
+	for i, p := range l.set.ps {
 		qs[i] = p.Quota()
 	}
 	return qs
@@ -176,23 +180,23 @@ func (l *Limiter[K]) Limit(ctx context.Context, key K, cost int64) (Result, erro
 	if err := storeutil.CheckCost(cost); err != nil {
 		return Result{}, err
 	}
-	ps, err := l.policiesFor(ctx, key)
+	set, err := l.policiesFor(ctx, key)
 	if err != nil {
 		return Result{}, err
 	}
-	if len(ps) == 1 {
-		d, err := l.st.Decide(ctx, key, ps, cost, nil)
+	if len(set.ps) == 1 {
+		d, src, err := l.decide(ctx, key, set, cost, nil)
 		if err != nil {
 			return Result{}, err
 		}
-		return resultOf(ps, d, nil), nil
+		return resultOf(set.of(src), d, nil, src), nil
 	}
-	each := make([]algo.Decision, len(ps))
-	d, err := l.st.Decide(ctx, key, ps, cost, each)
+	each := make([]algo.Decision, len(set.ps))
+	d, src, err := l.decide(ctx, key, set, cost, each)
 	if err != nil {
 		return Result{}, err
 	}
-	return resultOf(ps, d, each), nil
+	return resultOf(set.of(src), d, each, src), nil
 }
 
 // Peek returns key's state without consuming anything: the state a
@@ -209,11 +213,16 @@ func (l *Limiter[K]) Reset(ctx context.Context, key K) error {
 	if err := l.checkKey(key); err != nil {
 		return err
 	}
-	ps, err := l.policiesFor(ctx, key)
+	set, err := l.policiesFor(ctx, key)
 	if err != nil {
 		return err
 	}
-	return l.st.Reset(ctx, key, ps)
+	if l.outage != nil && l.outage.fallback != nil {
+		if err := l.outage.fallback.Reset(ctx, key, set.local); err != nil {
+			return err
+		}
+	}
+	return l.st.Reset(ctx, key, set.ps)
 }
 
 // keyOf maps K's zero value to the default key, when one is set.

@@ -22,6 +22,7 @@ type config struct {
 	cost       int64
 	timeout    time.Duration
 	keyFunc    any // func(K) (string, error)
+	outage     OutagePolicy
 	errs       []error
 }
 

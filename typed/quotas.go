@@ -9,14 +9,32 @@ import (
 	"github.com/throttled-go/throttled/store"
 )
 
+// policySet is the compiled form of a key's quotas: the store's policies
+// and, with FallBack, the local store's (scaled) ones.
+type policySet struct {
+	ps    []*store.Policy
+	local []*store.Policy // nil without FallBack
+}
+
+// of returns the policies that decided with source src.
+func (s *policySet) of(src Source) []*store.Policy {
+	if src == FromFallback {
+		return s.local
+	}
+	return s.ps
+}
+
 // compile turns quotas into policies, giving the ones without an algorithm
 // alg. It refuses an empty or too long list, a bad quota (naming it), and
 // two quotas that would keep the same state.
-func compile(alg algo.Algorithm, qs []algo.Quota) ([]*store.Policy, error) {
+func compile(alg algo.Algorithm, qs []algo.Quota, outage OutagePolicy) (*policySet, error) {
 	if len(qs) == 0 || len(qs) > store.MaxPolicies {
 		return nil, &algo.DataError{Name: "number of quotas", Value: len(qs), Reason: fmt.Sprintf("must be 1 to %d", store.MaxPolicies)}
 	}
-	ps := make([]*store.Policy, len(qs))
+	set := &policySet{ps: make([]*store.Policy, len(qs))}
+	if outage.mode == fallBack {
+		set.local = make([]*store.Policy, len(qs))
+	}
 	for i, q := range qs {
 		if q.Algorithm == 0 {
 			q.Algorithm = alg
@@ -28,14 +46,19 @@ func compile(alg algo.Algorithm, qs []algo.Quota) ([]*store.Policy, error) {
 			}
 			return nil, err
 		}
-		for _, o := range ps[:i] {
+		for _, o := range set.ps[:i] {
 			if o.Same(p) {
 				return nil, &algo.DataError{Name: "quota", Value: p.String(), Reason: fmt.Sprintf("keeps the same state as %v: give it once", o)}
 			}
 		}
-		ps[i] = p
+		set.ps[i] = p
+		if set.local != nil {
+			if set.local[i], err = store.NewPolicy(outage.scaled(q)); err != nil {
+				return nil, fmt.Errorf("fallback quota %d (%v): %w", i, outage.scaled(q), err)
+			}
+		}
 	}
-	return ps, nil
+	return set, nil
 }
 
 // maxCachedSets bounds the quota sets a quota function's cache holds; past
@@ -52,13 +75,14 @@ type quotaSet struct {
 // policyCache maps the quota sets a quota function returns to their
 // policies.
 type policyCache struct {
-	alg algo.Algorithm
-	mu  sync.RWMutex
-	m   map[quotaSet][]*store.Policy
+	alg    algo.Algorithm
+	outage OutagePolicy
+	mu     sync.RWMutex
+	m      map[quotaSet]*policySet
 }
 
 // policies returns the policies of qs, compiled once.
-func (c *policyCache) policies(qs []algo.Quota) ([]*store.Policy, error) {
+func (c *policyCache) policies(qs []algo.Quota) (*policySet, error) {
 	if len(qs) == 0 || len(qs) > store.MaxPolicies {
 		return nil, &algo.DataError{Name: "number of quotas", Value: len(qs), Reason: fmt.Sprintf("the quota func must return 1 to %d", store.MaxPolicies)}
 	}
@@ -70,13 +94,13 @@ func (c *policyCache) policies(qs []algo.Quota) ([]*store.Policy, error) {
 	if ok {
 		return ps, nil
 	}
-	ps, err := compile(c.alg, qs)
+	ps, err := compile(c.alg, qs, c.outage)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= maxCachedSets {
-		c.m = map[quotaSet][]*store.Policy{}
+		c.m = map[quotaSet]*policySet{}
 	}
 	c.m[k] = ps
 	c.mu.Unlock()
@@ -85,9 +109,9 @@ func (c *policyCache) policies(qs []algo.Quota) ([]*store.Policy, error) {
 
 // policiesFor returns key's policies: the limiter's, or its quota
 // function's.
-func (l *Limiter[K]) policiesFor(ctx context.Context, key K) ([]*store.Policy, error) {
+func (l *Limiter[K]) policiesFor(ctx context.Context, key K) (*policySet, error) {
 	if l.quotaFunc == nil {
-		return l.policies, nil
+		return l.set, nil
 	}
 	qs, err := l.quotaFunc(ctx, key)
 	if err != nil {

@@ -42,6 +42,9 @@ type Result struct {
 	// limiter has more than one quota for the key; nil otherwise (State is
 	// then the one quota's).
 	Quotas []QuotaState
+	// Source says what decided: the store (the zero value), or the outage
+	// policy while the store was unavailable (see WithOutagePolicy).
+	Source Source
 }
 
 // QuotaState is one quota's part in a decision.
@@ -84,11 +87,12 @@ func stateOf(p *store.Policy, d algo.Decision) State {
 
 // resultOf builds a Result from the combined decision d and, with several
 // policies, each policy's.
-func resultOf(ps []*store.Policy, d algo.Decision, each []algo.Decision) Result {
+// With FromFailOpen the decisions are zero: State holds only the Limit.
+func resultOf(ps []*store.Policy, d algo.Decision, each []algo.Decision, src Source) Result {
 	if len(ps) == 1 {
-		return Result{Limited: d.Limited, State: stateOf(ps[0], d)}
+		return Result{Limited: d.Limited, State: stateOf(ps[0], d), Source: src}
 	}
-	r := Result{Limited: d.Limited, State: stateOf(ps[0], d), Quotas: make([]QuotaState, len(ps))}
+	r := Result{Limited: d.Limited, State: stateOf(ps[0], d), Quotas: make([]QuotaState, len(ps)), Source: src}
 	least := -1
 	for i, p := range ps {
 		r.Quotas[i] = QuotaState{Quota: p.Quota(), Limited: each[i].Limited, State: stateOf(p, each[i])}

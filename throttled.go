@@ -147,3 +147,45 @@ func WithTimeout(d time.Duration) Option { return typed.WithTimeout(d) }
 // WithDefaultKey sets the key used by every call given the empty key
 // (throttled-py's key=). Without it, the empty key is invalid input.
 func WithDefaultKey(key string) Option { return typed.WithDefaultKey(key) }
+
+// Hook observes, and may wrap, every decision of a Limiter; see
+// typed.Hook.
+type Hook = typed.Hook[string]
+
+// Call is one decision as a Hook sees it.
+type Call = typed.Call[string]
+
+// Next decides a Call; see typed.Next.
+type Next = typed.Next
+
+// WithHooks adds hooks, the first outermost; see typed.Hook.
+func WithHooks(hooks ...Hook) Option { return typed.WithHooks(hooks...) }
+
+// OutagePolicy is what a limiter does while its store is unavailable; see
+// typed.WithOutagePolicy.
+type OutagePolicy = typed.OutagePolicy
+
+// The outage policies: fail every call the store cannot decide (the
+// default), or allow it.
+var (
+	FailClosed = typed.FailClosed
+	FailOpen   = typed.FailOpen
+)
+
+// FallBack decides the requests the store cannot decide on a local memory
+// store, each quota divided by instances; see typed.FallBack.
+func FallBack(instances int) OutagePolicy { return typed.FallBack(instances) }
+
+// WithOutagePolicy sets what the limiter does while its store is
+// unavailable (default FailClosed).
+func WithOutagePolicy(p OutagePolicy) Option { return typed.WithOutagePolicy(p) }
+
+// Source says what decided a request: Result.Source.
+type Source = typed.Source
+
+// What decided a request.
+const (
+	FromStore    = typed.FromStore    // the store
+	FromFallback = typed.FromFallback // FallBack's local store, the store being down
+	FromFailOpen = typed.FromFailOpen // FailOpen, the store being down
+)

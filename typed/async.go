@@ -190,6 +190,12 @@ func (l *Limiter[K]) decideAll(ctx context.Context, set *policySet, reqs []Reque
 			results[i] = resultOf(set.of(srcs[i]), out[i], eachOf(i), srcs[i])
 		}
 	}
+	if l.hooks != nil {
+		for i, r := range reqs {
+			c := &Call[K]{Key: r.Key, Cost: r.Cost, Quotas: set.quotas, Store: l.storeName, Batch: true}
+			results[i], errs[i] = l.hooked(ctx, c, func(context.Context) (Result, error) { return results[i], errs[i] })
+		}
+	}
 }
 
 // errCircuitOpen marks, inside a batch, the requests left to the outage

@@ -106,6 +106,9 @@ func (e encoded[K]) DecideBatch(ctx context.Context, ps []*store.Policy, reqs []
 		})
 }
 
+// Name returns the string store's name, for hooks.
+func (e encoded[K]) Name() string { return storeName(e.s) }
+
 // Clock returns the string store's clock, when it has one (store.Clocked).
 func (e encoded[K]) Clock() store.Clock {
 	if c, ok := e.s.(store.Clocked); ok {

@@ -21,6 +21,8 @@ type Limiter[K comparable] struct {
 	set        *policySet // the quotas, compiled; nil with a quota func
 	quotaFunc  func(context.Context, K) ([]algo.Quota, error)
 	outage     *outage[K] // nil: fail closed
+	hooks      []Hook[K]
+	storeName  string // for hooks
 	cache      *policyCache
 	alg        algo.Algorithm
 	st         store.Store[K]
@@ -110,6 +112,13 @@ func New[K comparable](opts ...Option) (*Limiter[K], error) {
 	if l.outage, err = newOutage(c.outage, st); err != nil {
 		return nil, err
 	}
+	if c.hooks != nil {
+		hs, ok := c.hooks.([]Hook[K])
+		if !ok {
+			return nil, &algo.DataError{Name: "hooks", Value: fmt.Sprintf("%T", c.hooks), Reason: fmt.Sprintf("want hooks of %s keys", reflect.TypeFor[K]())}
+		}
+		l.hooks, l.storeName = hs, storeName(st)
+	}
 	if cs, ok := st.(store.Clocked); ok {
 		if sl, ok := cs.Clock().(store.Sleeper); ok {
 			l.clock, l.sleeper = cs.Clock(), sl
@@ -184,6 +193,15 @@ func (l *Limiter[K]) Limit(ctx context.Context, key K, cost int64) (Result, erro
 	if err != nil {
 		return Result{}, err
 	}
+	if l.hooks != nil {
+		c := &Call[K]{Key: key, Cost: cost, Quotas: set.quotas, Store: l.storeName}
+		return l.hooked(ctx, c, func(ctx context.Context) (Result, error) { return l.limit(ctx, key, set, cost) })
+	}
+	return l.limit(ctx, key, set, cost)
+}
+
+// limit decides a checked request under set.
+func (l *Limiter[K]) limit(ctx context.Context, key K, set *policySet, cost int64) (Result, error) {
 	if len(set.ps) == 1 {
 		d, src, err := l.decide(ctx, key, set, cost, nil)
 		if err != nil {

@@ -23,6 +23,7 @@ type config struct {
 	timeout    time.Duration
 	keyFunc    any // func(K) (string, error)
 	outage     OutagePolicy
+	hooks      any // []Hook[K]
 	errs       []error
 }
 

@@ -12,8 +12,9 @@ import (
 // policySet is the compiled form of a key's quotas: the store's policies
 // and, with FallBack, the local store's (scaled) ones.
 type policySet struct {
-	ps    []*store.Policy
-	local []*store.Policy // nil without FallBack
+	ps     []*store.Policy
+	local  []*store.Policy // nil without FallBack
+	quotas []algo.Quota    // the ps' quotas, for hooks
 }
 
 // of returns the policies that decided with source src.
@@ -31,7 +32,7 @@ func compile(alg algo.Algorithm, qs []algo.Quota, outage OutagePolicy) (*policyS
 	if len(qs) == 0 || len(qs) > store.MaxPolicies {
 		return nil, &algo.DataError{Name: "number of quotas", Value: len(qs), Reason: fmt.Sprintf("must be 1 to %d", store.MaxPolicies)}
 	}
-	set := &policySet{ps: make([]*store.Policy, len(qs))}
+	set := &policySet{ps: make([]*store.Policy, len(qs)), quotas: make([]algo.Quota, len(qs))}
 	if outage.mode == fallBack {
 		set.local = make([]*store.Policy, len(qs))
 	}
@@ -51,7 +52,7 @@ func compile(alg algo.Algorithm, qs []algo.Quota, outage OutagePolicy) (*policyS
 				return nil, &algo.DataError{Name: "quota", Value: p.String(), Reason: fmt.Sprintf("keeps the same state as %v: give it once", o)}
 			}
 		}
-		set.ps[i] = p
+		set.ps[i], set.quotas[i] = p, p.Quota()
 		if set.local != nil {
 			if set.local[i], err = store.NewPolicy(outage.scaled(q)); err != nil {
 				return nil, fmt.Errorf("fallback quota %d (%v): %w", i, outage.scaled(q), err)

@@ -119,6 +119,9 @@ func New(opts ...Option) (*Store, error) {
 // Clock returns the clock the store decides with (store.Clocked).
 func (s *Store) Clock() store.Clock { return s.clock }
 
+// Name returns "memory", the store's name in hooks and metrics.
+func (s *Store) Name() string { return "memory" }
+
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
@@ -204,6 +207,9 @@ var (
 
 // Clock returns the store's clock (store.Clocked).
 func (t *Table[K]) Clock() store.Clock { return t.store.clock }
+
+// Name returns "memory", the store's name in hooks and metrics.
+func (t *Table[K]) Name() string { return "memory" }
 
 func (t *Table[K]) shardIndex(key K) uint64 { return t.hash(key) & t.mask }
 

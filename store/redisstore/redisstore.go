@@ -220,6 +220,9 @@ func (s *Store) errIfClosed() error {
 	return nil
 }
 
+// Name returns "redis", the store's name in hooks and metrics.
+func (s *Store) Name() string { return "redis" }
+
 // Clock returns the clock given by WithClock, or nil when the store
 // decides on the server's time (store.Clocked).
 func (s *Store) Clock() store.Clock { return s.clock }

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/internal/redistest"
+)
+
+// TestSixthAlgorithm proves the walk-through of ARCHITECTURE.md: a new
+// step function dropped next to algo's sources (testdata/sixth, a fixed
+// window written afresh under the name Tumbling, code 6) is accepted by the
+// generator, which emits its Go binding and adds it to the Redis script;
+// and the generated script, run on a real Redis with code 6, decides
+// exactly as algo.FixedWindowStep does on random requests.
+func TestSixthAlgorithm(t *testing.T) {
+	dir := t.TempDir()
+	algoSrc := filepath.Join(moduleRoot, algoDir)
+	entries, err := os.ReadDir(algoSrc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if n := e.Name(); strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") {
+			copyFile(t, filepath.Join(algoSrc, n), filepath.Join(dir, "algo", n))
+		}
+	}
+	copyFile(t, "testdata/sixth/tumbling.go.txt", filepath.Join(dir, "algo", "tumbling.go"))
+	out, err := runGenerate(t, dir, "algo")
+	if err != nil {
+		t.Fatalf("generate with a sixth algorithm: %v", err)
+	}
+	if _, ok := out["internal/steps/tumbling_gen.go"]; !ok {
+		t.Fatalf("no Go binding for the sixth algorithm; outputs: %v", sortedKeys(out))
+	}
+	script := string(out["store/redisstore/lua/throttled.lua"])
+	for _, want := range []string{"local function tumblingStep(", "algorithms[6] = {", "-- algo/tumbling.go:"} {
+		if !strings.Contains(script, want) {
+			t.Fatalf("the script lacks %q", want)
+		}
+	}
+
+	srv := redistest.Standalone(t)
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(6, 6))
+	for i := range 300 {
+		q := algo.PerDuration(time.Duration(1+rng.Int64N(5000))*time.Millisecond, 1+rng.Int64N(20))
+		p, err := algo.Compile(algo.FixedWindow, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := "sixth:" + strconv.Itoa(i)
+		s := algo.FixedWindowInit(p, 0)
+		fresh := true
+		now := int64(1_700_000_000_000_000) + rng.Int64N(1e9)
+		for range 20 {
+			now += rng.Int64N(2*p.Period) - p.Period/4 // sometimes back
+			cost := rng.Int64N(p.Limit + 2)
+			if fresh {
+				s = algo.FixedWindowInit(p, now)
+			}
+			ns, want := algo.FixedWindowStep(s, p, now, cost)
+			args := numbers(now, 60_000, 1000, 1, 6, p.Period, p.Limit, 0, 0, cost) // a minute of TTL slack: keys outlive the test
+			raw, err := c.Do(ctx, c.B().Eval().Script(script).Numkeys(1).Key(key).Arg(args).Build()).ToString()
+			if err != nil {
+				t.Fatalf("EVAL: %v", err)
+			}
+			got := decision(t, raw)
+			if got != want {
+				t.Fatalf("quota %v at %d cost %d: the script's sixth algorithm decided %+v, algo.FixedWindowStep %+v", q, now, cost, got, want)
+			}
+			if !want.Limited && cost > 0 {
+				s, fresh = ns, false
+			}
+		}
+	}
+}
+
+// numbers encodes vs as the script's ARGV[1]: little-endian float64s.
+func numbers(vs ...int64) string {
+	b := make([]byte, 0, 8*len(vs))
+	for _, v := range vs {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(float64(v)))
+	}
+	return string(b)
+}
+
+// decision decodes a one-request, one-policy reply: status, fault, then
+// the four decision fields.
+func decision(t *testing.T, raw string) algo.Decision {
+	t.Helper()
+	if len(raw) != 6*8 {
+		t.Fatalf("reply of %d bytes, want 48", len(raw))
+	}
+	f := func(i int) int64 {
+		return int64(math.Float64frombits(binary.LittleEndian.Uint64([]byte(raw[8*i : 8*i+8]))))
+	}
+	if f(0) != 0 {
+		t.Fatalf("reply status %d (fault %d), want 0", f(0), f(1))
+	}
+	return algo.Decision{Limited: f(2) != 0, Remaining: f(3), RetryAfter: f(4), ResetAfter: f(5)}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

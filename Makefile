@@ -49,7 +49,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./... | tee bench.out
 	@echo "compare runs with: go run $(BENCHSTAT) old.out bench.out"
 
-## bench-table: the seed's benchmark table (memory; add REDIS_URL=redis://... for the Redis columns)
+## bench-table: throttled-py's benchmark table (memory; add REDIS_URL=redis://... for the Redis columns)
 bench-table:
 	$(GO) run ./cmd/throttled-bench $(if $(REDIS_URL),-redis $(REDIS_URL))
 

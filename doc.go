@@ -1,21 +1,23 @@
 // Package throttled is a rate-limiting toolkit: five algorithms (fixed
 // window, sliding window, token bucket, leaky bucket, GCRA) with one exact
-// semantics in memory and in Redis.
+// semantics in memory and in Redis, several quotas per key decided
+// atomically, an outage policy, and hooks.
 //
-//	t, err := throttled.New(
+//	l, err := throttled.New(
 //		throttled.WithAlgorithm(throttled.TokenBucket),
 //		throttled.WithQuota(throttled.PerSec(1000).WithBurst(1000)),
 //	)
-//	res, err := t.Limit(ctx, "/ping", 1) // never blocks: res.Limited, res.State
-//	st, err := t.Peek(ctx, "/ping")      // state without consuming
-//	res, err = t.Wait(ctx, "/ping", 1)   // wait and retry until allowed
-//	err = t.Do(ctx, "/ping", fn)         // run fn only when allowed
-//	ping := throttled.Wrap(t, "/ping", fn)
+//	res, err := l.Limit(ctx, "/ping", 1) // never blocks: res.Limited, res.State
+//	st, err := l.Peek(ctx, "/ping")      // state without consuming
+//	res, err = l.Wait(ctx, "/ping", 1)   // wait and retry until allowed
+//	err = l.Do(ctx, "/ping", fn)         // run fn only when allowed
+//	ping := throttled.Wrap(l, "/ping", fn)
 //
-// This package is the facade for string keys with the seed's defaults
-// (token bucket, 60 per minute, burst = limit, cost 1, one shared in-process
-// store). Package typed offers the same limiter for keys of any comparable
-// type; store/memstore and store/redisstore are the stores.
+// Limiter is typed.Limiter[string] with throttled-py's defaults (token
+// bucket, 60 per minute, burst = limit, cost 1, one shared in-process
+// store); package typed has the same limiter for keys of any comparable
+// type and documents it in full. store/memstore and store/redisstore are
+// the stores; httplimit puts a limiter in front of net/http handlers.
 //
 // A denial is a Result, not an error. Errors are invalid input (ErrInvalid,
 // *DataError), a denial reported by Do, Wrap or Wait (*LimitedError,

@@ -9,7 +9,7 @@ import (
 // not a valid algorithm; use one of the constants.
 type Algorithm uint8
 
-// The algorithms, with the seed's string names.
+// The algorithms, with throttled-py's string names.
 const (
 	FixedWindow   Algorithm = iota + 1 // "fixed_window": counter per window aligned to the epoch
 	SlidingWindow                      // "sliding_window": two-window weighted counter
@@ -32,7 +32,7 @@ var algorithmNames = [...]string{
 // Valid reports whether a is one of the five algorithms.
 func (a Algorithm) Valid() bool { return a >= FixedWindow && a <= GCRA }
 
-// String returns the seed's name of the algorithm, such as "token_bucket".
+// String returns throttled-py's name of the algorithm, such as "token_bucket".
 func (a Algorithm) String() string {
 	if a.Valid() {
 		return algorithmNames[a]
@@ -45,7 +45,7 @@ func (a Algorithm) String() string {
 // window algorithms' capacity is the quota's limit and they ignore burst.
 func (a Algorithm) IsBucket() bool { return a == TokenBucket || a == LeakingBucket || a == GCRA }
 
-// MarshalText encodes a as its seed name.
+// MarshalText encodes a as its throttled-py name.
 func (a Algorithm) MarshalText() ([]byte, error) {
 	if !a.Valid() {
 		return nil, invalid("algorithm", a, "not one of fixed_window, sliding_window, token_bucket, leaking_bucket, gcra")
@@ -53,7 +53,7 @@ func (a Algorithm) MarshalText() ([]byte, error) {
 	return []byte(a.String()), nil
 }
 
-// UnmarshalText decodes a seed name, as ParseAlgorithm does.
+// UnmarshalText decodes a throttled-py name, as ParseAlgorithm does.
 func (a *Algorithm) UnmarshalText(b []byte) error {
 	v, err := ParseAlgorithm(string(b))
 	if err != nil {
@@ -63,7 +63,7 @@ func (a *Algorithm) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// ParseAlgorithm returns the algorithm with the given seed name. Case and
+// ParseAlgorithm returns the algorithm with the given throttled-py name. Case and
 // surrounding space are ignored, and "leaky_bucket" is accepted for
 // "leaking_bucket".
 func ParseAlgorithm(name string) (Algorithm, error) {

@@ -14,7 +14,7 @@ func LeakingBucketInit(q Params, now int64) LeakingBucketState {
 }
 
 // LeakingBucketStep decides a request of cost at time now, in the meter form (the
-// seed's leaking_bucket): each request pours cost into a bucket of capacity
+// leaking_bucket of throttled-py): each request pours cost into a bucket of capacity
 // Burst that drains continuously at Limit per Period; the request passes iff
 // it does not overflow the bucket. Its decisions equal the token bucket's.
 //

@@ -9,7 +9,7 @@ import (
 	"unicode"
 )
 
-// ParseQuota parses a quota written in the seed's grammar:
+// ParseQuota parses a quota written in throttled-py's grammar:
 //
 //	quota  = limit ( "/" | "per" ) period [ "burst" burst ]
 //	period = [ n ] unit | duration

@@ -46,7 +46,7 @@ const t2025 = 1_735_689_600 * second
 // the three are one policy.
 func bucketTimelines() []timeline {
 	return []timeline{
-		{"seed/per_min(60,burst=10)", PerMin(60).WithBurst(10), []step{
+		{"throttled-py/per_min(60,burst=10)", PerMin(60).WithBurst(10), []step{
 			// at    cost  limited remaining retry reset
 			{0, 1, false, 9, 0, 1 * second},
 			{0, 1, false, 8, 0, 2 * second},
@@ -66,9 +66,9 @@ func bucketTimelines() []timeline {
 			{11 * second, 10, false, 0, 0, 10 * second},
 		}},
 		// Seed: limit("key", 1) → remaining 59, reset_after 1; limit("key", 60)
-		// → limited. The seed prints retry_after=60; exactly, 59 tokens are
+		// → limited. throttled-py prints retry_after=60; exactly, 59 tokens are
 		// there and one more comes in 1s, so RetryAfter is 1s.
-		{"seed/default_60_per_min", PerMin(60), []step{
+		{"throttled-py/default_60_per_min", PerMin(60), []step{
 			{0, 1, false, 59, 0, 1 * second},
 			{0, 0, false, 59, 0, 1 * second}, // peek
 			{0, 60, true, 59, 1 * second, 1 * second},
@@ -78,7 +78,7 @@ func bucketTimelines() []timeline {
 			{31 * second, 0, false, 30, 0, 30 * second},
 		}},
 		// Seed: the second ping() is limited: remaining=0, reset_after=60, retry_after=60.
-		{"seed/per_min(1)", PerMin(1), []step{
+		{"throttled-py/per_min(1)", PerMin(1), []step{
 			{0, 1, false, 0, 0, 60 * second},
 			{0, 1, true, 0, 60 * second, 60 * second},
 			{60*second - 1, 1, true, 0, 1, 1},
@@ -199,11 +199,11 @@ func accumulateSteps() []step {
 
 func fixedWindowTimelines() []timeline {
 	return []timeline{
-		{"seed/default_60_per_min", PerMin(60), []step{
+		{"throttled-py/default_60_per_min", PerMin(60), []step{
 			// at    cost  limited remaining retry reset
 			{0, 1, false, 59, 0, 60 * second},
 			{0, 0, false, 59, 0, 60 * second},
-			{0, 60, true, 59, 60 * second, 60 * second}, // the seed's retry_after=60
+			{0, 60, true, 59, 60 * second, 60 * second}, // throttled-py's retry_after=60
 			{0, 61, true, 59, never, 60 * second},
 			{30 * second, 59, false, 0, 0, 30 * second},
 			{30 * second, 1, true, 0, 30 * second, 30 * second},
@@ -211,14 +211,14 @@ func fixedWindowTimelines() []timeline {
 			{60 * second, 0, false, 60, 0, 0},
 			{60 * second, 60, false, 0, 0, 60 * second},
 		}},
-		{"seed/per_min(1)", PerMin(1), []step{
+		{"throttled-py/per_min(1)", PerMin(1), []step{
 			{0, 1, false, 0, 0, 60 * second},
 			{0, 1, true, 0, 60 * second, 60 * second},
 			{60*second - 1, 1, true, 0, 1, 1},
 			{60 * second, 1, false, 0, 0, 60 * second},
 		}},
 		// Seed: assert throttle.limit("key", 2).limited is True.
-		{"seed/per_min(1)_cost_2", PerMin(1), []step{
+		{"throttled-py/per_min(1)_cost_2", PerMin(1), []step{
 			{0, 2, true, 1, never, 0},
 			{0, 1, false, 0, 0, 60 * second},
 			{0, 2, true, 0, never, 60 * second},
@@ -272,7 +272,7 @@ func fixedWindowTimelines() []timeline {
 
 func slidingWindowTimelines() []timeline {
 	return []timeline{
-		{"seed/default_60_per_min", PerMin(60), []step{
+		{"throttled-py/default_60_per_min", PerMin(60), []step{
 			// at    cost  limited remaining retry reset
 			// One request weighs ⌊1·(P−e)/P⌋ in the next window: 1 at e=0, 0 from e=1µs.
 			{0, 1, false, 59, 0, 60*second + 1},
@@ -282,13 +282,13 @@ func slidingWindowTimelines() []timeline {
 			{60 * second, 60, true, 59, 1, 1},
 			{60*second + 1, 60, false, 0, 0, 119 * second},
 		}},
-		{"seed/per_min(1)", PerMin(1), []step{
+		{"throttled-py/per_min(1)", PerMin(1), []step{
 			{0, 1, false, 0, 0, 60*second + 1},
 			{0, 1, true, 0, 60*second + 1, 60*second + 1},
 			{60 * second, 1, true, 0, 1, 1},
 			{60*second + 1, 1, false, 0, 0, 60 * second},
 		}},
-		{"seed/per_min(1)_cost_2", PerMin(1), []step{
+		{"throttled-py/per_min(1)_cost_2", PerMin(1), []step{
 			{0, 2, true, 1, never, 0},
 			{0, 1, false, 0, 0, 60*second + 1},
 			{0, 2, true, 0, never, 60*second + 1},

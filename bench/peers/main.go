@@ -21,7 +21,7 @@
 // Two scenarios, run one after the other unless -scenario picks one:
 // "allow" gives every limiter 1,000,000,000 requests per second with a
 // burst of as many (nearly every request is allowed: the write path), and
-// "deny" gives 1,000 per second with a burst of 1,000 (the seed's quota:
+// "deny" gives 1,000 per second with a burst of 1,000 (throttled-py's quota:
 // on a hot key nearly every request is denied).
 //
 // The peers and how their quota is made equivalent:
@@ -50,7 +50,7 @@
 //   - go-redis/redis_rate/v10: GCRA in Lua, Limit{Rate L, Period 1s,
 //     Burst L}, on a go-redis v9 client from redis.ParseURL.
 //   - throttled (this repository): token bucket and GCRA through
-//     throttled.Throttled.Limit on its memstore (memory) or on
+//     throttled.Limiter.Limit on its memstore (memory) or on
 //     redisstore.FromURL (Redis); its quota is PerSec(L), burst L.
 //
 // Reference rows, not limiters: the mutex-guarded map[string]int64
@@ -418,16 +418,18 @@ func memoryPeers() []peer {
 // ours returns throttled with algorithm a on a fresh memstore.
 func ours(a throttled.Algorithm) func(sc scenario) (decide, func(), error) {
 	return func(sc scenario) (decide, func(), error) {
-		s := memstore.New()
+		s, err := memstore.New()
+		if err != nil {
+			return nil, nil, err
+		}
 		t, err := throttled.New(throttled.WithAlgorithm(a), throttled.WithQuota(throttled.PerSec(int64(sc.limit))), throttled.WithStore(s))
 		if err != nil {
-			s.Close()
 			return nil, nil, err
 		}
 		return func(ctx context.Context, k string) (bool, error) {
 			r, err := t.Limit(ctx, k, 1)
 			return r.Limited, err
-		}, func() { s.Close() }, nil
+		}, func() {}, nil
 	}
 }
 
@@ -479,7 +481,11 @@ func (e redisEnv) close() {
 	ctx := context.Background()
 	e.rdb.Del(ctx, "peers:incr:rueidis", "peers:incr:goredis", "rate:/ping")
 	for _, a := range []throttled.Algorithm{throttled.GCRA, throttled.TokenBucket} {
-		e.store.Reset(ctx, "/ping", a)
+		for _, sc := range scenarios {
+			if t, err := throttled.New(throttled.WithAlgorithm(a), throttled.WithQuota(throttled.PerSec(int64(sc.limit))), throttled.WithStore(e.store)); err == nil {
+				t.Reset(ctx, "/ping")
+			}
+		}
 	}
 	e.rdb.Close()
 	e.store.Close()
@@ -490,11 +496,11 @@ func (e redisEnv) peers() []peer {
 	rc := e.store.Client()
 	oursRedis := func(a throttled.Algorithm) func(sc scenario) (decide, func(), error) {
 		return func(sc scenario) (decide, func(), error) {
-			if err := e.store.Reset(ctx, "/ping", a); err != nil {
-				return nil, nil, err
-			}
 			t, err := throttled.New(throttled.WithAlgorithm(a), throttled.WithQuota(throttled.PerSec(int64(sc.limit))), throttled.WithStore(e.store))
 			if err != nil {
+				return nil, nil, err
+			}
+			if err := t.Reset(ctx, "/ping"); err != nil {
 				return nil, nil, err
 			}
 			return func(ctx context.Context, k string) (bool, error) {

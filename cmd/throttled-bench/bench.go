@@ -45,7 +45,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.duration, "duration", 0, "run each cell for about this long instead of -n/-redis-n (0: use the counts)")
 	fs.IntVar(&c.goroutines, "goroutines", 16, "goroutines of the parallel columns")
 	fs.IntVar(&c.keys, "keys", 100_000, "distinct keys of the many-key rows")
-	fs.StringVar(&c.quotaText, "quota", "1000000000/s", `quota of every limiter ("1000/s" is the seed's, mostly denied)`)
+	fs.StringVar(&c.quotaText, "quota", "1000000000/s", `quota of every limiter ("1000/s" is throttled-py's, mostly denied)`)
 	fs.StringVar(&c.redisURL, "redis", "", "Redis URL; adds the Redis columns")
 	fs.StringVar(&c.api, "api", "limiter", `"limiter" (throttled.Throttled.Limit) or "store" (the store's Decide)`)
 	fs.BoolVar(&c.json, "json", false, "print one JSON object instead of tables")
@@ -82,7 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 
 // Table and column names, shared by the tables and the JSON cells.
 const (
-	tableOneKey = "one_key"      // the seed's table
+	tableOneKey = "one_key"      // throttled-py's table
 	tableMany   = "many_keys"    // memory, -keys keys
 	tableCoarse = "coarse_clock" // memory with a coarse clock
 
@@ -99,7 +99,7 @@ const (
 )
 
 // rows are the row names in table order: the baseline, then the five
-// algorithms by their seed names.
+// algorithms by their throttled-py names.
 func rows() []string {
 	r := []string{rowBaseline}
 	for _, a := range algo.Algorithms {
@@ -118,7 +118,7 @@ type subject struct {
 	close  func()
 }
 
-// mutexMap is the memory baseline: the seed's dict[key] += 1 under a lock.
+// mutexMap is the memory baseline: throttled-py's dict[key] += 1 under a lock.
 type mutexMap struct {
 	mu sync.Mutex
 	m  map[string]int64
@@ -312,7 +312,7 @@ func manyKeys(n int) []string {
 	return keys
 }
 
-// oneKey is the seed's benchmark key.
+// oneKey is throttled-py's benchmark key.
 var oneKey = []string{"/ping"}
 
 // cellKey names a cell.

@@ -9,7 +9,7 @@
 //
 // It prints, as markdown tables:
 //
-//   - One key (the seed's table): rows are the baseline and the five
+//   - One key (throttled-py's table): rows are the baseline and the five
 //     algorithms; columns are memory serial, memory with -goroutines
 //     goroutines, and with -redis also Redis serial, Redis with -goroutines
 //     goroutines and the Redis server's µs per call (from INFO
@@ -21,11 +21,11 @@
 //   - Memory, coarse clock: the memory store deciding with a 1ms coarse clock
 //     (one atomic load per clock read), one key and -keys keys.
 //
-// The baselines are those of the seed: for memory a mutex-guarded
+// The baselines are those of throttled-py's: for memory a mutex-guarded
 // map[string]int64 doing m[key]++, for Redis an INCRBY on the same rueidis
 // client the Redis store uses. Latency is the mean time one call takes as
 // seen by its goroutine: elapsed/ops serially, elapsed×goroutines/ops in
-// parallel (the seed's convention).
+// parallel (throttled-py's convention).
 //
 // Before each Redis row the command sends CONFIG RESETSTAT, and after it
 // reads INFO commandstats: the time per call of EVALSHA (the limiter's
@@ -52,7 +52,7 @@
 //	-keys N         distinct keys of the many-key rows (default 100000)
 //	-quota Q        the limiters' quota, in ParseQuota syntax (default
 //	                "1000000000/s": nearly every request is allowed, so the
-//	                write path is measured; "1000/s" is the seed's quota,
+//	                write path is measured; "1000/s" is throttled-py's quota,
 //	                under which nearly every request is denied)
 //	-redis URL      also measure Redis at URL (redisstore.FromURL syntax)
 //	-api A          what is called: "limiter" (default), throttled.Throttled.Limit

@@ -148,7 +148,7 @@ func (r *report) writeJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// displayName is a row's label in the tables, as in the seed's README.
+// displayName is a row's label in the tables, as in throttled-py's README.
 func displayName(row string) string {
 	switch row {
 	case rowBaseline:

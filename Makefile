@@ -3,7 +3,7 @@ SHELL         := /bin/bash
 GO            ?= go
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT     ?= golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
-GENERATED      = store/redisstore/lua store/redisstore/*_gen.go store/redisstore/*_gen_test.go store/memstore/*_gen.go
+GENERATED      = store/redisstore/lua store/redisstore/*_gen.go internal/steps docs/algorithms docs/bench
 RAPID_LONG    ?= 2000
 
 .PHONY: all generate check-generated vet lint test test-short bench bench-table bench-peers proptest-long mutate-lua

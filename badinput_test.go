@@ -140,7 +140,10 @@ func TestBadInput(t *testing.T) {
 		{"memory: no policy", func() error { _, err := mem.Decide(ctx, "k", nil, 1, nil); return err }, "policies 0"},
 		{"memory: nine policies", func() error { _, err := mem.Decide(ctx, "k", nine, 1, nil); return err }, "policies 9"},
 		{"memory: nil policy", func() error { _, err := mem.Decide(ctx, "k", []*store.Policy{nil}, 1, nil); return err }, "nil"},
-		{"memory: each of the wrong length", func() error { _, err := mem.Decide(ctx, "k", []*store.Policy{gcra}, 1, make([]algo.Decision, 2)); return err }, "each 2"},
+		{"memory: each of the wrong length", func() error {
+			_, err := mem.Decide(ctx, "k", []*store.Policy{gcra}, 1, make([]algo.Decision, 2))
+			return err
+		}, "each 2"},
 		{"redis: no policy", func() error { _, err := rs.Decide(ctx, "k", nil, 1, nil); return err }, "policies 0"},
 		{"redis: negative cost", func() error { _, err := rs.Decide(ctx, "k", []*store.Policy{gcra}, -2, nil); return err }, "cost -2"},
 		{"redis: empty key", func() error { _, err := rs.Decide(ctx, "", []*store.Policy{gcra}, 1, nil); return err }, `key ""`},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/throttled-go/throttled"
+	"github.com/throttled-go/throttled/store"
 	"github.com/throttled-go/throttled/store/memstore"
 )
 
@@ -17,22 +18,25 @@ import (
 // store is shared by default) or pass memstore.New() or a Redis store.
 
 // exampleStore returns a memory store whose clock reads t0
-// (2023-11-09T00:00:00Z) until moved. Close it when done.
-func exampleStore() (*memstore.Store, *throttled.FakeClock) {
-	clk := throttled.NewFakeClock(t0)
-	return memstore.New(memstore.WithClock(clk)), clk
+// (2023-11-09T00:00:00Z) until moved.
+func exampleStore() (*memstore.Store, *store.FakeClock) {
+	clk := store.NewFakeClock(t0)
+	st, err := memstore.New(memstore.WithClock(clk))
+	if err != nil {
+		panic(err)
+	}
+	return st, clk
 }
 
-// The seed's quick start: a token bucket of 1,000 per second (burst 1,000)
+// throttled-py's quick start: a token bucket of 1,000 per second (burst 1,000)
 // called 100,000 times on one key. On a clock that stands still, exactly
 // the burst passes.
 func ExampleNew() {
 	st, _ := exampleStore()
-	defer st.Close()
 	ctx := context.Background()
 
 	t, err := throttled.New(
-		throttled.WithAlgorithm(throttled.TokenBucket),              // seed: using=token_bucket
+		throttled.WithAlgorithm(throttled.TokenBucket),              // throttled-py: using=token_bucket
 		throttled.WithQuota(throttled.PerSec(1000).WithBurst(1000)), // 1,000 tokens per second, bucket of 1,000
 		throttled.WithStore(st),
 	)
@@ -62,18 +66,19 @@ func ExampleNew() {
 }
 
 // MustNew suits package-level limiters, whose options are fixed: it
-// panics on a bad option. With no options it has the seed's defaults.
+// panics on a bad option. With no options it has throttled-py's
+// defaults.
 func ExampleMustNew() {
 	limiter := throttled.MustNew()
-	fmt.Println(limiter.Limiter().Algorithm(), limiter.Limiter().Quota(), limiter.Limiter().Cost())
+	q := limiter.Quotas()[0]
+	fmt.Println(q.Algorithm, q, limiter.Cost())
 	// Output: token_bucket 60/m 1
 }
 
-// The seed's "Function Call" example. With the default quota, 60 per
+// throttled-py's "Function Call" example. With the default quota, 60 per
 // minute with a burst of 60, one token comes back every second.
-func ExampleThrottled_Limit() {
+func ExampleLimiter_Limit() {
 	st, _ := exampleStore()
-	defer st.Close()
 	ctx := context.Background()
 	t := throttled.MustNew(throttled.WithStore(st))
 
@@ -89,9 +94,8 @@ func ExampleThrottled_Limit() {
 }
 
 // Peek reports a key's state without consuming anything.
-func ExampleThrottled_Peek() {
+func ExampleLimiter_Peek() {
 	st, clk := exampleStore()
-	defer st.Close()
 	ctx := context.Background()
 	t := throttled.MustNew(throttled.WithStore(st), throttled.WithQuota(throttled.PerMin(60)))
 
@@ -109,9 +113,8 @@ func ExampleThrottled_Peek() {
 // Wait decides at once when the request is allowed, and returns at once
 // with a *LimitedError when it can never be. In between it sleeps until
 // the request passes (see typed.Limiter.Wait).
-func ExampleThrottled_Wait() {
+func ExampleLimiter_Wait() {
 	st, _ := exampleStore()
-	defer st.Close()
 	ctx := context.Background()
 	t := throttled.MustNew(throttled.WithStore(st), throttled.WithQuota(throttled.PerSec(100).WithBurst(100)))
 
@@ -128,10 +131,9 @@ func ExampleThrottled_Wait() {
 	// throttled: rate limit exceeded: remaining=90, reset_after=100ms, retry_after=never
 }
 
-// The seed's context manager: Do runs the block only when allowed.
-func ExampleThrottled_Do() {
+// throttled-py's context manager: Do runs the block only when allowed.
+func ExampleLimiter_Do() {
 	st, _ := exampleStore()
-	defer st.Close()
 	ctx := context.Background()
 	t := throttled.MustNew(throttled.WithStore(st), throttled.WithQuota(throttled.PerMin(1)))
 	callAPI := func(ctx context.Context) error {
@@ -150,10 +152,9 @@ func ExampleThrottled_Do() {
 	// throttled: rate limit exceeded: remaining=0, reset_after=1m0s, retry_after=1m0s
 }
 
-// The seed's decorator, @Throttled(key="/ping", quota=per_min(1)).
+// throttled-py's decorator, @Throttled(key="/ping", quota=per_min(1)).
 func ExampleWrap() {
 	st, _ := exampleStore()
-	defer st.Close()
 	ctx := context.Background()
 	t := throttled.MustNew(throttled.WithStore(st), throttled.WithQuota(throttled.PerMin(1)))
 
@@ -170,9 +171,8 @@ func ExampleWrap() {
 }
 
 // Reset forgets a key, which starts fresh.
-func ExampleThrottled_Reset() {
+func ExampleLimiter_Reset() {
 	st, _ := exampleStore()
-	defer st.Close()
 	ctx := context.Background()
 	t := throttled.MustNew(throttled.WithStore(st), throttled.WithQuota(throttled.PerHour(1)))
 
@@ -189,12 +189,12 @@ func ExampleThrottled_Reset() {
 	// limited: false
 }
 
-// WithKey is the seed's key=: the empty key stands for it in every call.
-func ExampleWithKey() {
+// WithDefaultKey is throttled-py's key=: the empty key stands for it in
+// every call.
+func ExampleWithDefaultKey() {
 	st, _ := exampleStore()
-	defer st.Close()
 	ctx := context.Background()
-	t := throttled.MustNew(throttled.WithStore(st), throttled.WithKey("/api/products"), throttled.WithQuota(throttled.PerMin(1)))
+	t := throttled.MustNew(throttled.WithStore(st), throttled.WithDefaultKey("/api/products"), throttled.WithQuota(throttled.PerMin(1)))
 
 	products := throttled.Wrap(t, "", func(ctx context.Context) error { return nil })
 	fmt.Println(products(ctx))
@@ -205,11 +205,11 @@ func ExampleWithKey() {
 }
 
 // Without WithStore all limiters share one in-process store. Limiters
-// given the same store, key, algorithm and quota share the key: the seed's
-// ping-pong example.
+// given the same store, key, algorithm and quota share the key
+// (throttled-py's ping-pong example); limiters with other quotas on the
+// same key are independent.
 func ExampleWithStore() {
 	st, _ := exampleStore()
-	defer st.Close()
 	ctx := context.Background()
 	ping := throttled.Wrap(throttled.MustNew(throttled.WithStore(st), throttled.WithQuota(throttled.PerMin(1))),
 		"ping-pong", func(context.Context) error { fmt.Println("ping"); return nil })
@@ -218,17 +218,21 @@ func ExampleWithStore() {
 
 	fmt.Println(ping(ctx))
 	fmt.Println(errors.Is(pong(ctx), throttled.ErrLimited))
+
+	hourly := throttled.MustNew(throttled.WithStore(st), throttled.WithQuota(throttled.PerHour(7)))
+	res, _ := hourly.Limit(ctx, "ping-pong", 1)
+	fmt.Println(res)
 	// Output:
 	// ping
 	// <nil>
 	// true
+	// Result{Limited: false, State: State{Limit: 7, Remaining: 6, ResetAfter: 8m34.285715s, RetryAfter: 0s}}
 }
 
 // With WithTimeout, Do and Wrap wait and retry while limited, up to the
 // timeout: a RetryAfter beyond it fails at once, without waiting.
 func ExampleWithTimeout() {
 	st, _ := exampleStore()
-	defer st.Close()
 	ctx := context.Background()
 	t := throttled.MustNew(throttled.WithStore(st), throttled.WithQuota(throttled.PerMin(1)), throttled.WithTimeout(time.Second))
 
@@ -269,10 +273,9 @@ func ExamplePerWeek() {
 	// Output: 60/w = 60 per 168h0m0s burst 60
 }
 
-// The seed's custom quota: 120 requests in two minutes, bursts of 150.
+// throttled-py's custom quota: 120 requests in two minutes, bursts of 150.
 func ExamplePerDuration() {
 	st, _ := exampleStore()
-	defer st.Close()
 	ctx := context.Background()
 	q := throttled.PerDuration(2*time.Minute, 120).WithBurst(150)
 	fmt.Println(q)
@@ -292,7 +295,6 @@ func ExamplePerDuration() {
 // once, then one a second (60 per minute).
 func ExampleQuota_WithBurst() {
 	st, _ := exampleStore()
-	defer st.Close()
 	ctx := context.Background()
 	t := throttled.MustNew(throttled.WithStore(st), throttled.WithQuota(throttled.PerMin(60).WithBurst(120)))
 
@@ -305,7 +307,7 @@ func ExampleQuota_WithBurst() {
 	// true 1s
 }
 
-// ParseQuota reads the seed's quota grammar.
+// ParseQuota reads throttled-py's quota grammar.
 func ExampleParseQuota() {
 	for _, s := range []string{"100/s", "60 per minute", "120/2m burst 150", "5 per 10 minutes", "10/250ms", "1000 per day burst 50", "ten/s"} {
 		q, err := throttled.ParseQuota(s)
@@ -325,7 +327,7 @@ func ExampleParseQuota() {
 	// throttled: invalid quota "ten/s": limit "ten" is not a number
 }
 
-// ParseAlgorithm reads the seed's algorithm names.
+// ParseAlgorithm reads throttled-py's algorithm names.
 func ExampleParseAlgorithm() {
 	for _, name := range []string{"fixed_window", "sliding_window", "token_bucket", "leaking_bucket", "gcra", "leaky"} {
 		a, err := throttled.ParseAlgorithm(name)
@@ -348,7 +350,6 @@ func ExampleParseAlgorithm() {
 // errors.Is(err, ErrLimited) matches any denial, errors.As gets the details.
 func ExampleLimitedError() {
 	st, _ := exampleStore()
-	defer st.Close()
 	ctx := context.Background()
 	t := throttled.MustNew(throttled.WithStore(st), throttled.WithQuota(throttled.PerMin(1)))
 	ping := throttled.Wrap(t, "/ping", func(context.Context) error { return nil })
@@ -390,7 +391,6 @@ func ExampleAlgorithm() {
 			}
 		}
 		fmt.Printf("%-15s%s\n", a, line.String())
-		st.Close()
 	}
 	// Output:
 	// fixed_window    ✓ ✓ ✗ ✗ ✗ ✗ ✓ ✓ ✗ ✗
@@ -398,4 +398,88 @@ func ExampleAlgorithm() {
 	// token_bucket    ✓ ✓ ✗ ✗ ✓ ✗ ✓ ✗ ✗ ✓
 	// leaking_bucket  ✓ ✓ ✗ ✗ ✓ ✗ ✓ ✗ ✗ ✓
 	// gcra            ✓ ✓ ✗ ✗ ✓ ✗ ✓ ✗ ✗ ✓
+}
+
+// Several quotas: bursts of 20 at 10 a second, and 10,000 a day (a fixed
+// window from midnight UTC, named "daily"). A request passes only if
+// every quota admits it, and then each is charged; Result.Quotas tells
+// which quota bound.
+func ExampleWithQuotas() {
+	st, clk := exampleStore()
+	ctx := context.Background()
+	t := throttled.MustNew(
+		throttled.WithStore(st),
+		throttled.WithQuotas(
+			throttled.PerSec(10).WithBurst(20),
+			throttled.PerDay(10_000).WithAlgorithm(throttled.FixedWindow).WithName("daily"),
+		),
+	)
+	show := func(res throttled.Result) {
+		fmt.Printf("limited=%v remaining=%d retry_after=%v\n", res.Limited, res.State.Remaining, res.State.RetryAfter)
+		for _, q := range res.Quotas {
+			name := q.Quota.Name
+			if name == "" {
+				name = q.Quota.String()
+			}
+			fmt.Printf("  %-13s %-12s limited=%-5v remaining=%d\n", name, q.Quota.Algorithm, q.Limited, q.State.Remaining)
+		}
+	}
+
+	res, _ := t.Limit(ctx, "user:1", 20) // the whole burst
+	show(res)
+	res, _ = t.Limit(ctx, "user:1", 1) // the per-second quota binds
+	show(res)
+	// 20 every 2 seconds is within 10 a second, until the day's 10,000
+	// are spent.
+	bursts := 0
+	for {
+		clk.Advance(2 * time.Second)
+		if res, _ = t.Limit(ctx, "user:1", 20); res.Limited {
+			break
+		}
+		bursts++
+	}
+	fmt.Println(bursts, "more bursts, then:")
+	show(res) // the daily quota binds, until midnight
+	// Output:
+	// limited=false remaining=0 retry_after=0s
+	//   10/s burst 20 token_bucket limited=false remaining=0
+	//   daily         fixed_window limited=false remaining=9980
+	// limited=true remaining=0 retry_after=100ms
+	//   10/s burst 20 token_bucket limited=true  remaining=0
+	//   daily         fixed_window limited=false remaining=9980
+	// 499 more bursts, then:
+	// limited=true remaining=0 retry_after=23h43m20s
+	//   10/s burst 20 token_bucket limited=false remaining=20
+	//   daily         fixed_window limited=true  remaining=0
+}
+
+// Plans: a quota function gives each key its quotas, here free users 10
+// requests a minute and paying ones 1,000. It is called on every request;
+// the quotas it returns are compiled once per set.
+func ExampleWithQuotaFunc() {
+	st, _ := exampleStore()
+	ctx := context.Background()
+	paying := map[string]bool{"bob": true}
+	free := []throttled.Quota{throttled.PerMin(10)}
+	paid := []throttled.Quota{throttled.PerMin(1000)}
+	t := throttled.MustNew(
+		throttled.WithStore(st),
+		throttled.WithQuotaFunc(func(ctx context.Context, user string) ([]throttled.Quota, error) {
+			if paying[user] {
+				return paid, nil
+			}
+			return free, nil
+		}),
+	)
+	for _, user := range []string{"alice", "bob"} {
+		var res throttled.Result
+		for range 11 {
+			res, _ = t.Limit(ctx, user, 1)
+		}
+		fmt.Printf("%s's 11th request a minute: limited=%v, %d of %d left\n", user, res.Limited, res.State.Remaining, res.State.Limit)
+	}
+	// Output:
+	// alice's 11th request a minute: limited=true, 0 of 10 left
+	// bob's 11th request a minute: limited=false, 989 of 1000 left
 }

@@ -43,7 +43,7 @@ const (
 	FixedWindow   = algo.FixedWindow   // "fixed_window"
 	SlidingWindow = algo.SlidingWindow // "sliding_window"
 	TokenBucket   = algo.TokenBucket   // "token_bucket"
-	LeakingBucket   = algo.LeakingBucket   // "leaking_bucket"
+	LeakingBucket = algo.LeakingBucket // "leaking_bucket"
 	GCRA          = algo.GCRA          // "gcra"
 )
 

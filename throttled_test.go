@@ -3,17 +3,22 @@ package throttled_test
 import (
 	"context"
 	"errors"
-	"fmt"
+	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/throttled-go/throttled"
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/internal/clock"
+	"github.com/throttled-go/throttled/internal/redistest"
 	"github.com/throttled-go/throttled/store"
 	"github.com/throttled-go/throttled/store/memstore"
+	"github.com/throttled-go/throttled/store/redisstore"
 	"github.com/throttled-go/throttled/typed"
 )
 
@@ -23,15 +28,37 @@ const t0 = int64(1_699_488_000) * 1_000_000
 
 var bg = context.Background()
 
-func fakeStore(t testing.TB) (*memstore.Store, *throttled.FakeClock) {
+// fakeStore returns a memory store on a fake clock reading t0.
+func fakeStore(t testing.TB) (*memstore.Store, *store.FakeClock) {
 	t.Helper()
-	fc := throttled.NewFakeClock(t0)
-	s := memstore.New(memstore.WithClock(fc), memstore.WithSweepInterval(0))
-	t.Cleanup(func() { s.Close() })
+	fc := store.NewFakeClock(t0)
+	s, err := memstore.New(memstore.WithClock(fc))
+	if err != nil {
+		t.Fatalf("memstore.New: %v", err)
+	}
 	return s, fc
 }
 
-func newT(t testing.TB, opts ...throttled.Option) *throttled.Throttled {
+// redisStore returns a Redis store on a redis-server of the test's own
+// (skipped without one, a failure with THROTTLED_REQUIRE_REDIS=1),
+// deciding on a fake clock reading t0.
+func redisStore(t testing.TB) (*redisstore.Store, *store.FakeClock) {
+	t.Helper()
+	srv := redistest.Standalone(t)
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	fc := store.NewFakeClock(t0)
+	s, err := redisstore.New(c, redisstore.WithClock(fc), redisstore.WithTTLSlack(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, fc
+}
+
+func newT(t testing.TB, opts ...throttled.Option) *throttled.Limiter {
 	t.Helper()
 	th, err := throttled.New(opts...)
 	if err != nil {
@@ -44,16 +71,16 @@ func state(limit, remaining int64, reset, retry time.Duration) throttled.State {
 	return throttled.State{Limit: limit, Remaining: remaining, ResetAfter: reset, RetryAfter: retry}
 }
 
-// TestSeedFunctionCall is the seed README's "Function Call" example, with
-// the exact values of DESIGN §3: a token bucket of 60 per minute, burst 60,
-// refilling one token per second.
-func TestSeedFunctionCall(t *testing.T) {
+// TestThrottledPyFunctionCall is throttled-py's README "Function Call"
+// example, with the exact values of DESIGN §3: a token bucket of 60 per
+// minute, burst 60, refilling one token per second.
+func TestThrottledPyFunctionCall(t *testing.T) {
 	s, _ := fakeStore(t)
 	th := newT(t, throttled.WithStore(s)) // defaults: token bucket, 60/min
 
 	// limit("key", 1) -> limited=False, limit=60, remaining=59, reset_after=1s, retry_after=0
 	r, err := th.Limit(bg, "key", 1)
-	if want := (throttled.Result{State: state(60, 59, time.Second, 0)}); err != nil || r != want {
+	if want := (throttled.Result{State: state(60, 59, time.Second, 0)}); err != nil || !reflect.DeepEqual(r, want) {
 		t.Fatalf("limit(key, 1) = %v, %v; want %v", r, err, want)
 	}
 	// peek("key") -> limit=60, remaining=59, reset_after=1s, retry_after=0
@@ -63,9 +90,9 @@ func TestSeedFunctionCall(t *testing.T) {
 	}
 	// limit("key", 60) -> limited=True, remaining=59, reset_after=1s; the
 	// request needs one token more than the 59 left, so retry_after is the
-	// 1s that token takes to refill (the seed prints 60).
+	// 1s that token takes to refill (throttled-py prints 60).
 	r, err = th.Limit(bg, "key", 60)
-	if want := (throttled.Result{Limited: true, State: state(60, 59, time.Second, time.Second)}); err != nil || r != want {
+	if want := (throttled.Result{Limited: true, State: state(60, 59, time.Second, time.Second)}); err != nil || !reflect.DeepEqual(r, want) {
 		t.Fatalf("limit(key, 60) = %v, %v; want %v", r, err, want)
 	}
 	// A denial consumed nothing.
@@ -74,8 +101,9 @@ func TestSeedFunctionCall(t *testing.T) {
 	}
 }
 
-// TestSeedDecorator is the seed's @Throttled(key="/ping", quota=per_min(1)).
-func TestSeedDecorator(t *testing.T) {
+// TestThrottledPyDecorator is throttled-py's
+// @Throttled(key="/ping", quota=per_min(1)).
+func TestThrottledPyDecorator(t *testing.T) {
 	s, fc := fakeStore(t)
 	th := newT(t, throttled.WithStore(s), throttled.WithQuota(throttled.PerMin(1)))
 	calls := 0
@@ -101,10 +129,11 @@ func TestSeedDecorator(t *testing.T) {
 	}
 }
 
-// TestSeedContextManager is the seed's `with throttle:` block, as Do.
-func TestSeedContextManager(t *testing.T) {
+// TestThrottledPyContextManager is throttled-py's `with throttle:` block,
+// as Do, with throttled-py's key= as WithDefaultKey.
+func TestThrottledPyContextManager(t *testing.T) {
 	s, _ := fakeStore(t)
-	th := newT(t, throttled.WithStore(s), throttled.WithKey("/api/v1/users/"), throttled.WithQuota(throttled.PerMin(1)))
+	th := newT(t, throttled.WithStore(s), throttled.WithDefaultKey("/api/v1/users/"), throttled.WithQuota(throttled.PerMin(1)))
 	ran := 0
 	callAPI := func(context.Context) error { ran++; return nil }
 	if err := th.Do(bg, "", callAPI); err != nil {
@@ -119,13 +148,13 @@ func TestSeedContextManager(t *testing.T) {
 	}
 }
 
-// TestSeedInMemoryShared is the seed's ping-pong example: two limiters
-// with the same store, key and quota share the key.
-func TestSeedInMemoryShared(t *testing.T) {
+// TestThrottledPyInMemoryShared is throttled-py's ping-pong example: two
+// limiters with the same store, key and quota share the key, whatever the
+// quotas' names.
+func TestThrottledPyInMemoryShared(t *testing.T) {
 	s, _ := fakeStore(t)
-	q := throttled.WithQuota(throttled.PerMin(1))
-	ping := throttled.Wrap(newT(t, throttled.WithStore(s), q), "ping-pong", func(context.Context) error { return nil })
-	pong := throttled.Wrap(newT(t, throttled.WithStore(s), q), "ping-pong", func(context.Context) error { return nil })
+	ping := throttled.Wrap(newT(t, throttled.WithStore(s), throttled.WithQuota(throttled.PerMin(1).WithName("ping"))), "ping-pong", func(context.Context) error { return nil })
+	pong := throttled.Wrap(newT(t, throttled.WithStore(s), throttled.WithQuota(throttled.PerMin(1))), "ping-pong", func(context.Context) error { return nil })
 	if err := ping(bg); err != nil {
 		t.Fatal(err)
 	}
@@ -134,9 +163,9 @@ func TestSeedInMemoryShared(t *testing.T) {
 	}
 }
 
-// TestSeedAlgorithms: the seed's fixed-window example, and each algorithm
-// by its seed name.
-func TestSeedAlgorithms(t *testing.T) {
+// TestThrottledPyAlgorithms: throttled-py's fixed-window example, and each
+// algorithm by its throttled-py name.
+func TestThrottledPyAlgorithms(t *testing.T) {
 	s, _ := fakeStore(t)
 	th := newT(t, throttled.WithStore(s), throttled.WithAlgorithm(throttled.FixedWindow), throttled.WithQuota(throttled.PerMin(1)))
 	if r, err := th.Limit(bg, "key", 2); err != nil || !r.Limited || r.State.RetryAfter != throttled.Never {
@@ -154,7 +183,7 @@ func TestSeedAlgorithms(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("ParseAlgorithm(%q) = %v, %v; want %v", name, got, err, want)
 		}
-		if a := newT(t, throttled.WithStore(s), throttled.WithAlgorithm(got)).Limiter().Algorithm(); a != want {
+		if a := newT(t, throttled.WithStore(s), throttled.WithAlgorithm(got)).Quotas()[0].Algorithm; a != want {
 			t.Errorf("limiter algorithm %v, want %v", a, want)
 		}
 	}
@@ -165,8 +194,9 @@ func TestSeedAlgorithms(t *testing.T) {
 	}
 }
 
-// TestSeedQuotas: the seed's quota helpers and their ParseQuota spellings.
-func TestSeedQuotas(t *testing.T) {
+// TestThrottledPyQuotas: throttled-py's quota helpers and their ParseQuota
+// spellings.
+func TestThrottledPyQuotas(t *testing.T) {
 	cases := []struct {
 		q     throttled.Quota
 		text  string
@@ -199,12 +229,9 @@ func TestSeedQuotas(t *testing.T) {
 	}
 }
 
-func TestWithKey(t *testing.T) {
+func TestWithDefaultKey(t *testing.T) {
 	s, _ := fakeStore(t)
-	th := newT(t, throttled.WithStore(s), throttled.WithKey("/default"), throttled.WithQuota(throttled.PerMin(3)))
-	if k, ok := th.Limiter().DefaultKey(); !ok || k != "/default" {
-		t.Fatalf("DefaultKey() = %q, %v", k, ok)
-	}
+	th := newT(t, throttled.WithStore(s), throttled.WithDefaultKey("/default"), throttled.WithQuota(throttled.PerMin(3)))
 	// The empty key means the default key, in every call.
 	if _, err := th.Limit(bg, "", 1); err != nil {
 		t.Fatal(err)
@@ -231,33 +258,38 @@ func TestWithKey(t *testing.T) {
 	if st, _ := th.Peek(bg, ""); st.Remaining != 3 {
 		t.Fatalf("Peek after Reset = %v, want remaining 3", st)
 	}
+	if st, _ := th.Peek(bg, "/other"); st.Remaining != 2 {
+		t.Fatalf("Peek(/other) after resetting the default key = %v, want remaining 2", st)
+	}
 
-	// Without WithKey the empty key is invalid, and nothing is stored.
+	// Without WithDefaultKey the empty key is invalid, and nothing is stored.
 	s2, _ := fakeStore(t)
 	plain := newT(t, throttled.WithStore(s2))
 	for name, call := range map[string]func() error{
-		"Limit": func() error { _, err := plain.Limit(bg, "", 1); return err },
-		"Peek":  func() error { _, err := plain.Peek(bg, ""); return err },
-		"Wait":  func() error { _, err := plain.Wait(bg, "", 1); return err },
-		"Do":    func() error { return plain.Do(bg, "", func(context.Context) error { return nil }) },
-		"Reset": func() error { return plain.Reset(bg, "") },
-		"Wrap":  func() error { return throttled.Wrap(plain, "", func(context.Context) error { return nil })(bg) },
+		"Limit":    func() error { _, err := plain.Limit(bg, "", 1); return err },
+		"Peek":     func() error { _, err := plain.Peek(bg, ""); return err },
+		"Wait":     func() error { _, err := plain.Wait(bg, "", 1); return err },
+		"Do":       func() error { return plain.Do(bg, "", func(context.Context) error { return nil }) },
+		"Reset":    func() error { return plain.Reset(bg, "") },
+		"Wrap":     func() error { return throttled.Wrap(plain, "", func(context.Context) error { return nil })(bg) },
+		"LimitAll": func() error { _, err := plain.LimitAll(bg, []throttled.Request{{Key: "", Cost: 1}}); return err },
 	} {
 		err := call()
 		if !errors.Is(err, throttled.ErrInvalid) || !strings.Contains(err.Error(), `invalid key ""`) {
 			t.Errorf("%s with the empty key: %v, want invalid key", name, err)
 		}
 	}
-	if n := s2.Stats().Entries; n != 0 {
-		t.Fatalf("store holds %d entries after invalid calls", n)
+	if n := s2.Stats().Keys; n != 0 {
+		t.Fatalf("store holds %d keys after invalid calls", n)
 	}
-	if _, err := throttled.New(throttled.WithKey("")); !errors.Is(err, throttled.ErrInvalid) {
-		t.Fatalf("WithKey(\"\"): %v, want ErrInvalid", err)
+	if _, err := throttled.New(throttled.WithDefaultKey("")); !errors.Is(err, throttled.ErrInvalid) {
+		t.Fatalf("WithDefaultKey(\"\"): %v, want ErrInvalid", err)
 	}
 }
 
 func TestNewInvalid(t *testing.T) {
 	for name, opt := range map[string]throttled.Option{
+		"nil option":            nil,
 		"WithStore(nil)":        throttled.WithStore(nil),
 		"nil *memstore.Store":   throttled.WithStore((*memstore.Store)(nil)),
 		"WithCost(-1)":          throttled.WithCost(-1),
@@ -265,8 +297,13 @@ func TestNewInvalid(t *testing.T) {
 		"burst -1":              throttled.WithQuota(throttled.PerSec(1).WithBurst(-1)),
 		"period 999µs":          throttled.WithQuota(throttled.PerDuration(999*time.Microsecond, 1)),
 		"negative timeout":      throttled.WithTimeout(-time.Nanosecond),
-		"wrong default key":     typed.DefaultKey(1),
+		"wrong default key":     typed.WithDefaultKey(1),
 		"invalid algorithm (0)": throttled.WithAlgorithm(0),
+		"no quotas":             throttled.WithQuotas(),
+		"duplicate quotas":      throttled.WithQuotas(throttled.PerSec(1).WithName("a"), throttled.PerSec(1).WithName("b")),
+		"nil quota func":        throttled.WithQuotaFunc(nil),
+		"quota func of ints":    typed.WithQuotaFunc(func(context.Context, int) ([]algo.Quota, error) { return nil, nil }),
+		"nil hook":              throttled.WithHooks(nil),
 	} {
 		th, err := throttled.New(opt)
 		var de *throttled.DataError
@@ -278,8 +315,8 @@ func TestNewInvalid(t *testing.T) {
 
 func TestMustNew(t *testing.T) {
 	s, _ := fakeStore(t)
-	if th := throttled.MustNew(throttled.WithStore(s)); th == nil || th.Limiter() == nil {
-		t.Fatal("MustNew returned nil")
+	if th := throttled.MustNew(throttled.WithStore(s)); th == nil || len(th.Quotas()) != 1 {
+		t.Fatal("MustNew returned no limiter")
 	}
 	defer func() {
 		err, _ := recover().(error)
@@ -291,8 +328,8 @@ func TestMustNew(t *testing.T) {
 	t.Fatal("MustNew did not panic")
 }
 
-// TestErrorAliases: the facade's errors are the packages' errors.
-func TestErrorAliases(t *testing.T) {
+// TestAliases: the facade's names are the packages' names.
+func TestAliases(t *testing.T) {
 	if throttled.ErrInvalid != algo.ErrInvalid || throttled.ErrLimited != typed.ErrLimited ||
 		throttled.ErrUnavailable != store.ErrUnavailable || throttled.ErrScript != store.ErrScript {
 		t.Fatal("facade errors differ from the packages' errors")
@@ -305,16 +342,23 @@ func TestErrorAliases(t *testing.T) {
 			t.Errorf("%q does not start with throttled:", e)
 		}
 	}
-	var c throttled.Clock = clock.NewFake(1)
-	if c.Now() != 1 {
-		t.Fatal("FakeClock")
-	}
+	// A facade Limiter is a typed.Limiter[string]: one type, no wrapper.
+	var l *typed.Limiter[string] = newT(t)
+	_ = l
+	// Both stores are facade Stores.
+	var _ throttled.Store = (*memstore.Store)(nil)
+	var _ throttled.Store = (*redisstore.Store)(nil)
+	var _ throttled.Request = typed.Request[string]{}
+	var _ throttled.QuotaState = typed.QuotaState{}
 }
 
 // TestFacadeWait: the facade's Wait and WithTimeout, in virtual time.
 func TestFacadeWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := memstore.New(memstore.WithClock(clock.Func(func() int64 { return time.Now().UnixMicro() })), memstore.WithSweepInterval(0))
+		s, err := memstore.New(memstore.WithClock(clock.Func(func() int64 { return time.Now().UnixMicro() })))
+		if err != nil {
+			t.Fatal(err)
+		}
 		th := newT(t, throttled.WithStore(s), throttled.WithQuota(throttled.PerSec(2)), throttled.WithTimeout(time.Second))
 		start := time.Now()
 		for range 4 {
@@ -342,6 +386,117 @@ func TestFacadeWait(t *testing.T) {
 		if d := time.Since(start); d != 1500*time.Millisecond {
 			t.Fatalf("Wait(3) waited until %v", d)
 		}
-		_ = fmt.Sprint(r)
 	})
+}
+
+// TestFacadeWaitFakeClock: on a store with a store.FakeClock the facade's
+// Wait sleeps on that clock; the test moves it once the limiter sleeps.
+func TestFacadeWaitFakeClock(t *testing.T) {
+	s, fc := fakeStore(t)
+	th := newT(t, throttled.WithStore(s), throttled.WithQuota(throttled.PerMin(1)))
+	if r, _ := th.Limit(bg, "k", 1); r.Limited {
+		t.Fatal(r)
+	}
+	c, cancel := context.WithTimeout(bg, 10*time.Second) // fail fast if Wait sleeps on anything else
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := th.Wait(c, "k", 1)
+		done <- err
+	}()
+	for fc.Sleepers() != 1 {
+		select {
+		case err := <-done:
+			t.Fatalf("Wait returned %v before the clock moved", err)
+		case <-c.Done():
+			t.Fatal("Wait never slept on the fake clock")
+		case <-time.After(50 * time.Microsecond):
+		}
+	}
+	fc.Advance(time.Minute)
+	if err := <-done; err != nil {
+		t.Fatalf("Wait = %v", err)
+	}
+}
+
+// TestFacadeQuotas: several quotas through the facade, on memory and
+// Redis: all or nothing, with each quota's part in Result.Quotas.
+func TestFacadeQuotas(t *testing.T) {
+	mem, mfc := fakeStore(t)
+	red, rfc := redisStore(t)
+	for name, s := range map[string]struct {
+		st throttled.Store
+		fc *store.FakeClock
+	}{"memory": {mem, mfc}, "redis": {red, rfc}} {
+		t.Run(name, func(t *testing.T) {
+			daily := throttled.PerDay(10_000).WithAlgorithm(throttled.FixedWindow).WithName("daily")
+			th := newT(t, throttled.WithStore(s.st), throttled.WithQuotas(throttled.PerSec(10).WithBurst(20), daily))
+			for i := range 20 {
+				if r, err := th.Limit(bg, "user:1", 1); err != nil || r.Limited {
+					t.Fatalf("Limit %d = %v, %v", i+1, r, err)
+				}
+			}
+			r, err := th.Limit(bg, "user:1", 1)
+			want := throttled.Result{Limited: true, State: state(20, 0, 24*time.Hour, 100*time.Millisecond), Quotas: []throttled.QuotaState{
+				{Quota: throttled.PerSec(10).WithBurst(20).WithAlgorithm(throttled.TokenBucket), Limited: true, State: state(20, 0, 2*time.Second, 100*time.Millisecond)},
+				{Quota: daily, State: state(10_000, 9980, 24*time.Hour, 0)},
+			}}
+			if err != nil || !reflect.DeepEqual(r, want) {
+				t.Fatalf("21st Limit = %v %+v, %v; want %v %+v", r, r.Quotas, err, want, want.Quotas)
+			}
+			dailyOnly := newT(t, throttled.WithStore(s.st), throttled.WithQuota(daily))
+			if st, _ := dailyOnly.Peek(bg, "user:1"); st.Remaining != 9980 {
+				t.Fatalf("daily quota after a denial: %v, want 9980 left", st)
+			}
+			// Bug repro through the facade: a limiter with another quota on
+			// the key is independent.
+			slow := newT(t, throttled.WithStore(s.st), throttled.WithQuota(throttled.PerHour(7)))
+			if r, _ := slow.Limit(bg, "user:1", 1); r.Limited || r.State.Remaining != 6 || r.State.RetryAfter != 0 {
+				t.Fatalf("another limiter's first Limit = %v, want allowed with 6 left", r)
+			}
+			res, err := th.LimitAll(bg, []throttled.Request{{Key: "user:2", Cost: 20}, {Key: "user:1", Cost: 1}})
+			if err != nil || res[0].Limited || res[0].State.Remaining != 0 || !res[1].Limited {
+				t.Fatalf("LimitAll = %v, %v", res, err)
+			}
+		})
+	}
+}
+
+// TestFacadeQuotaFunc: plans through the facade.
+func TestFacadeQuotaFunc(t *testing.T) {
+	s, _ := fakeStore(t)
+	th := newT(t, throttled.WithStore(s), throttled.WithQuotaFunc(func(_ context.Context, key string) ([]throttled.Quota, error) {
+		if strings.HasPrefix(key, "paid:") {
+			return []throttled.Quota{throttled.PerMin(1000)}, nil
+		}
+		return []throttled.Quota{throttled.PerMin(10)}, nil
+	}))
+	if th.Quotas() != nil {
+		t.Fatalf("Quotas() = %v, want nil with a quota func", th.Quotas())
+	}
+	for key, want := range map[string]int64{"free:a": 9, "paid:b": 999} {
+		if r, err := th.Limit(bg, key, 1); err != nil || r.State.Remaining != want {
+			t.Fatalf("Limit(%s) = %v, %v; want %d left", key, r, err, want)
+		}
+	}
+}
+
+// TestFacadeHooksAndOutage: the facade's hook and outage options reach
+// the limiter.
+func TestFacadeHooksAndOutage(t *testing.T) {
+	s, _ := fakeStore(t)
+	var seen atomic.Int64
+	hook := func(ctx context.Context, c *throttled.Call, next throttled.Next) (throttled.Result, error) {
+		seen.Add(1)
+		return next(ctx)
+	}
+	for _, p := range []throttled.OutagePolicy{throttled.FailClosed, throttled.FailOpen, throttled.FallBack(2)} {
+		th := newT(t, throttled.WithStore(s), throttled.WithHooks(hook), throttled.WithOutagePolicy(p))
+		if r, err := th.Limit(bg, "k", 1); err != nil || r.Limited || r.Source != throttled.FromStore {
+			t.Fatalf("Limit = %v, %v", r, err)
+		}
+	}
+	if n := seen.Load(); n != 3 {
+		t.Fatalf("hook saw %d calls, want 3", n)
+	}
 }

@@ -14,7 +14,7 @@ const (
 	FixedWindow   Algorithm = iota + 1 // "fixed_window": counter per window aligned to the epoch
 	SlidingWindow                      // "sliding_window": two-window weighted counter
 	TokenBucket                        // "token_bucket": continuous refill, capacity Burst
-	LeakingBucket                        // "leaking_bucket": meter that drains continuously
+	LeakingBucket                      // "leaking_bucket": meter that drains continuously
 	GCRA                               // "gcra": generic cell rate algorithm (virtual scheduling)
 )
 
@@ -25,7 +25,7 @@ var algorithmNames = [...]string{
 	FixedWindow:   "fixed_window",
 	SlidingWindow: "sliding_window",
 	TokenBucket:   "token_bucket",
-	LeakingBucket:   "leaking_bucket",
+	LeakingBucket: "leaking_bucket",
 	GCRA:          "gcra",
 }
 

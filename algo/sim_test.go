@@ -87,9 +87,9 @@ func (k *keySim[S]) freeze(at int64) sim {
 	return &c
 }
 
-func (k *keySim[S]) params() Params           { return k.p }
-func (k *keySim[S]) violation() string        { return k.changedOnDeny }
-func (k *keySim[S]) storePeeks()              { k.writePeeks = true }
+func (k *keySim[S]) params() Params    { return k.p }
+func (k *keySim[S]) violation() string { return k.changedOnDeny }
+func (k *keySim[S]) storePeeks()       { k.writePeeks = true }
 
 // newSim returns an empty key for p's algorithm.
 func newSim(p Params) sim {

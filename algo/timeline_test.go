@@ -260,7 +260,7 @@ func fixedWindowTimelines() []timeline {
 		{"clock_back", PerSec(10), []step{
 			{10*second + 500*msec, 10, false, 0, 0, 500 * msec},
 			{5 * second, 1, true, 0, 6 * second, 6 * second}, // taken as 10.5s, 5.5s of lag
-			{9*second + 999_999, 0, false, 0, 0, 1_000_001}, // not as window [9s, 10s)
+			{9*second + 999_999, 0, false, 0, 0, 1_000_001},  // not as window [9s, 10s)
 			{11 * second, 10, false, 0, 0, 1 * second},
 			{20*second + 500*msec, 4, false, 6, 0, 500 * msec},
 			{19 * second, 6, false, 0, 0, 2 * second}, // admitted as at 20.5s

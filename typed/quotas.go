@@ -2,6 +2,7 @@ package typed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -42,10 +43,7 @@ func compile(alg algo.Algorithm, qs []algo.Quota, outage OutagePolicy) (*policyS
 		}
 		p, err := store.NewPolicy(q)
 		if err != nil {
-			if len(qs) > 1 {
-				return nil, fmt.Errorf("quota %d (%v): %w", i, q, err)
-			}
-			return nil, err
+			return nil, quotaError(err, i, qs, q)
 		}
 		for _, o := range set.ps[:i] {
 			if o.Same(p) {
@@ -55,11 +53,21 @@ func compile(alg algo.Algorithm, qs []algo.Quota, outage OutagePolicy) (*policyS
 		set.ps[i], set.quotas[i] = p, p.Quota()
 		if set.local != nil {
 			if set.local[i], err = store.NewPolicy(outage.scaled(q)); err != nil {
-				return nil, fmt.Errorf("fallback quota %d (%v): %w", i, outage.scaled(q), err)
+				return nil, quotaError(err, i, qs, outage.scaled(q))
 			}
 		}
 	}
 	return set, nil
+}
+
+// quotaError says which of several quotas err is about, keeping the
+// message's "throttled: invalid ..." form.
+func quotaError(err error, i int, qs []algo.Quota, q algo.Quota) error {
+	var de *algo.DataError
+	if len(qs) == 1 || !errors.As(err, &de) {
+		return err
+	}
+	return &algo.DataError{Name: de.Name, Value: de.Value, Reason: fmt.Sprintf("%s (quota %d of %d: %v)", de.Reason, i+1, len(qs), q)}
 }
 
 // maxCachedSets bounds the quota sets a quota function's cache holds; past

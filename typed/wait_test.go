@@ -3,6 +3,7 @@ package typed_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,27 +12,30 @@ import (
 
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/internal/clock"
+	"github.com/throttled-go/throttled/store"
 	"github.com/throttled-go/throttled/store/memstore"
 	"github.com/throttled-go/throttled/typed"
 )
 
-// The tests of Wait run in a testing/synctest bubble: timers and sleeps
-// use virtual time, which moves only when every goroutine of the bubble is
-// blocked, so durations are exact and nothing really sleeps.
+// Two kinds of tests of Wait. Most run in a testing/synctest bubble on a
+// store whose clock follows the bubble's time.Now: that clock is not a
+// store.Sleeper, so Wait sleeps on timers, which use virtual time; it
+// moves only when every goroutine of the bubble is blocked, so durations
+// are exact and nothing really sleeps. The others run on a store with a
+// store.FakeClock, which is a Sleeper: Wait sleeps on the fake clock, and
+// the test moves it once the limiter is asleep (FakeClock.Sleepers).
 
 // bubbleStore returns a memory store that reads the bubble's virtual
-// clock and starts no janitor goroutine. Call it inside the bubble.
-func bubbleStore() *memstore.Store {
-	return memstore.New(
-		memstore.WithClock(clock.Func(func() int64 { return time.Now().UnixMicro() })),
-		memstore.WithSweepInterval(0),
-	)
+// clock. Call it inside the bubble.
+func bubbleStore(t *testing.T) *memstore.Store {
+	t.Helper()
+	return must(memstore.New(memstore.WithClock(clock.Func(func() int64 { return time.Now().UnixMicro() })))).of(t)
 }
 
 // newBubbleLimiter returns a string limiter on a fresh bubble store.
 func newBubbleLimiter(t *testing.T, opts ...typed.Option) *typed.Limiter[string] {
 	t.Helper()
-	return must(typed.New[string](append([]typed.Option{typed.WithStore(bubbleStore())}, opts...)...)).of(t)
+	return must(typed.New[string](append([]typed.Option{typed.WithStore(bubbleStore(t))}, opts...)...)).of(t)
 }
 
 // timed runs f and returns the virtual time it took.
@@ -136,7 +140,7 @@ func TestWaitNever(t *testing.T) {
 				}
 				want := denied(st(capacity, capacity, 0, typed.Never))
 				wantLimited(t, "Wait(capacity+1)", err, want)
-				if res != want {
+				if !reflect.DeepEqual(res, want) {
 					t.Fatalf("Wait returned %v, want %v", res, want)
 				}
 				// Do with a timeout does not wait either.
@@ -166,7 +170,7 @@ func TestWaitGivesUp(t *testing.T) {
 			t.Fatalf("Wait took %v, want it to give up at once", d)
 		}
 		wantLimited(t, "Wait", err, wantRes)
-		if res != wantRes {
+		if !reflect.DeepEqual(res, wantRes) {
 			t.Fatalf("Wait returned %v, want the last Result %v", res, wantRes)
 		}
 	}
@@ -197,10 +201,24 @@ func TestWaitGivesUp(t *testing.T) {
 		})
 	})
 	t.Run("ctx deadline passed", func(t *testing.T) {
+		// A done ctx fails the first decision itself (stores check ctx
+		// before anything else): Wait returns at once with the store's
+		// ErrUnavailable wrapping ctx's error, and nothing is charged.
 		synctest.Test(t, func(t *testing.T) {
 			c, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 			defer cancel()
-			check(t, newBubbleLimiter(t, q), c)
+			l := newBubbleLimiter(t, q)
+			var res typed.Result
+			var err error
+			if d := timed(func() { res, err = l.Wait(c, "k", 1) }); d != 0 {
+				t.Fatalf("Wait took %v, want it to return at once", d)
+			}
+			if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, store.ErrUnavailable) || !reflect.DeepEqual(res, typed.Result{}) {
+				t.Fatalf("Wait = %v, %v; want ErrUnavailable wrapping DeadlineExceeded", res, err)
+			}
+			if got := peekRemaining(t, l, "k"); got != 1 {
+				t.Fatalf("%d left after Wait with a done ctx, want 1", got)
+			}
 		})
 	})
 	t.Run("one deadline across retries", func(t *testing.T) {
@@ -227,7 +245,7 @@ func TestWaitGivesUp(t *testing.T) {
 			}
 			want := denied(st(2, 1, 100*time.Millisecond, 100*time.Millisecond))
 			wantLimited(t, "Wait", err, want)
-			if res != want {
+			if !reflect.DeepEqual(res, want) {
 				t.Fatalf("Wait returned %v, want %v", res, want)
 			}
 		})
@@ -254,7 +272,7 @@ func TestWaitCancel(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Wait error = %v, want context.Canceled", err)
 		}
-		if want := denied(st(1, 0, 100*time.Millisecond, 100*time.Millisecond)); res != want {
+		if want := denied(st(1, 0, 100*time.Millisecond, 100*time.Millisecond)); !reflect.DeepEqual(res, want) {
 			t.Fatalf("Wait returned %v, want the last Result %v", res, want)
 		}
 		// The cancelled wait took nothing: the token comes back on time.
@@ -368,9 +386,9 @@ func TestDoWrapWait(t *testing.T) {
 	}
 }
 
-// TestSeedWaitRetry is the seed's wait-and-retry example: GCRA, 100 per
-// second with burst 100, timeout 1s, 1000 calls from 4 workers. The seed
-// reports 8 of 1000 denied at about 111 req/s.
+// TestWaitRetryAsThrottledPy is throttled-py's wait-and-retry example: GCRA, 100 per
+// second with burst 100, timeout 1s, 1000 calls from 4 workers.
+// throttled-py reports 8 of 1000 denied at about 111 req/s.
 //
 // Bounds from the quota, with E the virtual time taken and T = 10ms the
 // emission interval: GCRA admits at most 100 + ⌊E/T⌋ in [0, E]. Every
@@ -378,7 +396,7 @@ func TestDoWrapWait(t *testing.T) {
 // giving up, so each worker is denied at most ⌊E/(1s − T)⌋ times. And
 // while calls remain some worker is always waiting, so no slot is
 // wasted: E ≤ (admitted − 100)·T + 1s.
-func TestSeedWaitRetry(t *testing.T) {
+func TestWaitRetryAsThrottledPy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const (
 			calls   = 1000
@@ -425,6 +443,317 @@ func TestSeedWaitRetry(t *testing.T) {
 		// Hence nearly all pass, in about 9s.
 		if a < calls-40 || elapsed < 8600*time.Millisecond || elapsed > 10*time.Second {
 			t.Fatalf("admitted %d in %v, want nearly all 1000 in about 9s", a, elapsed)
+		}
+	})
+}
+
+// watchdog is how long, in real time, a test of Wait on a fake clock waits
+// for the limiter to fall asleep or return before it fails: a Wait that
+// does not sleep on the fake clock would otherwise hang the test.
+const watchdog = 10 * time.Second
+
+// waitCall is a Wait (or Do) running in its own goroutine.
+type waitCall struct {
+	done chan struct{}
+	res  typed.Result
+	err  error
+}
+
+// startWait runs l.Wait(c, key, cost) in a new goroutine.
+func startWait[K comparable](l *typed.Limiter[K], c context.Context, key K, cost int64) *waitCall {
+	w := &waitCall{done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		w.res, w.err = l.Wait(c, key, cost)
+	}()
+	return w
+}
+
+// startDo runs l.Do(c, key, fn) in a new goroutine.
+func startDo[K comparable](l *typed.Limiter[K], c context.Context, key K, fn func(context.Context) error) *waitCall {
+	w := &waitCall{done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		w.err = l.Do(c, key, fn)
+	}()
+	return w
+}
+
+// result waits for the call to return, failing t after the watchdog.
+func (w *waitCall) result(t *testing.T) (typed.Result, error) {
+	t.Helper()
+	select {
+	case <-w.done:
+		return w.res, w.err
+	case <-time.After(watchdog):
+		t.Fatalf("Wait did not return within %v of real time", watchdog)
+		return typed.Result{}, nil
+	}
+}
+
+// running fails t if the call has returned.
+func (w *waitCall) running(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-w.done:
+		t.Fatalf("%s: Wait returned %v, %v; want it still asleep", what, w.res, w.err)
+	default:
+	}
+}
+
+// awaitSleepers waits until n goroutines sleep on fc, failing t after the
+// watchdog (a Wait sleeping on a timer instead never shows up).
+func awaitSleepers(t *testing.T, fc *store.FakeClock, n int) {
+	t.Helper()
+	deadline := time.Now().Add(watchdog)
+	for fc.Sleepers() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines asleep on the fake clock after %v, want %d", fc.Sleepers(), watchdog, n)
+		}
+		time.Sleep(50 * time.Microsecond) // polling, not timing: the fake clock does not move
+	}
+}
+
+// watchdogCtx returns a context cancelled after the watchdog, so a Wait
+// that would hang ends (with ctx's error) and the test fails fast.
+func watchdogCtx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), watchdog)
+	t.Cleanup(cancel)
+	return c
+}
+
+// TestWaitFakeClock: on a store with a store.FakeClock, Wait sleeps on the
+// fake clock exactly the RetryAfter that Limit reports, for every
+// algorithm, on the memory store and on Redis: it is still asleep a
+// microsecond before and passes once the clock gets there.
+func TestWaitFakeClock(t *testing.T) {
+	for _, b := range backends(t) {
+		for _, a := range algo.Algorithms {
+			t.Run(b.name+"/"+a.String(), func(t *testing.T) {
+				b.fc.Advance(250 * time.Millisecond) // off the window boundaries
+				l := must(typed.New[string](typed.WithStore(b.s), typed.WithAlgorithm(a), typed.WithQuota(algo.PerSec(10).WithBurst(3)))).of(t)
+				key := "wait-" + a.String()
+				capacity := must(l.Peek(ctx, key)).of(t).Limit
+				fill(t, l, key, capacity)
+				b.fc.Advance(30 * time.Millisecond)
+				probe := must(l.Limit(ctx, key, 2)).of(t)
+				retry := probe.State.RetryAfter
+				if !probe.Limited || retry <= time.Microsecond || retry == typed.Never {
+					t.Fatalf("Limit(2) after filling = %v, want limited with a finite RetryAfter", probe)
+				}
+				w := startWait(l, watchdogCtx(t), key, 2)
+				awaitSleepers(t, b.fc, 1)
+				b.fc.Advance(retry - time.Microsecond)
+				w.running(t, "a microsecond before RetryAfter")
+				if n := b.fc.Sleepers(); n != 1 {
+					t.Fatalf("%d sleepers a microsecond before RetryAfter, want 1", n)
+				}
+				b.fc.Advance(time.Microsecond)
+				res, err := w.result(t)
+				if err != nil || res.Limited {
+					t.Fatalf("Wait = %v, %v; want allowed once the clock reached RetryAfter", res, err)
+				}
+			})
+		}
+	}
+}
+
+// TestWaitFakeClockNoRealSleep: a Wait of an hour on the fake clock takes
+// no real hour, and a limiter with typed keys on a string store sleeps on
+// that store's fake clock too.
+func TestWaitFakeClockNoRealSleep(t *testing.T) {
+	rs, fc := newRecStore(t)
+	l := must(typed.New[userID](typed.WithStore(rs), typed.WithQuota(algo.PerHour(1)))).of(t)
+	if r := must(l.Limit(ctx, 1, 1)).of(t); r.Limited {
+		t.Fatal(r)
+	}
+	start := time.Now()
+	w := startWait(l, watchdogCtx(t), 1, 1)
+	awaitSleepers(t, fc, 1)
+	fc.Advance(time.Hour)
+	if res, err := w.result(t); err != nil || res.Limited {
+		t.Fatalf("Wait = %v, %v", res, err)
+	}
+	if d := time.Since(start); d > watchdog {
+		t.Fatalf("an hour's Wait on the fake clock took %v of real time", d)
+	}
+}
+
+// TestWaitFakeClockTimeout: the timeout is measured on the fake clock, and
+// one deadline holds across retries. 10 per second, burst 2, timeout
+// 250ms: drained at 0, a Wait for 2 tokens sleeps 200ms; a rival takes a
+// token at 150ms, so at 200ms the waiter needs 100ms more with 50ms left
+// on the fake clock: it gives up then. Measured on the real clock, hardly
+// any time would have passed and it would sleep again.
+func TestWaitFakeClockTimeout(t *testing.T) {
+	ms := time.Millisecond
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			l := must(typed.New[string](typed.WithStore(b.s), typed.WithQuota(algo.PerSec(10).WithBurst(2)), typed.WithTimeout(250*ms))).of(t)
+			fill(t, l, "k", 2)
+			w := startWait(l, watchdogCtx(t), "k", 2)
+			awaitSleepers(t, b.fc, 1)
+			b.fc.Advance(150 * ms)
+			w.running(t, "at 150ms")
+			fill(t, l, "k", 1)
+			b.fc.Advance(50 * ms)
+			res, err := w.result(t)
+			want := denied(st(2, 1, 100*ms, 100*ms))
+			wantLimited(t, "Wait", err, want)
+			if !reflect.DeepEqual(res, want) {
+				t.Fatalf("Wait returned %v, want %v", res, want)
+			}
+			if n := b.fc.Sleepers(); n != 0 {
+				t.Fatalf("%d sleepers left", n)
+			}
+		})
+	}
+	t.Run("timeout equal to RetryAfter", func(t *testing.T) {
+		s, fc := newStore(t)
+		l := must(typed.New[string](typed.WithStore(s), typed.WithQuota(algo.PerSec(10).WithBurst(1)), typed.WithTimeout(100*ms))).of(t)
+		fill(t, l, "k", 1)
+		w := startWait(l, watchdogCtx(t), "k", 1)
+		awaitSleepers(t, fc, 1)
+		fc.Advance(100 * ms)
+		if res, err := w.result(t); err != nil || res.Limited {
+			t.Fatalf("Wait = %v, %v; want allowed", res, err)
+		}
+	})
+	t.Run("timeout below RetryAfter", func(t *testing.T) {
+		s, fc := newStore(t)
+		l := must(typed.New[string](typed.WithStore(s), typed.WithQuota(algo.PerSec(10).WithBurst(1)), typed.WithTimeout(99*ms))).of(t)
+		fill(t, l, "k", 1)
+		res, err := startWait(l, watchdogCtx(t), "k", 1).result(t)
+		wantLimited(t, "Wait", err, denied(st(1, 0, 100*ms, 100*ms)))
+		if res.State.RetryAfter != 100*ms || fc.Sleepers() != 0 || fc.Now() != t0 {
+			t.Fatalf("Wait = %v; sleepers %d; clock moved by %dµs", res, fc.Sleepers(), fc.Now()-t0)
+		}
+	})
+	t.Run("ctx deadline does not end the sleep early on a fake clock", func(t *testing.T) {
+		// On a fake clock only ctx.Done ends a sleep: a ctx deadline in
+		// real time is not compared with fake durations.
+		s, fc := newStore(t)
+		l := must(typed.New[string](typed.WithStore(s), typed.WithQuota(algo.PerHour(1)))).of(t)
+		fill(t, l, "k", 1)
+		c, cancel := context.WithTimeout(ctx, time.Minute) // real minute < fake hour
+		defer cancel()
+		w := startWait(l, c, "k", 1)
+		awaitSleepers(t, fc, 1)
+		fc.Advance(time.Hour)
+		if res, err := w.result(t); err != nil || res.Limited {
+			t.Fatalf("Wait = %v, %v; want allowed after the fake hour", res, err)
+		}
+	})
+}
+
+// TestWaitFakeClockCancel: cancelling ctx while Wait sleeps on the fake
+// clock returns ctx's error and the last Result at once, leaves no
+// sleeper, and charges nothing.
+func TestWaitFakeClockCancel(t *testing.T) {
+	s, fc := newStore(t)
+	l := must(typed.New[string](typed.WithStore(s), typed.WithQuota(algo.PerSec(10).WithBurst(1)))).of(t)
+	fill(t, l, "k", 1)
+	c, cancel := context.WithCancel(watchdogCtx(t))
+	w := startWait(l, c, "k", 1)
+	awaitSleepers(t, fc, 1)
+	fc.Advance(30 * time.Millisecond)
+	cancel()
+	res, err := w.result(t)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait error = %v, want context.Canceled", err)
+	}
+	if want := denied(st(1, 0, 100*time.Millisecond, 100*time.Millisecond)); !reflect.DeepEqual(res, want) {
+		t.Fatalf("Wait returned %v, want the last Result %v", res, want)
+	}
+	if n := fc.Sleepers(); n != 0 {
+		t.Fatalf("%d sleepers after the cancelled Wait", n)
+	}
+	fc.Advance(70 * time.Millisecond)
+	if r := must(l.Limit(ctx, "k", 1)).of(t); r.Limited {
+		t.Fatalf("Limit after the cancelled Wait = %v, want allowed: it took nothing", r)
+	}
+}
+
+// TestWaitFakeClockQueue: three waiters on one token every 100ms pass at
+// 0, 100ms and 200ms of the fake clock.
+func TestWaitFakeClockQueue(t *testing.T) {
+	s, fc := newStore(t)
+	l := must(typed.New[string](typed.WithStore(s), typed.WithQuota(algo.PerSec(10).WithBurst(1)))).of(t)
+	c := watchdogCtx(t)
+	ws := []*waitCall{startWait(l, c, "k", 1), startWait(l, c, "k", 1), startWait(l, c, "k", 1)}
+	finished := func() int {
+		n := 0
+		for _, w := range ws {
+			select {
+			case <-w.done:
+				if w.err != nil || w.res.Limited {
+					t.Fatalf("Wait = %v, %v", w.res, w.err)
+				}
+				n++
+			default:
+			}
+		}
+		return n
+	}
+	for step := range 3 {
+		// Every waiter not yet through is asleep; the one through has
+		// returned (its goroutine may lag: wait for it).
+		awaitSleepers(t, fc, 2-step)
+		deadline := time.Now().Add(watchdog)
+		for finished() != step+1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("at %v: %d waiters through, want %d", time.Duration(fc.Now()-t0)*time.Microsecond, finished(), step+1)
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+		fc.Advance(100 * time.Millisecond)
+	}
+}
+
+// TestWaitFakeClockQuotas: with several quotas Wait sleeps the greatest
+// RetryAfter, when every quota admits the request, and Do with a timeout
+// waits the same way.
+func TestWaitFakeClockQuotas(t *testing.T) {
+	ms := time.Millisecond
+	qs := typed.WithQuotas(algo.PerSec(10).WithBurst(1), algo.PerSec(4).WithBurst(1).WithAlgorithm(algo.GCRA)) // 100ms and 250ms a request
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			l := must(typed.New[string](typed.WithStore(b.s), qs, typed.WithTimeout(time.Second))).of(t)
+			fill(t, l, "k", 1)
+			w := startWait(l, watchdogCtx(t), "k", 1)
+			awaitSleepers(t, b.fc, 1)
+			b.fc.Advance(249 * ms)
+			w.running(t, "at 249ms")
+			b.fc.Advance(ms)
+			if res, err := w.result(t); err != nil || res.Limited || len(res.Quotas) != 2 {
+				t.Fatalf("Wait = %v, %v; want allowed at 250ms", res, err)
+			}
+			ran := false
+			d := startDo(l, watchdogCtx(t), "k", func(context.Context) error { ran = true; return nil })
+			awaitSleepers(t, b.fc, 1)
+			b.fc.Advance(250 * ms)
+			if _, err := d.result(t); err != nil || !ran {
+				t.Fatalf("Do = %v, ran %v", err, ran)
+			}
+		})
+	}
+}
+
+// TestWaitNonSleeperClock: a store whose clock is not a store.Sleeper, or
+// that does not tell its clock, makes Wait sleep on timers (here in a
+// synctest bubble), with typed keys encoded for a string store too.
+func TestWaitNonSleeperClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := bubbleStore(t)
+		for i, opt := range []typed.Option{typed.WithStore(plainStore[string]{s}), typed.WithStore(&recStore{s: s})} {
+			l := must(typed.New[userID](opt, typed.WithQuota(algo.PerSec(10).WithBurst(1)))).of(t)
+			key := userID(i)
+			if r := must(l.Limit(ctx, key, 1)).of(t); r.Limited {
+				t.Fatal(r)
+			}
+			if d := timed(func() { must(l.Wait(ctx, key, 1)).of(t) }); d != 100*time.Millisecond {
+				t.Fatalf("Wait took %v, want 100ms", d)
+			}
 		}
 	})
 }

@@ -209,13 +209,20 @@ func (l *Limiter[K]) limit(ctx context.Context, key K, set *policySet, cost int6
 		}
 		return resultOf(set.of(src), d, nil, src), nil
 	}
-	each := make([]algo.Decision, len(set.ps))
+	buf := eachPool.Get().(*[store.MaxPolicies]algo.Decision)
+	defer eachPool.Put(buf)
+	each := buf[:len(set.ps)]
 	d, src, err := l.decide(ctx, key, set, cost, each)
 	if err != nil {
 		return Result{}, err
 	}
 	return resultOf(set.of(src), d, each, src), nil
 }
+
+// eachPool holds the buffers the decisions of several quotas are written
+// to: resultOf copies them out, so a Limit allocates only its Result's
+// Quotas.
+var eachPool = sync.Pool{New: func() any { return new([store.MaxPolicies]algo.Decision) }}
 
 // Peek returns key's state without consuming anything: the state a
 // request of cost 0 would report (Limit with cost 0 returns each quota's).

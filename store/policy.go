@@ -27,7 +27,6 @@ type Policy struct {
 	quota  algo.Quota
 	id     PolicyID
 	key    string
-	span   int64 // µs from a full key back to a fresh one: the longest ResetAfter
 }
 
 // PolicyID is a policy's identity as a comparable value: equal for
@@ -55,16 +54,11 @@ func NewPolicy(q algo.Quota) (*Policy, error) {
 	}
 	id := identity{alg: q.Algorithm, period: q.Period, limit: q.Limit}
 	key := q.Algorithm.String() + ":" + q.Rate.String()
-	span := p.Period
-	switch {
-	case q.Algorithm.IsBucket():
+	if q.Algorithm.IsBucket() {
 		id.burst = p.Burst
 		key += ":b" + strconv.FormatInt(p.Burst, 10)
-		span = (p.Capacity + p.Rate - 1) / p.Rate
-	case q.Algorithm == algo.SlidingWindow:
-		span = 2 * p.Period
 	}
-	return &Policy{params: p, quota: q, id: PolicyID{unique.Make(id)}, key: key, span: span}, nil
+	return &Policy{params: p, quota: q, id: PolicyID{unique.Make(id)}, key: key}, nil
 }
 
 // Params returns the step functions' parameters. The caller must not
@@ -91,10 +85,6 @@ func (p *Policy) Same(o *Policy) bool { return p.id == o.id }
 // ID returns p's identity as a comparable value: stores use it to find a
 // policy's state without comparing text.
 func (p *Policy) ID() PolicyID { return p.id }
-
-// Span returns the longest time, in µs, a key takes to go back to its
-// initial state with no traffic: its longest possible ResetAfter.
-func (p *Policy) Span() int64 { return p.span }
 
 // Max returns the Limit a state reports: the burst for the bucket
 // algorithms, the limit for the windows.

@@ -35,8 +35,12 @@ func CheckPolicies(ps []*store.Policy) error {
 		return &algo.DataError{Name: "number of policies", Value: len(ps), Reason: fmt.Sprintf("must be 1 to %d", store.MaxPolicies)}
 	}
 	for i, p := range ps {
-		if p == nil {
-			return &algo.DataError{Name: "policy", Value: fmt.Sprintf("#%d: nil", i), Reason: "must come from store.NewPolicy"}
+		if p == nil || !p.Algorithm().Valid() {
+			v := fmt.Sprintf("#%d: nil", i)
+			if p != nil {
+				v = fmt.Sprintf("#%d: zero", i)
+			}
+			return &algo.DataError{Name: "policy", Value: v, Reason: "must come from store.NewPolicy"}
 		}
 	}
 	return nil

@@ -69,6 +69,16 @@ func (t *Table[K]) DecideBatch(ctx context.Context, ps []*store.Policy, reqs []s
 // DecideBatch implements store.Batcher for the store's string keys; an
 // empty key fails its request.
 func (s *Store) DecideBatch(ctx context.Context, ps []*store.Policy, reqs []store.Request[string], out, each []algo.Decision, errs []error) {
+	// What the requests share first: a done ctx, bad policies or a bad each
+	// fail them all, before Subset sizes each for the requests it keeps.
+	if err := check(ctx, ps, 0, nil); err != nil {
+		storeutil.FailAll(errs, err)
+		return
+	}
+	if err := storeutil.CheckEach(each, len(reqs)*len(ps)); err != nil {
+		storeutil.FailAll(errs, err)
+		return
+	}
 	storeutil.Subset(reqs, out, each, len(ps), errs, func(i int) error { return storeutil.CheckKey(reqs[i].Key) },
 		func(reqs []store.Request[string], out, each []algo.Decision, errs []error) {
 			s.strings.DecideBatch(ctx, ps, reqs, out, each, errs)

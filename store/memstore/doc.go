@@ -23,13 +23,14 @@
 // background goroutine: a shard that is full when a new key arrives first
 // drops its expired state, and only when nothing has expired evicts a live
 // key, counted by Stats().LiveEvictions. It evicts, of a sample of 8 keys,
-// the one whose loss admits the least: the one nearest its initial state
-// (the least time left to reset over the longest reset its quota can take).
-// A flood of fresh keys thus evicts fresh keys, and a key that has used its
-// quota is the last to go, so an attacker cycling keys cannot reset a
-// victim's limit (throttled-py's default of 1024 keys, evicted least
-// recently used, lets one). Size the store for your key space; memory is
-// bounded by it.
+// the one whose loss admits the least: the one that has used the least of
+// its quota right now (Limit − Remaining, as a Peek reports, under its most
+// used policy), and of keys that used as much, the one whose state expires
+// soonest. A flood of keys, each used a little, thus evicts its own keys,
+// and a key that has used its quota is the last to go, so an attacker
+// cycling keys cannot reset a victim's limit (throttled-py's default of
+// 1024 keys, evicted least recently used, lets one). Size the store for
+// your key space; memory is bounded by it.
 //
 // Reads never drop anything. Once expired state is dropped, a clock that
 // steps back before its expiry sees a fresh key; the same holds in Redis,

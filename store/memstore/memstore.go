@@ -74,12 +74,22 @@ func WithMaxSize(n int) Option {
 // makes decisions cheaper and up to one tick late.
 func WithClock(c store.Clock) Option {
 	return func(s *Store) error {
-		if c == nil || reflect.ValueOf(c).Kind() == reflect.Pointer && reflect.ValueOf(c).IsNil() {
+		if c == nil || isNil(reflect.ValueOf(c)) {
 			return &algo.DataError{Name: "clock", Value: "nil", Reason: "WithClock needs a clock"}
 		}
 		s.clock = c
 		return nil
 	}
+}
+
+// isNil reports whether v is a nil pointer, func, map, channel, slice or
+// interface: a typed nil clock, whose Now would panic.
+func isNil(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface, reflect.UnsafePointer:
+		return v.IsNil()
+	}
+	return false
 }
 
 // WithShards sets the number of shards of each table (default
@@ -136,6 +146,9 @@ func (s *Store) Stats() Stats {
 
 // Decide implements store.Store for string keys; the empty key is invalid.
 func (s *Store) Decide(ctx context.Context, key string, ps []*store.Policy, cost int64, each []algo.Decision) (algo.Decision, error) {
+	if err := check(ctx, ps, cost, each); err != nil {
+		return algo.Decision{}, err
+	}
 	if err := storeutil.CheckKey(key); err != nil {
 		return algo.Decision{}, err
 	}
@@ -144,6 +157,9 @@ func (s *Store) Decide(ctx context.Context, key string, ps []*store.Policy, cost
 
 // Reset implements store.Store for string keys.
 func (s *Store) Reset(ctx context.Context, key string, ps []*store.Policy) error {
+	if err := storeutil.CheckContext(ctx); err != nil {
+		return err
+	}
 	if err := storeutil.CheckKey(key); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,9 +21,16 @@ import (
 const (
 	msec   int64 = 1_000
 	second int64 = 1_000 * msec
+	minute int64 = 60 * second
+	hour   int64 = 60 * minute
 )
 
-// t2025 is 2025-01-01T00:00:00Z in µs since the epoch.
+// never is the RetryAfter of a request that can never pass (algo's is
+// unexported; the contract spells it -1).
+const never int64 = -1
+
+// t2025 is 2025-01-01T00:00:00Z in µs since the epoch: a multiple of every
+// period the tests use, so windows start there.
 const t2025 = 1_735_689_600 * second
 
 var ctx = context.Background()
@@ -33,48 +41,87 @@ type userKey struct {
 	User   uint64
 }
 
-// newTestStore returns a store on a fake clock reading start, without a
-// janitor (sweeps happen only when a test asks for them), closed at cleanup.
+// newTestStore returns a store on a fake clock reading start.
 func newTestStore(t testing.TB, start int64, opts ...Option) (*Store, *clock.Fake) {
 	t.Helper()
 	clk := clock.NewFake(start)
-	s := New(append([]Option{WithClock(clk), WithSweepInterval(0)}, opts...)...)
-	t.Cleanup(func() { s.Close() })
+	s, err := New(append([]Option{WithClock(clk)}, opts...)...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
 	return s, clk
 }
 
-func compile(t testing.TB, a algo.Algorithm, q algo.Quota) *algo.Params {
+// policy compiles q under algorithm a (q's own algorithm, when set, is
+// replaced).
+func policy(t testing.TB, a algo.Algorithm, q algo.Quota) *store.Policy {
 	t.Helper()
-	p, err := algo.Compile(a, q)
+	p, err := store.NewPolicy(q.WithAlgorithm(a))
 	if err != nil {
-		t.Fatalf("Compile(%s, %s): %v", a, q, err)
+		t.Fatalf("NewPolicy(%s, %s): %v", a, q, err)
 	}
-	return &p
+	return p
 }
 
-func decide[K comparable](t testing.TB, kd store.Keyed[K], key K, p *algo.Params, cost int64) algo.Decision {
+// pols is a policy list, for readability at call sites.
+func pols(ps ...*store.Policy) []*store.Policy { return ps }
+
+// decide decides one request under the single policy p and fails the test
+// on an error.
+func decide[K comparable](t testing.TB, st store.Store[K], key K, p *store.Policy, cost int64) algo.Decision {
 	t.Helper()
-	d, err := kd.Decide(ctx, key, p, cost)
+	d, err := st.Decide(ctx, key, pols(p), cost, nil)
 	if err != nil {
-		t.Fatalf("Decide(%v, %s, cost %d): %v", key, p.Algorithm, cost, err)
+		t.Fatalf("Decide(%v, %s, cost %d): %v", key, p, cost, err)
 	}
 	return d
 }
 
-func entries(s *Store) int { return s.Stats().Entries }
+// decideAll decides one request under every policy of ps and returns the
+// combined decision and each policy's.
+func decideAll[K comparable](t testing.TB, st store.Store[K], key K, ps []*store.Policy, cost int64) (algo.Decision, []algo.Decision) {
+	t.Helper()
+	each := make([]algo.Decision, len(ps))
+	d, err := st.Decide(ctx, key, ps, cost, each)
+	if err != nil {
+		t.Fatalf("Decide(%v, %v, cost %d): %v", key, ps, cost, err)
+	}
+	return d, each
+}
+
+// peek is decide with cost 0.
+func peek[K comparable](t testing.TB, st store.Store[K], key K, p *store.Policy) algo.Decision {
+	t.Helper()
+	return decide(t, st, key, p, 0)
+}
+
+func entries(s *Store) int { return s.Stats().Keys }
+
+// sweepAll sweeps every shard of t at now, as a full shard does when it
+// needs room: the tests call it where the old janitor ran.
+func (t *Table[K]) sweepAll(now int64) {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		sh.sweep(now)
+		sh.mu.Unlock()
+	}
+}
 
 // ---------------------------------------------------------------------------
 // 1. Zero allocations per decision.
 
 // TestDecideAllocs checks that deciding on an existing key allocates nothing,
 // for every algorithm, on the allowed, denied and peek paths, through the
-// string API and through typed tables.
+// string API and through typed tables, with one policy and with two.
 func TestDecideAllocs(t *testing.T) {
 	for _, a := range algo.Algorithms {
 		t.Run("algo="+a.String(), func(t *testing.T) {
 			s, _ := newTestStore(t, t2025)
 			strKey := fmt.Sprintf("user:%d", 42) // built at run time, like a real key
 			tk := userKey{Tenant: 7, User: 42}
+			// A second policy that never limits, for the two-policy case.
+			roomy := policy(t, a, algo.PerSec(2_000_000_000).WithName("roomy"))
 			paths := []struct {
 				name      string
 				q         algo.Quota
@@ -88,45 +135,49 @@ func TestDecideAllocs(t *testing.T) {
 				{"peek", algo.PerMin(1), 0, false},
 			}
 			for _, path := range paths {
-				p := compile(t, a, path.q)
-				// One key per (path, API), held by the caller as a real one
-				// would be. The "denied" and "peek" keys are exhausted first,
-				// so the peek reads a stored state.
-				strKey := strKey + "/" + path.name
-				forKey := strKey + "/for"
-				tk := userKey{Tenant: tk.Tenant, User: tk.User + uint64(len(path.name))}
-				strTable, typed := For[string](s), For[userKey](s)
-				apis := []struct {
-					name   string
-					decide func(cost int64) (algo.Decision, error)
-				}{
-					{"api=Store.Decide", func(c int64) (algo.Decision, error) { return s.Decide(ctx, strKey, p, c) }},
-					{"api=For[string]", func(c int64) (algo.Decision, error) { return strTable.Decide(ctx, forKey, p, c) }},
-					{"api=For[struct]", func(c int64) (algo.Decision, error) { return typed.Decide(ctx, tk, p, c) }},
-				}
-				for _, api := range apis {
-					t.Run(path.name+"/"+api.name, func(t *testing.T) {
-						if _, err := api.decide(1); err != nil { // the key exists from here on
-							t.Fatal(err)
-						}
-						before := entries(s)
-						bad := 0
-						allocs := testing.AllocsPerRun(1000, func() {
-							d, err := api.decide(path.cost)
-							if err != nil || d.Limited != path.wantLimit {
-								bad++
+				p := policy(t, a, path.q)
+				for _, ps := range [][]*store.Policy{{p}, {p, roomy}} {
+					// One key per (path, policies, API), held by the caller as
+					// a real one would be. The "denied" and "peek" keys are
+					// exhausted first, so the peek reads a stored state.
+					strKey := fmt.Sprintf("%s/%s/%d", strKey, path.name, len(ps))
+					forKey := strKey + "/for"
+					tk := userKey{Tenant: tk.Tenant + uint32(len(ps)), User: tk.User + uint64(len(path.name))}
+					strTable, typed := For[string](s), For[userKey](s)
+					each := make([]algo.Decision, len(ps))
+					apis := []struct {
+						name   string
+						decide func(cost int64) (algo.Decision, error)
+					}{
+						{"api=Store.Decide", func(c int64) (algo.Decision, error) { return s.Decide(ctx, strKey, ps, c, nil) }},
+						{"api=For[string]", func(c int64) (algo.Decision, error) { return strTable.Decide(ctx, forKey, ps, c, nil) }},
+						{"api=For[struct]", func(c int64) (algo.Decision, error) { return typed.Decide(ctx, tk, ps, c, nil) }},
+						{"api=For[struct]/each", func(c int64) (algo.Decision, error) { return typed.Decide(ctx, tk, ps, c, each) }},
+					}
+					for _, api := range apis {
+						t.Run(fmt.Sprintf("%s/policies=%d/%s", path.name, len(ps), api.name), func(t *testing.T) {
+							if _, err := api.decide(1); err != nil { // the key exists from here on
+								t.Fatal(err)
+							}
+							before := entries(s)
+							bad := 0
+							allocs := testing.AllocsPerRun(1000, func() {
+								d, err := api.decide(path.cost)
+								if err != nil || d.Limited != path.wantLimit {
+									bad++
+								}
+							})
+							if bad > 0 {
+								t.Fatalf("%d decisions failed or were not on the %s path", bad, path.name)
+							}
+							if allocs != 0 {
+								t.Errorf("AllocsPerRun = %v, want 0", allocs)
+							}
+							if got := entries(s); got != before {
+								t.Errorf("Keys = %d after deciding on an existing key, want %d", got, before)
 							}
 						})
-						if bad > 0 {
-							t.Fatalf("%d decisions failed or were not on the %s path", bad, path.name)
-						}
-						if allocs != 0 {
-							t.Errorf("AllocsPerRun = %v, want 0", allocs)
-						}
-						if got := entries(s); got != before {
-							t.Errorf("Entries = %d after deciding on an existing key, want %d", got, before)
-						}
-					})
+					}
 				}
 			}
 		})
@@ -137,27 +188,26 @@ func TestDecideAllocs(t *testing.T) {
 func TestForAllocs(t *testing.T) {
 	s, _ := newTestStore(t, t2025)
 	For[userKey](s)
-	Namespace[string](s, "ns")
 	if n := testing.AllocsPerRun(1000, func() { For[userKey](s) }); n != 0 {
 		t.Errorf("For[userKey] of an existing table: %v allocs, want 0", n)
 	}
-	if n := testing.AllocsPerRun(1000, func() { Namespace[string](s, "ns") }); n != 0 {
-		t.Errorf("Namespace[string] of an existing table: %v allocs, want 0", n)
+	if n := testing.AllocsPerRun(1000, func() { For[string](s) }); n != 0 {
+		t.Errorf("For[string]: %v allocs, want 0", n)
 	}
 }
 
-// An expired entry is reused in place: deciding on it does not allocate either.
+// An expired state is reused in place: deciding on it does not allocate either.
 func TestDecideAllocsExpiredEntry(t *testing.T) {
 	for _, a := range algo.Algorithms {
 		t.Run("algo="+a.String(), func(t *testing.T) {
 			s, clk := newTestStore(t, t2025)
-			p := compile(t, a, algo.PerDuration(time.Millisecond, 1))
+			p := policy(t, a, algo.PerDuration(time.Millisecond, 1))
 			tbl := For[userKey](s)
 			k := userKey{1, 2}
 			decide(t, tbl, k, p, 1)
 			allocs := testing.AllocsPerRun(1000, func() {
 				clk.Advance(time.Hour) // the stored state has expired
-				if d, err := tbl.Decide(ctx, k, p, 1); err != nil || d.Limited {
+				if d, err := tbl.Decide(ctx, k, pols(p), 1, nil); err != nil || d.Limited {
 					t.Errorf("Decide on an expired key = %+v, %v; want allowed", d, err)
 				}
 			})
@@ -188,7 +238,7 @@ type timeline struct {
 	rows  []row
 }
 
-// bucketTimelines hold for the token bucket, the leaky bucket and GCRA.
+// bucketTimelines hold for the token bucket, the leaking bucket and GCRA.
 var bucketTimelines = []timeline{
 	{"per_min(60,burst=10)", algo.PerMin(60).WithBurst(10), []row{
 		{0, 1, false, 9, 0, 1 * second},
@@ -206,8 +256,8 @@ var bucketTimelines = []timeline{
 		{second - 1, 1, true, 0, 1, 9*second + 1},
 		{second, 1, false, 0, 0, 10 * second}, // one token a second
 		{second, 1, true, 0, 1 * second, 10 * second},
-		{second, 11, true, 0, algo.Never, 10 * second},
-		{11 * second, 0, false, 10, 0, 0}, // full again: the entry has expired
+		{second, 11, true, 0, never, 10 * second},
+		{11 * second, 0, false, 10, 0, 0}, // full again: the state has expired
 		{11 * second, 10, false, 0, 0, 10 * second},
 	}},
 	{"fractional_refill_kept", algo.PerSec(3), []row{
@@ -219,7 +269,11 @@ var bucketTimelines = []timeline{
 	}},
 	{"clock_back", algo.PerSec(10), []row{
 		{10 * second, 10, false, 0, 0, 1 * second},
-		{5 * second, 1, true, 0, 100 * msec, 1 * second}, // taken as 10s
+		// Decided as at 10s; the 5s lag is added to the durations, so they
+		// hold in the caller's time: it passes at 5s+5.1s = 10.1s.
+		{5 * second, 1, true, 0, 5*second + 100*msec, 6 * second},
+		{5 * second, 0, false, 0, 0, 6 * second},
+		{10*second + 100*msec - 1, 1, true, 0, 1, 900*msec + 1},
 		{10*second + 100*msec, 1, false, 0, 0, 1 * second},
 	}},
 }
@@ -229,7 +283,7 @@ var fixedWindowTimelines = []timeline{
 		{0, 1, false, 59, 0, 60 * second},
 		{0, 0, false, 59, 0, 60 * second},
 		{0, 60, true, 59, 60 * second, 60 * second},
-		{0, 61, true, 59, algo.Never, 60 * second},
+		{0, 61, true, 59, never, 60 * second},
 		{30 * second, 59, false, 0, 0, 30 * second},
 		{30 * second, 1, true, 0, 30 * second, 30 * second},
 		{60*second - 1, 1, true, 0, 1, 1},
@@ -242,6 +296,12 @@ var fixedWindowTimelines = []timeline{
 		{t2025, 3, false, 0, 0, 60 * second},
 		{t2025 + 59*second, 1, true, 0, 1 * second, 1 * second},
 	}},
+	{"clock_back", algo.PerMin(3), []row{
+		{30 * second, 3, false, 0, 0, 30 * second},
+		// Decided as at 30s, in the window [0, 60s): 20s of lag added.
+		{10 * second, 1, true, 0, 50 * second, 50 * second},
+		{60 * second, 1, false, 2, 0, 60 * second},
+	}},
 }
 
 var slidingWindowTimelines = []timeline{
@@ -249,7 +309,7 @@ var slidingWindowTimelines = []timeline{
 		{0, 1, false, 59, 0, 60*second + 1},
 		{0, 0, false, 59, 0, 60*second + 1},
 		{0, 60, true, 59, 60*second + 1, 60*second + 1},
-		{0, 61, true, 59, algo.Never, 60*second + 1},
+		{0, 61, true, 59, never, 60*second + 1},
 		{60 * second, 60, true, 59, 1, 1},
 		{60*second + 1, 60, false, 0, 0, 119 * second},
 	}},
@@ -280,13 +340,15 @@ func timelinesFor(a algo.Algorithm) []timeline {
 }
 
 // TestTimeline plays timelines through the store on a fake clock, through
-// the string API and a typed table.
+// the string API and a typed table, and with a second policy that never
+// limits (which must change no decision).
 func TestTimeline(t *testing.T) {
 	for _, a := range algo.Algorithms {
 		for _, tl := range timelinesFor(a) {
 			t.Run("algo="+a.String()+"/"+tl.name, func(t *testing.T) {
 				s, clk := newTestStore(t, 0)
-				p := compile(t, a, tl.quota)
+				p := policy(t, a, tl.quota)
+				roomy := policy(t, algo.TokenBucket, algo.PerSec(1_000_000))
 				for i, r := range tl.rows {
 					clk.Set(r.at)
 					want := algo.Decision{Limited: r.limited, Remaining: r.remaining, RetryAfter: r.retry, ResetAfter: r.reset}
@@ -295,6 +357,9 @@ func TestTimeline(t *testing.T) {
 					}
 					if got := decide(t, For[userKey](s), userKey{1, 1}, p, r.cost); got != want {
 						t.Fatalf("row %d (at=%d cost=%d) via For[userKey]:\n got %+v\nwant %+v", i, r.at, r.cost, got, want)
+					}
+					if _, each := decideAll(t, For[int](s), 1, pols(p, roomy), r.cost); each[0] != want {
+						t.Fatalf("row %d (at=%d cost=%d) with a second policy:\n got %+v\nwant %+v", i, r.at, r.cost, each[0], want)
 					}
 				}
 			})
@@ -305,7 +370,7 @@ func TestTimeline(t *testing.T) {
 // The eleventh of ten instant requests on PerMin(60).WithBurst(10), spelled out.
 func TestTokenBucketBurst(t *testing.T) {
 	s, clk := newTestStore(t, t2025)
-	p := compile(t, algo.TokenBucket, algo.PerMin(60).WithBurst(10))
+	p := policy(t, algo.TokenBucket, algo.PerMin(60).WithBurst(10))
 	for i := range 10 {
 		d := decide(t, s, "/ping", p, 1)
 		if d.Limited || d.Remaining != int64(9-i) {
@@ -334,22 +399,36 @@ type refKey[S any] struct {
 	step func(S, algo.Params, int64, int64) (S, algo.Decision)
 	has  bool
 	s    S
+	next S // the state try computed, saved by commit
 }
 
-func (r *refKey[S]) decide(now, cost int64) algo.Decision {
+// try decides a request without saving the state it leads to.
+func (r *refKey[S]) try(now, cost int64) algo.Decision {
 	s := r.s
 	if !r.has {
 		s = r.init(r.p, now)
 	}
 	ns, d := r.step(s, r.p, now, cost)
+	r.next = ns
+	return d
+}
+
+// commit saves the state the last try computed.
+func (r *refKey[S]) commit() { r.s, r.has = r.next, true }
+
+func (r *refKey[S]) decide(now, cost int64) algo.Decision {
+	d := r.try(now, cost)
 	if !d.Limited && cost > 0 {
-		r.s, r.has = ns, true
+		r.commit()
 	}
 	return d
 }
 
+// reference is a key's state under one policy, kept by refKey.
 type reference interface {
 	decide(now, cost int64) algo.Decision
+	try(now, cost int64) algo.Decision
+	commit()
 }
 
 func newRef(p algo.Params) reference {
@@ -381,17 +460,17 @@ func TestMatchesStepFunctions(t *testing.T) {
 			t.Run(fmt.Sprintf("algo=%s/quota=%s", a, q), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(a), uint64(qi)))
 				s, clk := newTestStore(t, t2025, WithShards(1), WithMaxSize(16))
-				p := compile(t, a, q)
+				p := policy(t, a, q)
 				const nKeys = 4
 				refs := make([]reference, nKeys)
 				for i := range refs {
-					refs[i] = newRef(*p)
+					refs[i] = newRef(*p.Params())
 				}
-				period := p.Period
+				period := p.Params().Period
 				for i := range 5000 {
 					switch r := rng.IntN(10); {
 					case r < 5:
-						clk.AdvanceMicros(rng.Int64N(period/p.Limit + 2))
+						clk.AdvanceMicros(rng.Int64N(period/p.Params().Limit + 2))
 					case r < 8:
 						clk.AdvanceMicros(rng.Int64N(3 * period))
 					}
@@ -399,7 +478,7 @@ func TestMatchesStepFunctions(t *testing.T) {
 						For[int](s).sweepAll(clk.Now())
 					}
 					k := rng.IntN(nKeys)
-					cost := rng.Int64N(p.Max + 2) // includes 0 and cost > capacity
+					cost := rng.Int64N(p.Max() + 2) // includes 0 and cost > capacity
 					if rng.IntN(4) == 0 {
 						cost = min(cost, 1)
 					}
@@ -422,64 +501,77 @@ func TestWritesNothing(t *testing.T) {
 	for _, a := range algo.Algorithms {
 		t.Run("algo="+a.String(), func(t *testing.T) {
 			s, _ := newTestStore(t, t2025)
-			p := compile(t, a, algo.PerSec(5))
+			p := policy(t, a, algo.PerSec(5))
 			fresh := algo.Decision{Remaining: 5}
-			if d := decide(t, s, "k", p, 0); d != fresh {
+			if d := peek(t, s, "k", p); d != fresh {
 				t.Fatalf("peek on a fresh key = %+v, want %+v", d, fresh)
 			}
 			if n := entries(s); n != 0 {
-				t.Fatalf("Entries = %d after a peek on a fresh key, want 0", n)
+				t.Fatalf("Keys = %d after a peek on a fresh key, want 0", n)
 			}
-			if d := decide(t, s, "k", p, 6); !d.Limited || d.RetryAfter != algo.Never {
-				t.Fatalf("cost above capacity on a fresh key = %+v, want Limited with RetryAfter Never", d)
+			if d := decide(t, s, "k", p, 6); !d.Limited || d.RetryAfter != never {
+				t.Fatalf("cost above capacity on a fresh key = %+v, want Limited with RetryAfter never", d)
 			}
 			if n := entries(s); n != 0 {
-				t.Fatalf("Entries = %d after a denial on a fresh key, want 0", n)
+				t.Fatalf("Keys = %d after a denial on a fresh key, want 0", n)
 			}
 			decide(t, s, "k", p, 5)
-			before := decide(t, s, "k", p, 0)
+			before := peek(t, s, "k", p)
 			for _, cost := range []int64{1, 5, 6} {
 				if d := decide(t, s, "k", p, cost); !d.Limited {
 					t.Fatalf("cost %d on an exhausted key = %+v, want Limited", cost, d)
 				}
-				if after := decide(t, s, "k", p, 0); after != before {
+				if after := peek(t, s, "k", p); after != before {
 					t.Fatalf("state changed by a denial of cost %d: peek %+v, was %+v", cost, after, before)
 				}
 			}
 			if n := entries(s); n != 1 {
-				t.Fatalf("Entries = %d, want 1", n)
+				t.Fatalf("Keys = %d, want 1", n)
 			}
 		})
 	}
 }
 
-// TestInvalidInput checks that bad input is an algo.ErrInvalid error and
-// creates no entry.
+// tooMany is one policy more than a decision may take.
+func tooMany(t testing.TB) []*store.Policy {
+	ps := make([]*store.Policy, store.MaxPolicies+1)
+	for i := range ps {
+		ps[i] = policy(t, algo.TokenBucket, algo.PerSec(int64(i+1)))
+	}
+	return ps
+}
+
+// TestInvalidInput checks that bad input is an *algo.DataError (matching
+// algo.ErrInvalid) that names the bad value, returned with the zero
+// Decision, leaving each alone and creating no state.
 func TestInvalidInput(t *testing.T) {
-	p := compile(t, algo.TokenBucket, algo.PerSec(5))
-	noAlgo := *p
-	noAlgo.Algorithm = 0
-	badAlgo := *p
-	badAlgo.Algorithm = 42
+	p := policy(t, algo.TokenBucket, algo.PerSec(5))
+	q := policy(t, algo.FixedWindow, algo.PerMin(7))
 	cases := []struct {
-		name string
-		now  int64
-		p    *algo.Params
-		cost int64
+		name    string
+		now     int64
+		ps      []*store.Policy
+		cost    int64
+		each    int // len(each); -1 for nil
+		message string
 	}{
-		{"cost=-1", t2025, p, -1},
-		{"params=nil", t2025, nil, 1},
-		{"params=zero", t2025, &algo.Params{}, 1},
-		{"params=algorithm_0", t2025, &noAlgo, 1},
-		{"params=algorithm_42", t2025, &badAlgo, 1},
-		{"clock=-1", -1, p, 1},
-		{"clock=-1/peek", -1, p, 0},
-		{"clock=after_MaxTime", algo.MaxTime + 1, p, 1},
+		{"cost=-1", t2025, pols(p), -1, -1, "invalid cost -1"},
+		{"cost=-1/policies=2", t2025, pols(p, q), -1, 2, "invalid cost -1"},
+		{"policies=nil", t2025, nil, 1, -1, "invalid number of policies 0"},
+		{"policies=empty", t2025, pols(), 1, -1, "invalid number of policies 0"},
+		{"policies=9", t2025, tooMany(t), 1, -1, "invalid number of policies 9"},
+		{"policy=nil", t2025, pols(p, nil), 1, -1, `invalid policy "#1: nil"`},
+		{"each=1_for_2", t2025, pols(p, q), 1, 1, "invalid length of each 1"},
+		{"each=3_for_2", t2025, pols(p, q), 1, 3, "invalid length of each 3"},
+		{"each=empty_for_1", t2025, pols(p), 1, 0, "invalid length of each 0"},
+		{"clock=-1", -1, pols(p), 1, -1, "invalid time -1"},
+		{"clock=-1/peek", -1, pols(p), 0, -1, "invalid time -1"},
+		{"clock=after_MaxTime", algo.MaxTime + 1, pols(p, q), 1, -1, fmt.Sprintf("invalid time %d", algo.MaxTime+1)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s, _ := newTestStore(t, c.now)
-			check := func(api string, d algo.Decision, err error) {
+			check := func(api string, d algo.Decision, each []algo.Decision, err error) {
 				t.Helper()
 				if !errors.Is(err, algo.ErrInvalid) {
 					t.Errorf("%s: err = %v, want one matching algo.ErrInvalid", api, err)
@@ -487,31 +579,56 @@ func TestInvalidInput(t *testing.T) {
 				var de *algo.DataError
 				if !errors.As(err, &de) {
 					t.Errorf("%s: err = %T, want a *algo.DataError", api, err)
+				} else if got := de.Error(); !strings.Contains(got, c.message) {
+					t.Errorf("%s: err = %q, want it to say %q", api, got, c.message)
 				}
 				if d != (algo.Decision{}) {
 					t.Errorf("%s: decision = %+v with an error, want the zero Decision", api, d)
 				}
+				for i, e := range each {
+					if e != (algo.Decision{Remaining: -7}) {
+						t.Errorf("%s: each[%d] = %+v, want it untouched", api, i, e)
+					}
+				}
 			}
-			d, err := s.Decide(ctx, "k", c.p, c.cost)
-			check("Store.Decide", d, err)
-			d, err = For[userKey](s).Decide(ctx, userKey{1, 2}, c.p, c.cost)
-			check("For[userKey]", d, err)
+			newEach := func() []algo.Decision {
+				if c.each < 0 {
+					return nil
+				}
+				each := make([]algo.Decision, c.each)
+				for i := range each {
+					each[i].Remaining = -7 // a mark: the store must not write it
+				}
+				return each
+			}
+			each := newEach()
+			d, err := s.Decide(ctx, "k", c.ps, c.cost, each)
+			check("Store.Decide", d, each, err)
+			each = newEach()
+			d, err = For[userKey](s).Decide(ctx, userKey{1, 2}, c.ps, c.cost, each)
+			check("For[userKey]", d, each, err)
 			if n := entries(s); n != 0 {
-				t.Errorf("Entries = %d after invalid input, want 0", n)
+				t.Errorf("Keys = %d after invalid input, want 0", n)
 			}
 		})
 	}
-	t.Run("reset/algorithm_0", func(t *testing.T) {
+	t.Run("reset/policies=nil", func(t *testing.T) {
 		s, _ := newTestStore(t, t2025)
-		if err := s.Reset(ctx, "k", 0); !errors.Is(err, algo.ErrInvalid) {
-			t.Errorf("Reset(alg 0) = %v, want one matching algo.ErrInvalid", err)
+		decide(t, s, "k", p, 1)
+		for _, ps := range [][]*store.Policy{nil, {}, tooMany(t), {p, nil}} {
+			if err := s.Reset(ctx, "k", ps); !errors.Is(err, algo.ErrInvalid) {
+				t.Errorf("Reset(%d policies) = %v, want one matching algo.ErrInvalid", len(ps), err)
+			}
+		}
+		if d := peek(t, s, "k", p); d.Remaining != 4 {
+			t.Errorf("after refused Resets: %+v, want the state kept (Remaining 4)", d)
 		}
 	})
 	t.Run("valid_after_invalid", func(t *testing.T) {
 		// An invalid time does not poison the key: the same request at a valid
 		// time is decided normally.
 		s, clk := newTestStore(t, -1)
-		if _, err := s.Decide(ctx, "k", p, 1); !errors.Is(err, algo.ErrInvalid) {
+		if _, err := s.Decide(ctx, "k", pols(p), 1, nil); !errors.Is(err, algo.ErrInvalid) {
 			t.Fatalf("Decide at -1µs: %v, want ErrInvalid", err)
 		}
 		clk.Set(0)
@@ -519,79 +636,87 @@ func TestInvalidInput(t *testing.T) {
 			t.Fatalf("Decide at 0 = %+v, want allowed with Remaining 4", d)
 		}
 	})
+	t.Run("time=MaxTime", func(t *testing.T) {
+		// The last valid time is decided.
+		s, _ := newTestStore(t, algo.MaxTime)
+		if d := decide(t, s, "k", p, 1); d.Limited || d.Remaining != 4 {
+			t.Fatalf("Decide at MaxTime = %+v, want allowed with Remaining 4", d)
+		}
+	})
 }
 
 // ---------------------------------------------------------------------------
 // 3. Expiry, Reset, independence of keys and tables.
 
-// TestExpiry checks that an entry is back to a fresh key exactly ResetAfter
-// after its last admission, and is dropped when its key is next used.
+// TestExpiry checks that a state is back to a fresh key exactly ResetAfter
+// after its last admission, and is dropped by a sweep at that time.
 func TestExpiry(t *testing.T) {
 	for _, a := range algo.Algorithms {
 		t.Run("algo="+a.String(), func(t *testing.T) {
 			s, clk := newTestStore(t, t2025+123)
-			p := compile(t, a, algo.PerSec(10))
+			p := policy(t, a, algo.PerSec(10))
 			d := decide(t, s, "k", p, 1)
 			if d.ResetAfter <= 0 {
 				t.Fatalf("first request: %+v, want ResetAfter > 0", d)
 			}
 			clk.AdvanceMicros(d.ResetAfter - 1)
-			if pk := decide(t, s, "k", p, 0); pk.Remaining != p.Max-1 || pk.ResetAfter != 1 {
-				t.Fatalf("peek 1µs before expiry = %+v, want Remaining %d, ResetAfter 1", pk, p.Max-1)
+			if pk := peek(t, s, "k", p); pk.Remaining != p.Max()-1 || pk.ResetAfter != 1 {
+				t.Fatalf("peek 1µs before expiry = %+v, want Remaining %d, ResetAfter 1", pk, p.Max()-1)
 			}
+			s.strings.sweepAll(clk.Now())
 			if n := entries(s); n != 1 {
-				t.Fatalf("Entries = %d before expiry, want 1", n)
+				t.Fatalf("Keys = %d after a sweep 1µs before expiry, want 1", n)
 			}
 			clk.AdvanceMicros(1)
-			if pk := decide(t, s, "k", p, 0); pk != (algo.Decision{Remaining: p.Max}) {
-				t.Fatalf("peek at expiry = %+v, want a fresh key's Remaining %d", pk, p.Max)
+			if pk := peek(t, s, "k", p); pk != (algo.Decision{Remaining: p.Max()}) {
+				t.Fatalf("peek at expiry = %+v, want a fresh key's Remaining %d", pk, p.Max())
 			}
 			if n := entries(s); n != 1 {
-				t.Fatalf("Entries = %d after a peek on the expired key, want 1 (a read changes nothing)", n)
+				t.Fatalf("Keys = %d after a peek on the expired key, want 1 (a read changes nothing)", n)
 			}
 			s.strings.sweepAll(clk.Now())
 			if n := entries(s); n != 0 {
-				t.Fatalf("Entries = %d after a sweep, want 0 (the expired entry dropped)", n)
+				t.Fatalf("Keys = %d after a sweep at expiry, want 0 (the expired state dropped)", n)
 			}
 		})
 	}
 }
 
-// An expired entry is replaced when its key admits a request, and kept
+// An expired state is replaced when its key admits a request, and kept
 // (equivalent to absent) when a request on it consumes nothing: only a
 // sweep drops it, so a read never changes what a stepped-back clock sees.
 func TestExpiredEntryOnUse(t *testing.T) {
 	for _, a := range algo.Algorithms {
 		t.Run("algo="+a.String(), func(t *testing.T) {
 			s, clk := newTestStore(t, t2025)
-			p := compile(t, a, algo.PerSec(10))
+			p := policy(t, a, algo.PerSec(10))
 			decide(t, s, "deny", p, 10)
 			decide(t, s, "admit", p, 10)
 			clk.Advance(time.Hour)
-			if d := decide(t, s, "deny", p, 11); !d.Limited || d.RetryAfter != algo.Never || d.Remaining != 10 {
-				t.Fatalf("cost 11 on an expired key = %+v, want Limited, Never, Remaining 10", d)
+			if d := decide(t, s, "deny", p, 11); !d.Limited || d.RetryAfter != never || d.Remaining != 10 {
+				t.Fatalf("cost 11 on an expired key = %+v, want Limited, never, Remaining 10", d)
 			}
 			if n := entries(s); n != 2 {
-				t.Fatalf("Entries = %d, want 2 (a denial drops nothing)", n)
+				t.Fatalf("Keys = %d, want 2 (a denial drops nothing)", n)
 			}
 			if d := decide(t, s, "admit", p, 1); d.Limited || d.Remaining != 9 {
 				t.Fatalf("cost 1 on an expired key = %+v, want a fresh key's answer", d)
 			}
 			if n := entries(s); n != 2 {
-				t.Fatalf("Entries = %d, want 2 (the admission reused its entry)", n)
+				t.Fatalf("Keys = %d, want 2 (the admission reused its entry)", n)
 			}
 			s.strings.sweepAll(clk.Now())
 			if n := entries(s); n != 1 {
-				t.Fatalf("Entries = %d after a sweep, want 1 (the expired denied key dropped)", n)
+				t.Fatalf("Keys = %d after a sweep, want 1 (the expired denied key dropped)", n)
 			}
 		})
 	}
 }
 
-// The sweep drops expired entries and only those.
+// The sweep drops expired states and only those.
 func TestSweep(t *testing.T) {
 	s, clk := newTestStore(t, t2025, WithShards(4))
-	p := compile(t, algo.TokenBucket, algo.PerSec(10))
+	p := policy(t, algo.TokenBucket, algo.PerSec(10))
 	for i := range 100 {
 		decide(t, s, fmt.Sprint("short", i), p, 1) // expires in 100ms
 		decide(t, s, fmt.Sprint("long", i), p, 10) // expires in 1s
@@ -599,20 +724,41 @@ func TestSweep(t *testing.T) {
 	tbl := For[string](s)
 	tbl.sweepAll(clk.Now())
 	if n := entries(s); n != 200 {
-		t.Fatalf("Entries = %d after a sweep with nothing expired, want 200", n)
+		t.Fatalf("Keys = %d after a sweep with nothing expired, want 200", n)
 	}
 	clk.Advance(100 * time.Millisecond)
 	tbl.sweepAll(clk.Now())
 	if n := entries(s); n != 100 {
-		t.Fatalf("Entries = %d after the short keys expired, want 100", n)
+		t.Fatalf("Keys = %d after the short keys expired, want 100", n)
 	}
-	if d := decide(t, s, "long0", p, 0); d.Remaining != 1 {
+	if d := peek(t, s, "long0", p); d.Remaining != 1 {
 		t.Fatalf("a live key after the sweep: %+v, want Remaining 1", d)
 	}
 	clk.Advance(900 * time.Millisecond)
 	tbl.sweepAll(clk.Now())
 	if n := entries(s); n != 0 {
-		t.Fatalf("Entries = %d after every key expired, want 0", n)
+		t.Fatalf("Keys = %d after every key expired, want 0", n)
+	}
+}
+
+// A sweep drops a key's expired states one by one: the key stays while one
+// of its states is live.
+func TestSweepKeepsLiveStates(t *testing.T) {
+	s, clk := newTestStore(t, t2025, WithShards(1))
+	short := policy(t, algo.TokenBucket, algo.PerSec(10))
+	long := policy(t, algo.TokenBucket, algo.PerHour(10))
+	decideAll(t, s, "k", pols(short, long), 1)
+	clk.Advance(time.Second)
+	s.strings.sweepAll(clk.Now())
+	if n := entries(s); n != 1 {
+		t.Fatalf("Keys = %d, want 1 (the long state is live)", n)
+	}
+	e := s.strings.shards[0].m["k"]
+	if len(e.states) != 1 || e.states[0].id != long.ID() {
+		t.Fatalf("states after the sweep: %+v, want only the long policy's", e.states)
+	}
+	if d := peek(t, s, "k", long); d.Remaining != 9 {
+		t.Fatalf("long policy after the sweep: %+v, want Remaining 9", d)
 	}
 }
 
@@ -620,58 +766,90 @@ func TestReset(t *testing.T) {
 	for _, a := range algo.Algorithms {
 		t.Run("algo="+a.String(), func(t *testing.T) {
 			s, _ := newTestStore(t, t2025)
-			p := compile(t, a, algo.PerMin(3))
+			p := policy(t, a, algo.PerMin(3))
 			decide(t, s, "k", p, 3)
 			decide(t, s, "other", p, 3)
 			if d := decide(t, s, "k", p, 1); !d.Limited {
 				t.Fatalf("exhausted key: %+v, want Limited", d)
 			}
-			// Reset of another algorithm leaves the key alone.
+			// Reset of another policy (another algorithm, or another quota)
+			// leaves the key alone.
 			other := algo.TokenBucket
 			if a == other {
 				other = algo.GCRA
 			}
-			if err := s.Reset(ctx, "k", other); err != nil {
-				t.Fatal(err)
+			for _, o := range []*store.Policy{policy(t, other, algo.PerMin(3)), policy(t, a, algo.PerMin(4))} {
+				if err := s.Reset(ctx, "k", pols(o)); err != nil {
+					t.Fatal(err)
+				}
+				if n := entries(s); n != 2 {
+					t.Fatalf("Keys = %d after resetting %s, want 2", n, o)
+				}
+				if d := peek(t, s, "k", p); d.Remaining != 0 {
+					t.Fatalf("after resetting %s: %+v, want the key still exhausted", o, d)
+				}
 			}
-			if n := entries(s); n != 2 {
-				t.Fatalf("Entries = %d after resetting another algorithm, want 2", n)
-			}
-			if err := s.Reset(ctx, "k", a); err != nil {
+			if err := s.Reset(ctx, "k", pols(p)); err != nil {
 				t.Fatal(err)
 			}
 			if n := entries(s); n != 1 {
-				t.Fatalf("Entries = %d after Reset, want 1", n)
+				t.Fatalf("Keys = %d after Reset, want 1", n)
 			}
-			if d := decide(t, s, "k", p, 0); d != (algo.Decision{Remaining: 3}) {
+			if d := peek(t, s, "k", p); d != (algo.Decision{Remaining: 3}) {
 				t.Fatalf("peek after Reset = %+v, want a fresh key", d)
 			}
-			if d := decide(t, s, "other", p, 0); d.Remaining != 0 {
+			if d := peek(t, s, "other", p); d.Remaining != 0 {
 				t.Fatalf("another key after Reset = %+v, want it untouched", d)
 			}
-			if err := s.Reset(ctx, "absent", a); err != nil {
+			if err := s.Reset(ctx, "absent", pols(p)); err != nil {
 				t.Fatalf("Reset of an absent key: %v", err)
 			}
 			// Typed tables reset the same way.
 			tbl := For[userKey](s)
 			decide(t, tbl, userKey{1, 1}, p, 3)
-			if err := tbl.Reset(ctx, userKey{1, 1}, a); err != nil {
+			if err := tbl.Reset(ctx, userKey{1, 1}, pols(p)); err != nil {
 				t.Fatal(err)
 			}
-			if d := decide(t, tbl, userKey{1, 1}, p, 0); d.Remaining != 3 {
+			if d := peek(t, tbl, userKey{1, 1}, p); d.Remaining != 3 {
 				t.Fatalf("typed key after Reset = %+v, want a fresh key", d)
 			}
 		})
 	}
 }
 
-// One user key holds one state per algorithm.
+// Reset of some of a key's policies keeps the others' states, and the key
+// until its last state goes.
+func TestResetSomePolicies(t *testing.T) {
+	s, _ := newTestStore(t, t2025)
+	a := policy(t, algo.GCRA, algo.PerMin(3))
+	b := policy(t, algo.FixedWindow, algo.PerHour(5))
+	c := policy(t, algo.SlidingWindow, algo.PerSec(7))
+	decideAll(t, s, "k", pols(a, b, c), 2)
+	if err := s.Reset(ctx, "k", pols(c, a)); err != nil {
+		t.Fatal(err)
+	}
+	if n := entries(s); n != 1 {
+		t.Fatalf("Keys = %d, want 1 (b's state left)", n)
+	}
+	_, each := decideAll(t, s, "k", pols(a, b, c), 0)
+	if each[0].Remaining != 3 || each[1].Remaining != 3 || each[2].Remaining != 7 {
+		t.Fatalf("after resetting a and c: %+v, want a and c fresh, b 3 left", each)
+	}
+	if err := s.Reset(ctx, "k", pols(b)); err != nil {
+		t.Fatal(err)
+	}
+	if n := entries(s); n != 0 {
+		t.Fatalf("Keys = %d after resetting every state, want 0", n)
+	}
+}
+
+// One user key holds one state per policy, in one entry.
 func TestAlgorithmsIndependent(t *testing.T) {
 	s, _ := newTestStore(t, t2025)
 	q := algo.PerMin(2)
 	for i, a := range algo.Algorithms {
-		p := compile(t, a, q)
-		if d := decide(t, s, "k", p, 0); d.Remaining != 2 {
+		p := policy(t, a, q)
+		if d := peek(t, s, "k", p); d.Remaining != 2 {
 			t.Fatalf("%s after %d other algorithms exhausted the key: %+v, want Remaining 2", a, i, d)
 		}
 		decide(t, s, "k", p, 2)
@@ -679,27 +857,21 @@ func TestAlgorithmsIndependent(t *testing.T) {
 			t.Fatalf("%s: %+v, want Limited", a, d)
 		}
 	}
-	if n := entries(s); n != len(algo.Algorithms) {
-		t.Fatalf("Entries = %d, want %d", n, len(algo.Algorithms))
+	if n := entries(s); n != 1 {
+		t.Fatalf("Keys = %d, want 1: a key's states share one entry", n)
+	}
+	if n := len(s.strings.shards[s.strings.shardIndex("k")].m["k"].states); n != len(algo.Algorithms) {
+		t.Fatalf("the key holds %d states, want %d", n, len(algo.Algorithms))
 	}
 }
 
-// Namespaces and key types never share a key; the string API is For[string]
-// in the empty namespace.
+// Key types never share a key; the string API is For[string].
 func TestTablesIndependent(t *testing.T) {
 	s, _ := newTestStore(t, t2025)
-	p := compile(t, algo.FixedWindow, algo.PerMin(1))
+	p := policy(t, algo.FixedWindow, algo.PerMin(1))
 	type name string
-	tables := []store.Keyed[string]{s, Namespace[string](s, "a"), Namespace[string](s, "b")}
-	for i, tb := range tables {
-		for j, other := range tables[:i] {
-			if d := decide(t, other, "k", p, 0); d.Remaining != 0 {
-				t.Fatalf("table %d reset by table %d: %+v", j, i, d)
-			}
-		}
-		if d := decide(t, tb, "k", p, 1); d.Limited {
-			t.Fatalf("table %d: %+v, want allowed: a namespace saw another's key", i, d)
-		}
+	if d := decide(t, s, "k", p, 1); d.Limited {
+		t.Fatalf("Store.Decide: %+v, want allowed", d)
 	}
 	if d := decide(t, For[name](s), name("k"), p, 1); d.Limited {
 		t.Fatalf("For[name]: %+v, want allowed: a named string type shares For[string]'s keys", d)
@@ -707,14 +879,18 @@ func TestTablesIndependent(t *testing.T) {
 	if d := decide(t, For[string](s), "k", p, 1); !d.Limited {
 		t.Fatalf("For[string]: %+v, want Limited: it must be Store.Decide's table", d)
 	}
-	if n := entries(s); n != 4 {
-		t.Fatalf("Entries = %d, want 4", n)
+	if n := entries(s); n != 2 {
+		t.Fatalf("Keys = %d, want 2", n)
 	}
-	if err := Namespace[string](s, "a").Reset(ctx, "k", algo.FixedWindow); err != nil {
+	if err := For[name](s).Reset(ctx, "k", pols(p)); err != nil {
 		t.Fatal(err)
 	}
-	if d := decide(t, s, "k", p, 0); d.Remaining != 0 {
-		t.Fatalf("Reset in namespace a reset the default namespace: %+v", d)
+	if d := peek(t, s, "k", p); d.Remaining != 0 {
+		t.Fatalf("Reset in For[name] reset the string table: %+v", d)
+	}
+	// For[string] keeps the empty key the Store refuses.
+	if d := decide(t, For[string](s), "", p, 1); d.Limited || d.Remaining != 0 {
+		t.Fatalf(`For[string] with key "": %+v, want allowed`, d)
 	}
 }
 
@@ -723,15 +899,6 @@ func TestForSameTable(t *testing.T) {
 	s2, _ := newTestStore(t, t2025)
 	if first, second := For[userKey](s), For[userKey](s); first != second {
 		t.Error("For[userKey] returned two tables")
-	}
-	if For[userKey](s) != Namespace[userKey](s, "") {
-		t.Error("For[K] is not Namespace[K] with the empty namespace")
-	}
-	if first, second := Namespace[userKey](s, "a"), Namespace[userKey](s, "a"); first != second {
-		t.Error(`Namespace[userKey]("a") returned two tables`)
-	}
-	if Namespace[userKey](s, "a") == Namespace[userKey](s, "b") {
-		t.Error("two namespaces share a table")
 	}
 	if For[userKey](s) == For[userKey](s2) {
 		t.Error("two stores share a table")
@@ -742,10 +909,17 @@ func TestForSameTable(t *testing.T) {
 	if got, want := For[userKey](s).String(), "memstore.Table[memstore.userKey]{shards: 64}"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
+	var c store.Clock = For[userKey](s).Clock()
+	if c != s.Clock() || c != s.clock {
+		t.Error("a table's Clock is not its store's")
+	}
+	if s.Name() != "memory" || For[userKey](s).Name() != "memory" {
+		t.Errorf("Name() = %q, %q; want %q", s.Name(), For[userKey](s).Name(), "memory")
+	}
 }
 
 func TestShardsRounded(t *testing.T) {
-	for _, c := range []struct{ in, want int }{{-1, 1}, {0, 1}, {1, 1}, {3, 4}, {64, 64}, {65, 128}} {
+	for _, c := range []struct{ in, want int }{{1, 1}, {3, 4}, {64, 64}, {65, 128}, {MaxShards - 1, MaxShards}, {MaxShards, MaxShards}} {
 		s, _ := newTestStore(t, t2025, WithShards(c.in))
 		if got := len(For[int](s).shards); got != c.want {
 			t.Errorf("WithShards(%d): %d shards, want %d", c.in, got, c.want)
@@ -757,29 +931,30 @@ func TestShardsRounded(t *testing.T) {
 // 4. Bounded size.
 
 // TestMaxSizeEvictsLive fills a one-shard store with live keys: one more key
-// evicts exactly one, the one expiring soonest, and counts it.
+// evicts exactly one, the one that used the least of its quota, and counts
+// it.
 func TestMaxSizeEvictsLive(t *testing.T) {
 	for _, a := range algo.Algorithms {
 		t.Run("algo="+a.String(), func(t *testing.T) {
 			s, clk := newTestStore(t, t2025, WithMaxSize(4), WithShards(1))
-			p := compile(t, a, algo.PerMin(60))
-			// k0 expires first; the window algorithms expire at the window's end,
-			// so give the later keys more cost where it matters.
+			p := policy(t, a, algo.PerMin(60))
+			// k0 used the least; the window algorithms' keys all expire at
+			// the window's end, so the later keys get more cost.
 			for i := range 4 {
 				decide(t, s, fmt.Sprint("k", i), p, int64(1+i))
 				clk.Advance(time.Millisecond)
 			}
-			if st := s.Stats(); st != (Stats{Entries: 4}) {
-				t.Fatalf("Stats = %+v, want 4 entries, no evictions", st)
+			if st := s.Stats(); st != (Stats{Keys: 4}) {
+				t.Fatalf("Stats = %+v, want 4 keys, no evictions", st)
 			}
 			decide(t, s, "k4", p, 1)
-			if st := s.Stats(); st != (Stats{Entries: 4, LiveEvictions: 1}) {
-				t.Fatalf("Stats = %+v after one key too many, want 4 entries, 1 live eviction", st)
+			if st := s.Stats(); st != (Stats{Keys: 4, LiveEvictions: 1}) {
+				t.Fatalf("Stats = %+v after one key too many, want 4 keys, 1 live eviction", st)
 			}
 			var gone []string
 			for i := range 5 {
 				k := fmt.Sprint("k", i)
-				if decide(t, s, k, p, 0).Remaining == p.Max {
+				if peek(t, s, k, p).Remaining == p.Max() {
 					gone = append(gone, k)
 				}
 			}
@@ -788,34 +963,34 @@ func TestMaxSizeEvictsLive(t *testing.T) {
 			}
 			if a != algo.FixedWindow && gone[0] != "k0" {
 				// (A fixed window's keys all expire at the window's end.)
-				t.Errorf("evicted %s, want k0, the live key expiring soonest", gone[0])
+				t.Errorf("evicted %s, want k0, the live key that used the least", gone[0])
 			}
 		})
 	}
 }
 
-// TestMaxSizeDropsExpiredFirst: when a full shard holds expired entries, a
+// TestMaxSizeDropsExpiredFirst: when a full shard holds expired states, a
 // new key drops them rather than a live one.
 func TestMaxSizeDropsExpiredFirst(t *testing.T) {
 	for _, a := range algo.Algorithms {
 		t.Run("algo="+a.String(), func(t *testing.T) {
 			s, clk := newTestStore(t, t2025, WithMaxSize(4), WithShards(1))
-			short := compile(t, a, algo.PerSec(10))
-			long := compile(t, a, algo.PerHour(10))
+			short := policy(t, a, algo.PerSec(10))
+			long := policy(t, a, algo.PerHour(10))
 			decide(t, s, "short0", short, 1)
 			decide(t, s, "short1", short, 1)
 			decide(t, s, "long0", long, 1)
 			decide(t, s, "long1", long, 1)
 			clk.Advance(2 * time.Second) // past the short keys' expiry, long before the long ones'
 			if n := entries(s); n != 4 {
-				t.Fatalf("Entries = %d, want 4 (expired ones not dropped yet)", n)
+				t.Fatalf("Keys = %d, want 4 (expired ones not dropped yet)", n)
 			}
 			decide(t, s, "new", long, 1)
-			if st := s.Stats(); st != (Stats{Entries: 3}) {
-				t.Fatalf("Stats = %+v, want 3 entries (two expired dropped) and no live eviction", st)
+			if st := s.Stats(); st != (Stats{Keys: 3}) {
+				t.Fatalf("Stats = %+v, want 3 keys (two expired dropped) and no live eviction", st)
 			}
 			for _, k := range []string{"long0", "long1", "new"} {
-				if d := decide(t, s, k, long, 0); d.Remaining != 9 {
+				if d := peek(t, s, k, long); d.Remaining != 9 {
 					t.Errorf("%s: %+v, want its state kept (Remaining 9)", k, d)
 				}
 			}
@@ -824,29 +999,32 @@ func TestMaxSizeDropsExpiredFirst(t *testing.T) {
 }
 
 // TestMaxSizeNewKeyExpiresFirst: a key inserted after a sweep that expires
-// before every other entry is still found expired when the shard fills.
+// before every other key is still found expired when the shard fills.
 func TestMaxSizeNewKeyExpiresFirst(t *testing.T) {
 	s, clk := newTestStore(t, t2025, WithMaxSize(2), WithShards(1))
-	long := compile(t, algo.TokenBucket, algo.PerHour(10)) // one request expires in 6 minutes
-	short := compile(t, algo.TokenBucket, algo.PerSec(10)) // in 100ms
+	long := policy(t, algo.TokenBucket, algo.PerHour(10)) // one request expires in 6 minutes
+	short := policy(t, algo.TokenBucket, algo.PerSec(10)) // in 100ms
 	decide(t, s, "a", long, 1)
 	clk.Advance(time.Millisecond)
 	decide(t, s, "b", long, 1)
 	clk.Advance(time.Millisecond)
-	decide(t, s, "c", long, 1) // full, nothing expired: evicts a
-	if st := s.Stats(); st != (Stats{Entries: 2, LiveEvictions: 1}) {
-		t.Fatalf("Stats = %+v, want 2 entries, 1 live eviction", st)
+	decide(t, s, "c", long, 1) // full, nothing expired: evicts a, the lightest
+	if st := s.Stats(); st != (Stats{Keys: 2, LiveEvictions: 1}) {
+		t.Fatalf("Stats = %+v, want 2 keys, 1 live eviction", st)
 	}
-	if err := s.Reset(ctx, "b", algo.TokenBucket); err != nil {
+	if d := peek(t, s, "a", long); d.Remaining != 10 {
+		t.Fatalf("a = %+v, want it evicted (the least time left)", d)
+	}
+	if err := s.Reset(ctx, "b", pols(long)); err != nil {
 		t.Fatal(err)
 	}
 	decide(t, s, "d", short, 1) // the soonest to expire of the shard
 	clk.Advance(200 * time.Millisecond)
 	decide(t, s, "e", long, 1) // full: d has expired and must go, not c
-	if st := s.Stats(); st != (Stats{Entries: 2, LiveEvictions: 1}) {
-		t.Fatalf("Stats = %+v, want 2 entries and still 1 live eviction (d expired)", st)
+	if st := s.Stats(); st != (Stats{Keys: 2, LiveEvictions: 1}) {
+		t.Fatalf("Stats = %+v, want 2 keys and still 1 live eviction (d expired)", st)
 	}
-	if d := decide(t, s, "c", long, 0); d.Remaining != 9 {
+	if d := peek(t, s, "c", long); d.Remaining != 9 {
 		t.Fatalf("c = %+v, want its state kept", d)
 	}
 }
@@ -857,126 +1035,72 @@ func TestMaxSizeBound(t *testing.T) {
 	for _, c := range []struct{ maxSize, shards, keys int }{
 		{1000, 16, 20_000},
 		{100, 8, 5_000},
-		{2, 8, 100}, // raised to one entry per shard
+		{2, 8, 100}, // raised to one key per shard
 	} {
 		t.Run(fmt.Sprintf("max=%d/shards=%d", c.maxSize, c.shards), func(t *testing.T) {
 			s, _ := newTestStore(t, t2025, WithMaxSize(c.maxSize), WithShards(c.shards))
 			bound := max(c.maxSize, c.shards)
-			p := compile(t, algo.GCRA, algo.PerHour(10))
+			p := policy(t, algo.GCRA, algo.PerHour(10))
 			tbl := For[userKey](s)
 			for i := range c.keys {
 				decide(t, tbl, userKey{Tenant: uint32(i % 7), User: uint64(i)}, p, 1)
 				if i%97 == 0 {
 					if n := entries(s); n > bound {
-						t.Fatalf("after %d keys: Entries = %d, above the bound %d", i+1, n, bound)
+						t.Fatalf("after %d keys: Keys = %d, above the bound %d", i+1, n, bound)
 					}
 				}
 			}
 			st := s.Stats()
-			if st.Entries > bound {
-				t.Fatalf("Entries = %d, above the bound %d", st.Entries, bound)
+			if st.Keys > bound {
+				t.Fatalf("Keys = %d, above the bound %d", st.Keys, bound)
 			}
 			// No key expired, so each new key either took a free slot or evicted one.
-			if got := int64(st.Entries) + st.LiveEvictions; got != int64(c.keys) {
-				t.Fatalf("Entries %d + LiveEvictions %d = %d, want %d keys", st.Entries, st.LiveEvictions, got, c.keys)
+			if got := int64(st.Keys) + st.LiveEvictions; got != int64(c.keys) {
+				t.Fatalf("Keys %d + LiveEvictions %d = %d, want %d keys", st.Keys, st.LiveEvictions, got, c.keys)
 			}
 		})
 	}
 }
 
 // TestMaxSizePerTable checks the documented bound: WithMaxSize bounds each
-// table (key type × namespace) on its own.
+// table (key type) on its own.
 func TestMaxSizePerTable(t *testing.T) {
 	s, _ := newTestStore(t, t2025, WithMaxSize(4), WithShards(1))
-	p := compile(t, algo.TokenBucket, algo.PerHour(10))
+	p := policy(t, algo.TokenBucket, algo.PerHour(10))
 	for i := range 6 {
 		decide(t, s, fmt.Sprint(i), p, 1)
 		decide(t, For[int](s), i, p, 1)
-		decide(t, Namespace[int](s, "x"), i, p, 1)
 	}
-	if n := entries(s); n != 12 {
-		t.Fatalf("Entries = %d, want 3 tables × 4", n)
+	if n := entries(s); n != 8 {
+		t.Fatalf("Keys = %d, want 2 tables × 4", n)
 	}
-	if ev := s.Stats().LiveEvictions; ev != 6 {
-		t.Fatalf("LiveEvictions = %d, want 3 tables × 2", ev)
+	if ev := s.Stats().LiveEvictions; ev != 4 {
+		t.Fatalf("LiveEvictions = %d, want 2 tables × 2", ev)
 	}
 }
 
 // ---------------------------------------------------------------------------
-// 5. Janitor and Close.
+// 5. No goroutine (there is no janitor and nothing to close).
 
-// waitFor polls cond until it holds or a few seconds pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func TestJanitor(t *testing.T) {
+// TestNoGoroutine checks that a store starts no goroutine, however it is
+// used: expired state is dropped only as full shards need room.
+func TestNoGoroutine(t *testing.T) {
 	baseline := runtime.NumGoroutine()
-	clk := clock.NewFake(t2025)
-	s := New(WithClock(clk), WithSweepInterval(10*time.Millisecond))
-	defer s.Close()
-	p := compile(t, algo.TokenBucket, algo.PerSec(10))
-	for i := range 100 {
+	s, clk := newTestStore(t, t2025, WithMaxSize(400), WithShards(4))
+	p := policy(t, algo.TokenBucket, algo.PerSec(10))
+	for i := range 1000 {
 		decide(t, s, fmt.Sprint(i), p, 1)
 		decide(t, For[userKey](s), userKey{User: uint64(i)}, p, 1)
+		clk.Advance(time.Millisecond)
 	}
-	decide(t, s, "live", compile(t, algo.TokenBucket, algo.PerHour(10)), 1)
-	if n := entries(s); n != 201 {
-		t.Fatalf("Entries = %d, want 201", n)
-	}
-	clk.Advance(time.Second)
-	waitFor(t, "the janitor to drop 200 expired entries", func() bool { return entries(s) == 1 })
-
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	waitFor(t, "the janitor goroutine to exit", func() bool { return runtime.NumGoroutine() <= baseline })
-	if err := s.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	// Still usable after Close, expired entries still dropped on use.
-	if d := decide(t, s, "after-close", p, 1); d.Limited || d.Remaining != 9 {
-		t.Fatalf("Decide after Close = %+v, want allowed with Remaining 9", d)
-	}
-	if n := entries(s); n != 2 {
-		t.Fatalf("Entries = %d after Close, want 2", n)
-	}
-}
-
-func TestNoJanitor(t *testing.T) {
-	baseline := runtime.NumGoroutine()
-	s := New(WithClock(clock.NewFake(t2025)), WithSweepInterval(0))
 	if n := runtime.NumGoroutine(); n > baseline {
-		t.Errorf("NumGoroutine = %d with the janitor disabled, want at most %d", n, baseline)
+		t.Errorf("NumGoroutine = %d after using a store, want at most %d", n, baseline)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
+	// Expired keys were dropped as shards filled: no live key was evicted
+	// (a key expires within 100ms, so about 25 of a shard's 100 are live).
+	if st := s.Stats(); st.LiveEvictions != 0 || st.Keys > 2*400 {
+		t.Errorf("Stats = %+v, want no live eviction (expired keys make room) and at most 800 keys", st)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestCloseConcurrent(t *testing.T) {
-	baseline := runtime.NumGoroutine()
-	s := New(WithSweepInterval(time.Millisecond))
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			if err := s.Close(); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	waitFor(t, "the janitor goroutine to exit", func() bool { return runtime.NumGoroutine() <= baseline })
 }
 
 // ---------------------------------------------------------------------------
@@ -986,13 +1110,13 @@ func TestConcurrentOneKey(t *testing.T) {
 	for _, a := range algo.Algorithms {
 		t.Run("algo="+a.String(), func(t *testing.T) {
 			s, _ := newTestStore(t, t2025)
-			p := compile(t, a, algo.PerSec(100))
+			p := policy(t, a, algo.PerSec(100))
 			var admitted atomic.Int64
 			var wg sync.WaitGroup
 			for range 16 {
 				wg.Go(func() {
 					for range 50 {
-						d, err := s.Decide(ctx, "hot", p, 1)
+						d, err := s.Decide(ctx, "hot", pols(p), 1, nil)
 						if err != nil {
 							t.Error(err)
 							return
@@ -1011,27 +1135,69 @@ func TestConcurrentOneKey(t *testing.T) {
 	}
 }
 
-// Many goroutines on distinct keys, with the janitor, Stats, Reset and new
-// tables running alongside: every key admits exactly its limit.
+// Goroutines deciding one key under two policies, and others under each
+// policy alone, never over-admit: with the clock frozen, each policy admits
+// exactly its limit in all.
+func TestConcurrentPolicies(t *testing.T) {
+	for _, a := range algo.Algorithms {
+		t.Run("algo="+a.String(), func(t *testing.T) {
+			s, _ := newTestStore(t, t2025)
+			p := policy(t, a, algo.PerSec(100))
+			q := policy(t, a, algo.PerHour(70))
+			var byBoth, byP, byQ atomic.Int64
+			var wg sync.WaitGroup
+			for g := range 24 {
+				wg.Go(func() {
+					ps, n := pols(p, q), &byBoth
+					switch g % 3 {
+					case 1:
+						ps, n = pols(p), &byP
+					case 2:
+						ps, n = pols(q), &byQ
+					}
+					for range 50 {
+						d, err := s.Decide(ctx, "hot", ps, 1, nil)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if !d.Limited {
+							n.Add(1)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			both, onlyP, onlyQ := byBoth.Load(), byP.Load(), byQ.Load()
+			if both+onlyP != 100 || both+onlyQ != 70 {
+				t.Fatalf("admitted %d under both, %d under p, %d under q: p charged %d (want 100), q %d (want 70)",
+					both, onlyP, onlyQ, both+onlyP, both+onlyQ)
+			}
+		})
+	}
+}
+
+// Many goroutines on distinct keys, with Stats, Reset, new tables and a
+// moving clock alongside: every key admits exactly its limit.
 func TestConcurrentDistinctKeys(t *testing.T) {
-	clk := clock.NewFake(t2025)
-	s := New(WithClock(clk), WithSweepInterval(time.Millisecond), WithShards(8))
-	defer s.Close()
-	p := compile(t, algo.FixedWindow, algo.PerHour(10))
+	s, clk := newTestStore(t, t2025, WithShards(8))
+	p := policy(t, algo.FixedWindow, algo.PerHour(10))
 	const workers, keysEach = 32, 50
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	var bg sync.WaitGroup
 	bg.Go(func() {
-		for {
+		for i := 0; ; i++ {
 			select {
 			case <-stop:
 				return
 			default:
 			}
 			_ = s.Stats()
-			_ = s.Reset(ctx, "absent", algo.GCRA)
-			clk.AdvanceMicros(1) // the janitor sweeps; nothing expires within the hour
+			_ = s.Reset(ctx, "absent", pols(p))
+			For[[2]int](s).sweepAll(clk.Now())
+			decide(t, For[[2]int](s), [2]int{i, i}, p, 1)
+			clk.AdvanceMicros(1) // nothing expires within the hour
 		}
 	})
 	for w := range workers {
@@ -1041,7 +1207,7 @@ func TestConcurrentDistinctKeys(t *testing.T) {
 				k := userKey{Tenant: uint32(w), User: uint64(i)}
 				admitted := 0
 				for range 15 {
-					d, err := tbl.Decide(ctx, k, p, 1)
+					d, err := tbl.Decide(ctx, k, pols(p), 1, nil)
 					if err != nil {
 						t.Error(err)
 						return
@@ -1059,39 +1225,37 @@ func TestConcurrentDistinctKeys(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	bg.Wait()
-	if st := s.Stats(); st != (Stats{Entries: workers * keysEach}) {
-		t.Fatalf("Stats = %+v, want %d entries, no evictions", st, workers*keysEach)
+	if n := For[userKey](s).len(); n != workers*keysEach {
+		t.Fatalf("userKey table holds %d keys, want %d", n, workers*keysEach)
+	}
+	if ev := s.Stats().LiveEvictions; ev != 0 {
+		t.Fatalf("LiveEvictions = %d, want 0", ev)
 	}
 }
 
 func TestConcurrentFor(t *testing.T) {
-	type fresh [2]int // a key type no other test uses
+	type fresh [2]int8 // a key type no other test uses
 	s, _ := newTestStore(t, t2025)
 	const n = 32
 	got := make([]*Table[fresh], n)
-	gotNS := make([]*Table[fresh], n)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			<-start
 			got[i] = For[fresh](s)
-			gotNS[i] = Namespace[fresh](s, "ns")
 		})
 	}
 	close(start)
 	wg.Wait()
 	for i := range n {
-		if got[i] != got[0] || gotNS[i] != gotNS[0] {
+		if got[i] != got[0] {
 			t.Fatalf("goroutine %d got a different table", i)
 		}
 	}
-	if got[0] == gotNS[0] {
-		t.Fatal("For and Namespace(ns) share a table")
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.all) != 3 { // string, fresh, fresh in "ns"
-		t.Fatalf("store lists %d tables, want 3", len(s.all))
+	if len(s.all) != 2 { // string, fresh
+		t.Fatalf("store lists %d tables, want 2", len(s.all))
 	}
 }

@@ -31,8 +31,8 @@ type entry struct {
 type state struct {
 	id       store.PolicyID
 	st       steps.Slots
-	expireAt int64 // µs; the state is back to initial (absent) from this time on
-	span     int64 // the policy's longest ResetAfter, to weigh eviction
+	expireAt int64        // µs; the state is back to initial (absent) from this time on
+	params   *algo.Params // the policy's, to weigh the state for eviction
 }
 
 func newEntry() *entry {
@@ -133,7 +133,7 @@ func (sh *shard[K]) decide(s *Store, key K, ps []*store.Policy, cost, now int64,
 		}
 		for i, p := range ps {
 			if cur[i] == nil {
-				e = sh.add(s, key, e, state{id: p.ID(), st: next[i], expireAt: expireAt[i], span: p.Span()}, now)
+				e = sh.add(s, key, e, state{id: p.ID(), st: next[i], expireAt: expireAt[i], params: p.Params()}, now)
 			}
 		}
 	}
@@ -162,7 +162,7 @@ func (sh *shard[K]) decideOne(s *Store, key K, e *entry, p *store.Policy, cost, 
 	var fresh steps.Slots
 	d, exp, keep := steps.Step(&fresh, true, p.Params(), now, cost)
 	if keep {
-		sh.add(s, key, e, state{id: p.ID(), st: fresh, expireAt: exp, span: p.Span()}, now)
+		sh.add(s, key, e, state{id: p.ID(), st: fresh, expireAt: exp, params: p.Params()}, now)
 		sh.nextExp = min(sh.nextExp, exp)
 	}
 	// An expired state that nothing replaced stays until its key is written
@@ -217,16 +217,17 @@ func (sh *shard[K]) sweep(now int64) {
 }
 
 // evict drops, of a few keys, the one whose loss admits the least: the one
-// closest to its initial state under every policy, measured as the time
-// left until it is back there over the longest that can take. A key that
-// has used its quota is thus kept over the fresh keys of a flood. sh.mu is
-// held, on a shard without expired state.
+// that has used the least of its quota right now, in requests (Limit −
+// Remaining of a peek), under the policy where it used the most; of keys
+// that used as much, the one whose states expire soonest. A key that has
+// used its quota is thus kept over the keys of a flood, fresh or not, that
+// each used less. sh.mu is held, on a shard without expired state.
 func (sh *shard[K]) evict(now int64) {
 	var victim K
-	found, least, n := false, math.Inf(1), 0
+	found, least, soonest, n := false, int64(math.MaxInt64), int64(math.MaxInt64), 0
 	for k, e := range sh.m { // map iteration starts at a random place
-		if w := e.weight(now); w < least {
-			victim, least, found = k, w, true
+		if w, exp := e.weight(now); w < least || w == least && exp < soonest {
+			victim, least, soonest, found = k, w, exp, true
 		}
 		if n++; n == evictionSample {
 			break
@@ -237,14 +238,19 @@ func (sh *shard[K]) evict(now int64) {
 	}
 }
 
-// weight is how much of its quota a key has used, under the policy where it
-// has used the most: 0 for a fresh key, 1 for one a full span from fresh.
-func (e *entry) weight(now int64) float64 {
-	w := 0.0
-	for _, st := range e.states {
-		if left := st.expireAt - now; left > 0 {
-			w = max(w, float64(left)/float64(st.span))
+// weight is what evicting the key would admit at once: the most, over its
+// live states, of the quota used (Limit − Remaining, as a peek reports),
+// and the latest of their expiries.
+func (e *entry) weight(now int64) (used, expireAt int64) {
+	for i := range e.states {
+		st := &e.states[i]
+		if st.expireAt <= now {
+			continue
 		}
+		slots := st.st
+		d, _, _ := steps.Step(&slots, false, st.params, now, 0)
+		used = max(used, st.params.Max-d.Remaining)
+		expireAt = max(expireAt, st.expireAt)
 	}
-	return w
+	return used, expireAt
 }

@@ -138,7 +138,7 @@ func storeFor[K comparable](c config) (store.Store[K], error) {
 		}
 		return memstore.For[K](DefaultStore()), nil
 	}
-	if c.store == nil || reflect.ValueOf(c.store).Kind() == reflect.Pointer && reflect.ValueOf(c.store).IsNil() {
+	if storeutil.IsNil(c.store) {
 		return nil, &algo.DataError{Name: "store", Value: "nil", Reason: "WithStore needs a store"}
 	}
 	if s, ok := c.store.(store.Store[K]); ok {

@@ -7,6 +7,7 @@ package storeutil
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"unicode/utf8"
 
 	"github.com/throttled-go/throttled/algo"
@@ -69,6 +70,19 @@ func CheckContext(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return nil
+}
+
+// IsNil reports whether v is nil or a typed nil (a nil pointer, func, map,
+// channel, slice or interface), which would panic when used.
+func IsNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // Combine returns the decision of a request under several policies from

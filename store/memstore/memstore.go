@@ -74,22 +74,12 @@ func WithMaxSize(n int) Option {
 // makes decisions cheaper and up to one tick late.
 func WithClock(c store.Clock) Option {
 	return func(s *Store) error {
-		if c == nil || isNil(reflect.ValueOf(c)) {
+		if storeutil.IsNil(c) {
 			return &algo.DataError{Name: "clock", Value: "nil", Reason: "WithClock needs a clock"}
 		}
 		s.clock = c
 		return nil
 	}
-}
-
-// isNil reports whether v is a nil pointer, func, map, channel, slice or
-// interface: a typed nil clock, whose Now would panic.
-func isNil(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface, reflect.UnsafePointer:
-		return v.IsNil()
-	}
-	return false
 }
 
 // WithShards sets the number of shards of each table (default

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	neturl "net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -74,7 +73,7 @@ func WithPrefix(p string) Option {
 // then sleeps on c too.
 func WithClock(c store.Clock) Option {
 	return func(s *Store) error {
-		if c == nil || reflect.ValueOf(c).Kind() == reflect.Pointer && reflect.ValueOf(c).IsNil() {
+		if storeutil.IsNil(c) {
 			return &algo.DataError{Name: "clock", Value: "nil", Reason: "WithClock needs a clock (leave it out for the server's time)"}
 		}
 		s.clock = c

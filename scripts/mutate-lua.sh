@@ -1,43 +1,113 @@
 #!/usr/bin/env bash
-# Mutation check of the differential test: for every line of a generated
-# Lua script that holds an arithmetic or comparison operator, flip one
-# operator, run the script-vs-Go differential test (and the division
-# helpers' test) on real Redis, and
-# expect it to fail. Prints the mutants that survived; exits 1 if any did.
-# Each script is restored from a backup copy after its mutants ran.
+# Mutation check of the Redis script's differential tests.
+#
+# The mutated part of store/redisstore/lua/throttled.lua is the prelude's
+# helpers and the translated step (and init) functions: from
+# "local function floorDiv" to the glue ("local spack"). For every code
+# line there (comments and function headers aside) and every operator on
+# it, each occurrence in turn is flipped (< and <=, > and >=, == and ~=,
+# + and -, * to +, floorDiv and ceilDiv, min and max, and and or), one
+# mutant at a time. Each mutant must make the differential tests (the
+# script against internal/steps, one policy and several) or the prelude's
+# test fail on a real Redis.
+#
+# The mutants are files in a temporary directory: the tests read the script
+# from THROTTLED_TEST_SCRIPT (see TestMain in differential_test.go), so the
+# test binary is built once and the checked-in script is never modified.
+# The unmutated script must pass first, else every mutant would count as
+# killed. Mutants listed in EQUIVALENT below compute the same results as
+# the script (they are reported, not failures). Prints the mutants that
+# survived; exits 1 if any did.
+#
+# Environment: MUTATE_JOBS (default 2) mutants run at once.
 set -uo pipefail
 cd "$(git rev-parse --show-toplevel)"
-survivors=0 killed=0
-backup=$(mktemp -d)
-cp store/redisstore/lua/*.lua "$backup"/
-trap 'cp "$backup"/*.lua store/redisstore/lua/; rm -rf "$backup"' EXIT
-for f in store/redisstore/lua/*.lua; do
-  # The prelude's division helpers and the translated step/init functions:
-  # from "local function floorDiv" to the glue.
-  start=$(grep -n '^local function floorDiv' "$f" | cut -d: -f1)
-  stop=$(grep -n '^local spack' "$f" | cut -d: -f1)
-  if [ -z "$start" ] || [ -z "$stop" ]; then
-    echo "$f: cannot find the translated functions"; exit 2
+script=store/redisstore/lua/throttled.lua
+tests='^(TestScriptMatchesGo|TestScriptMatchesGoMulti|TestLuaPrelude)$'
+jobs=${MUTATE_JOBS:-2}
+
+# Mutants that cannot change a result, as "line text<TAB>mutated text",
+# each with the reason.
+EQUIVALENT=(
+  # now == s_Last: lag would be 0 and now already s_Last.
+  $'  if now < s_Last then\t  if now <= s_Last then'
+  # floorDiv, ceilDiv at a = -2^52: the % branch is exact there too
+  # (TestLuaPrelude checks a = -2^52 with every edge divisor).
+  $'  if a > -4503599627370496 then\t  if a >= -4503599627370496 then'
+  # leaking bucket, water == 0: untilEmpty is 0, and elapsed >= 0 empties it anyway.
+  $'  if water > 0 then\t  if water >= 0 then'
+  # token bucket, level == Capacity: untilFull is 0, and elapsed >= 0 fills it anyway.
+  $'  if level < q_Capacity then\t  if level <= q_Capacity then'
+)
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+go test -c -o "$work/redisstore.test" ./store/redisstore/ || exit 2
+
+# run SCRIPT LOG: runs the tests on SCRIPT; succeeds iff they pass.
+run() {
+  (cd store/redisstore && THROTTLED_TEST_SCRIPT="$1" THROTTLED_REQUIRE_REDIS=1 \
+    "$work/redisstore.test" -test.run "$tests" -test.count=1 >"$2" 2>&1)
+}
+
+if ! run "$PWD/$script" "$work/original.out"; then
+  cat "$work/original.out"
+  echo "the tests fail on the unmutated script: nothing to measure"
+  exit 2
+fi
+
+start=$(grep -n '^local function floorDiv' "$script" | cut -d: -f1)
+stop=$(grep -n '^local spack' "$script" | cut -d: -f1)
+if [ -z "$start" ] || [ -z "$stop" ]; then
+  echo "$script: cannot find the prelude and the translated functions"
+  exit 2
+fi
+
+pairs=(' <= / < ' ' < / <= ' ' >= / > ' ' > / >= ' ' == / ~= ' ' ~= / == '
+  ' + / - ' ' - / + ' ' \* / + ' 'floorDiv(/ceilDiv(' 'ceilDiv(/floorDiv('
+  'min(/max(' 'max(/min(' ' and / or ' ' or / and ')
+
+# Write every mutant, and a list of "number<TAB>line<TAB>original<TAB>mutated".
+: >"$work/list"
+m=0
+for ((n = start; n < stop; n++)); do
+  line=$(sed -n "${n}p" "$script")
+  if [[ -z $line || $line =~ ^[[:space:]]*-- || $line == 'local function '* ]]; then
+    continue
   fi
-  for ((n = start; n < stop; n++)); do
-    line=$(sed -n "${n}p" "$f")
-    mutated=""
-    for pair in ' <= / < ' ' >= / > ' ' < / > ' ' > / < ' ' + / - ' ' - / + ' ' \* / + ' 'floorDiv/ceilDiv' 'ceilDiv/floorDiv' ' == / ~= ' ' ~= / == '; do
-      from=${pair%%/*} to=${pair#*/}
-      if grep -q -- "$from" <<<"$line"; then
-        mutated=$(sed "s/$from/$to/" <<<"$line"); break
-      fi
+  for pair in "${pairs[@]}"; do
+    from=${pair%%/*} to=${pair#*/}
+    count=$(grep -o -- "$from" <<<"$line" | wc -l)
+    for ((k = 1; k <= count; k++)); do
+      mutated=$(sed "s/$from/$to/$k" <<<"$line")
+      [ "$mutated" = "$line" ] && continue
+      m=$((m + 1))
+      awk -v n="$n" -v l="$mutated" 'NR==n {print l; next} {print}' "$script" >"$work/m$m.lua"
+      printf '%s\t%s\t%s\t%s\n' "$m" "$n" "$line" "$mutated" >>"$work/list"
     done
-    [ -z "$mutated" ] && continue
-    [ "$mutated" = "$line" ] && continue
-    awk -v n="$n" -v m="$mutated" 'NR==n {print m; next} {print}' "$f" > "$f.tmp" && mv "$f.tmp" "$f"
-    if go test -count=1 -run 'TestScriptsMatchGo|TestLuaDivision' ./store/redisstore/ >/dev/null 2>&1; then
-      echo "SURVIVED $f:$n: $line  =>  $mutated"; survivors=$((survivors + 1))
-    else
-      killed=$((killed + 1))
-    fi
-    cp "$backup/$(basename "$f")" "$f"
   done
 done
-echo "mutants killed: $killed, survived: $survivors"
-[ "$survivors" = 0 ]
+echo "$m mutants of $script lines $start-$((stop - 1)), $jobs at a time"
+
+export -f run
+export work tests
+cut -f1 "$work/list" | xargs -P "$jobs" -I{} bash -c 'if run "$work/m{}.lua" "$work/m{}.out"; then echo {} >"$work/m{}.survived"; fi'
+
+killed=0 survived=0 equivalent=0
+while IFS=$'\t' read -r i n line mutated; do
+  if [ ! -e "$work/m$i.survived" ]; then
+    killed=$((killed + 1))
+    continue
+  fi
+  for e in "${EQUIVALENT[@]}"; do
+    if [ "$e" = "$line"$'\t'"$mutated" ]; then
+      equivalent=$((equivalent + 1))
+      echo "equivalent $script:$n: $line  =>  $mutated"
+      continue 2
+    fi
+  done
+  survived=$((survived + 1))
+  echo "SURVIVED $script:$n: $line  =>  $mutated"
+done <"$work/list"
+echo "mutants killed: $killed, survived: $survived, equivalent: $equivalent"
+[ "$survived" = 0 ]

@@ -6,15 +6,27 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/internal/redistest"
 )
 
-// TestLuaDivision runs every script's floorDiv and ceilDiv on a real Redis
-// against exact Go integer division, on the edges of their range (|a| up to
-// 2^53, b up to 2^52, around 2^52 where they switch from % to math.fmod) and
-// on random operands.
-func TestLuaDivision(t *testing.T) {
+// prelude returns the script's helpers: from "local fmod" to the first
+// translated function (marked by its "-- algo/" source comment).
+func prelude(t testing.TB) string {
+	t.Helper()
+	start := strings.Index(scriptSource, "local fmod")
+	end := strings.Index(scriptSource, "\n-- algo/")
+	if start < 0 || end < start {
+		t.Fatalf("cannot find the prelude in the script")
+	}
+	return scriptSource[start:end]
+}
+
+// TestLuaPrelude runs the script's floorDiv, ceilDiv and later on a real
+// Redis against exact Go integer arithmetic: the divisions on the edges of
+// their range (|a| up to 2^53, b up to 2^52, around -2^52 where they
+// switch from % to math.fmod) and on random operands; later on durations
+// of 0, -1 (never) and positive ones, with and without a lag.
+func TestLuaPrelude(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := newClient(t, srv.Addr())
 	cases := divisionCases()
@@ -22,41 +34,58 @@ func TestLuaDivision(t *testing.T) {
 	for _, p := range cases {
 		arg = appendNumbers(arg, p.a, p.b)
 	}
-	for _, a := range algo.Algorithms {
-		src := scripts[a].source
-		start, end := strings.Index(src, "local fmod"), strings.Index(src, "local function init")
-		if start < 0 || end < start {
-			t.Fatalf("cannot find the prelude in the %s script", a)
-		}
-		body := src[start:end] + `
+	body := prelude(t) + `
 local n = #ARGV[1] / 16
 local out = {}
 for i = 1, n do
   local a, b = struct.unpack('<dd', ARGV[1], 16 * i - 15)
-  out[i] = struct.pack('<dd', floorDiv(a, b), ceilDiv(a, b))
+  out[i] = struct.pack('<dddd', floorDiv(a, b), ceilDiv(a, b), later(a, b), later(b, a))
 end
 return table.concat(out)
 `
-		raw, err := c.Do(context.Background(), c.B().Eval().Script(body).Numkeys(0).Arg(string(arg)).Build()).ToString()
-		if err != nil || len(raw) != 16*len(cases) {
-			t.Fatalf("%s: EVAL: %d bytes, %v", a, len(raw), err)
+	raw, err := c.Do(context.Background(), c.B().Eval().Script(body).Numkeys(0).Arg(string(arg)).Build()).ToString()
+	if err != nil || len(raw) != 32*len(cases) {
+		t.Fatalf("EVAL: %d bytes, %v", len(raw), err)
+	}
+	// later(d, lag) is d + lag for a positive d, else d.
+	later := func(d, lag int64) int64 {
+		if d > 0 {
+			return d + lag
 		}
-		for i, p := range cases {
-			wantFloor, wantCeil := p.a/p.b, p.a/p.b
-			if p.a%p.b != 0 {
-				if p.a < 0 {
-					wantFloor--
-				} else {
-					wantCeil++
-				}
+		return d
+	}
+	for i, p := range cases {
+		wantFloor, wantCeil := p.a/p.b, p.a/p.b
+		if p.a%p.b != 0 {
+			if p.a < 0 {
+				wantFloor--
+			} else {
+				wantCeil++
 			}
-			gotFloor, gotCeil := float64At(raw, 2*i), float64At(raw, 2*i+1)
-			if gotFloor != float64(wantFloor) || gotCeil != float64(wantCeil) {
-				t.Errorf("%s: a=%d b=%d: Lua floorDiv %v ceilDiv %v, want %d and %d", a, p.a, p.b, gotFloor, gotCeil, wantFloor, wantCeil)
+		}
+		gotFloor, gotCeil := float64At(raw, 4*i), float64At(raw, 4*i+1)
+		if gotFloor != float64(wantFloor) || gotCeil != float64(wantCeil) {
+			t.Errorf("a=%d b=%d: Lua floorDiv %v ceilDiv %v, want %d and %d", p.a, p.b, gotFloor, gotCeil, wantFloor, wantCeil)
+		}
+		// The sums stay exact when |a| + b ≤ 2^53, as the step functions keep them.
+		if abs(p.a)+p.b <= 1<<53 {
+			if got, want := float64At(raw, 4*i+2), later(p.a, p.b); got != float64(want) {
+				t.Errorf("later(%d, %d) = %v, want %d", p.a, p.b, got, want)
+			}
+			if got, want := float64At(raw, 4*i+3), later(p.b, p.a); got != float64(want) {
+				t.Errorf("later(%d, %d) = %v, want %d", p.b, p.a, got, want)
 			}
 		}
 	}
-	t.Logf("%d cases per script", len(cases))
+	t.Logf("%d cases", len(cases))
+}
+
+// abs returns |v|.
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 type division struct{ a, b int64 }

@@ -17,6 +17,7 @@ import (
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/internal/clock"
 	"github.com/throttled-go/throttled/internal/redistest"
+	"github.com/throttled-go/throttled/internal/steps"
 	"github.com/throttled-go/throttled/store"
 )
 
@@ -24,40 +25,62 @@ import (
 // hour) since the epoch: 2023-11-15T00:00:00Z in µs.
 const t0 = int64(1_700_006_400_000_000)
 
+// never is the RetryAfter of a request that can never pass.
+const never = int64(-1)
+
 func TestT0IsAligned(t *testing.T) {
 	if t0%(24*3600*1_000_000) != 0 {
 		t.Fatalf("t0 = %d is not aligned to a day", t0)
 	}
 }
 
-// compile compiles q for a or fails the test.
-func compile(t testing.TB, a algo.Algorithm, q algo.Quota) *algo.Params {
+// pol compiles q for algorithm a into a policy or fails the test.
+func pol(t testing.TB, a algo.Algorithm, q algo.Quota) *store.Policy {
 	t.Helper()
-	p, err := algo.Compile(a, q)
+	p, err := store.NewPolicy(q.WithAlgorithm(a))
 	if err != nil {
-		t.Fatalf("Compile(%s, %v): %v", a, q, err)
+		t.Fatalf("NewPolicy(%v %s): %v", q, a, err)
 	}
-	return &p
+	return p
 }
 
-// mustNew is New for a test.
+// testTimeout bounds each call of the stores mustNew builds, unless the
+// test gives its own WithTimeout: DefaultTimeout (200 ms) would fail calls
+// on a machine loaded by the race detector and other packages' tests. The
+// default is tested by TestTimeout.
+const testTimeout = 10 * time.Second
+
+// mustNew is New for a test, with WithTimeout(testTimeout) before opts.
 func mustNew(t testing.TB, c rueidis.Client, opts ...Option) *Store {
 	t.Helper()
-	s, err := New(c, opts...)
+	s, err := New(c, append([]Option{WithTimeout(testTimeout)}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return s
 }
 
-// decide is Store.Decide for a test that expects no error.
-func decide(t testing.TB, s *Store, key string, p *algo.Params, cost int64) algo.Decision {
+// decide is Store.Decide under the one policy p, for a test that expects
+// no error.
+func decide(t testing.TB, s *Store, key string, p *store.Policy, cost int64) algo.Decision {
 	t.Helper()
-	d, err := s.Decide(context.Background(), key, p, cost)
+	d, err := s.Decide(context.Background(), key, []*store.Policy{p}, cost, nil)
 	if err != nil {
-		t.Fatalf("Decide(%q, %s, cost %d): %v", key, p.Algorithm, cost, err)
+		t.Fatalf("Decide(%q, %s, cost %d): %v", abbrev(key), p, cost, err)
 	}
 	return d
+}
+
+// decideAll is Store.Decide under every policy of ps, for a test that
+// expects no error: the combined decision and each policy's own.
+func decideAll(t testing.TB, s *Store, key string, ps []*store.Policy, cost int64) (algo.Decision, []algo.Decision) {
+	t.Helper()
+	each := make([]algo.Decision, len(ps))
+	d, err := s.Decide(context.Background(), key, ps, cost, each)
+	if err != nil {
+		t.Fatalf("Decide(%q, %v, cost %d): %v", abbrev(key), ps, cost, err)
+	}
+	return d, each
 }
 
 // serverMicros reads the server's TIME in µs since the epoch.
@@ -107,7 +130,7 @@ func TestDecideServerTime(t *testing.T) {
 
 	for _, a := range []algo.Algorithm{algo.TokenBucket, algo.LeakingBucket, algo.GCRA} {
 		t.Run("algo="+a.String(), func(t *testing.T) {
-			p := compile(t, a, algo.PerMin(60).WithBurst(10))
+			p := pol(t, a, algo.PerMin(60).WithBurst(10))
 			key := "tb-user"
 			for i := range int64(10) {
 				d := decide(t, s, key, p, 1)
@@ -129,8 +152,8 @@ func TestDecideServerTime(t *testing.T) {
 			if d.ResetAfter <= 9_000_000 || d.ResetAfter > 10_000_000 {
 				t.Fatalf("request 11: ResetAfter %dµs, want in (9s, 10s]", d.ResetAfter)
 			}
-			if d := decide(t, s, key, p, 11); !d.Limited || d.RetryAfter != algo.Never {
-				t.Fatalf("cost 11 > burst 10: %+v, want Limited with RetryAfter Never", d)
+			if d := decide(t, s, key, p, 11); !d.Limited || d.RetryAfter != never {
+				t.Fatalf("cost 11 > burst 10: %+v, want Limited with RetryAfter -1 (never)", d)
 			}
 			if d := decide(t, s, key, p, 0); d.Limited || d.RetryAfter != 0 || d.Remaining != 0 {
 				t.Fatalf("cost 0: %+v, want allowed with Remaining 0", d)
@@ -139,8 +162,8 @@ func TestDecideServerTime(t *testing.T) {
 	}
 
 	t.Run("algo=fixed_window", func(t *testing.T) {
-		p := compile(t, algo.FixedWindow, algo.PerMin(1))
-		inOneWindow(t, c, p.Period, func(key string) error {
+		p := pol(t, algo.FixedWindow, algo.PerMin(1))
+		inOneWindow(t, c, p.Params().Period, func(key string) error {
 			d1 := decide(t, s, key, p, 1)
 			if d1.Limited || d1.Remaining != 0 || d1.RetryAfter != 0 || d1.ResetAfter <= 0 || d1.ResetAfter > 60_000_000 {
 				return fmt.Errorf("first request: %+v, want allowed, Remaining 0, ResetAfter in (0, 60s]", d1)
@@ -158,8 +181,8 @@ func TestDecideServerTime(t *testing.T) {
 	})
 
 	t.Run("algo=sliding_window", func(t *testing.T) {
-		p := compile(t, algo.SlidingWindow, algo.PerMin(5))
-		inOneWindow(t, c, p.Period, func(key string) error {
+		p := pol(t, algo.SlidingWindow, algo.PerMin(5))
+		inOneWindow(t, c, p.Params().Period, func(key string) error {
 			for i := range int64(5) {
 				d := decide(t, s, key, p, 1)
 				if d.Limited || d.Remaining != 4-i || d.RetryAfter != 0 || d.ResetAfter <= 0 || d.ResetAfter > 2*60_000_000 {
@@ -183,16 +206,18 @@ type tstep struct {
 	want algo.Decision
 }
 
+// allowed is the decision of an allowed request.
 func allowed(remaining, reset int64) algo.Decision {
 	return algo.Decision{Remaining: remaining, ResetAfter: reset}
 }
 
+// limited is the decision of a denied request.
 func limited(remaining, retry, reset int64) algo.Decision {
 	return algo.Decision{Limited: true, Remaining: remaining, RetryAfter: retry, ResetAfter: reset}
 }
 
 // bucketTimeline is PerMin(60).WithBurst(10) (one token per second) for the
-// token bucket, and so for the leaky bucket and GCRA, which decide alike.
+// token bucket, and so for the leaking bucket and GCRA, which decide alike.
 func bucketTimeline() []tstep {
 	var tl []tstep
 	for i := range int64(10) {
@@ -203,10 +228,15 @@ func bucketTimeline() []tstep {
 		tstep{500_000, 1, limited(0, 500_000, 9_500_000)},
 		tstep{499_999, 1, limited(0, 1, 9_000_001)},
 		tstep{1, 1, allowed(0, 10_000_000)},
-		tstep{0, 0, allowed(0, 10_000_000)},      // a peek
-		tstep{0, 11, limited(0, -1, 10_000_000)}, // more than the burst: Never
+		tstep{0, 0, allowed(0, 10_000_000)},         // a peek
+		tstep{0, 11, limited(0, never, 10_000_000)}, // more than the burst
 		tstep{2_500_000, 3, limited(2, 500_000, 7_500_000)},
 		tstep{500_000, 3, allowed(0, 10_000_000)},
+		// The clock steps back 2s: decided as at the state's time, the
+		// durations get the 2s lag.
+		tstep{-2_000_000, 1, limited(0, 3_000_000, 12_000_000)},
+		tstep{0, 0, allowed(0, 12_000_000)},
+		tstep{2_000_000, 0, allowed(0, 10_000_000)},
 		tstep{10_000_000, 0, allowed(10, 0)}, // full again
 		tstep{0, 10, allowed(0, 10_000_000)},
 	)
@@ -217,16 +247,22 @@ var timelines = map[algo.Algorithm]struct {
 	start int64 // µs after t0
 	steps []tstep
 }{
-	algo.TokenBucket: {algo.PerMin(60).WithBurst(10), 123, bucketTimeline()},
+	algo.TokenBucket:   {algo.PerMin(60).WithBurst(10), 123, bucketTimeline()},
 	algo.LeakingBucket: {algo.PerMin(60).WithBurst(10), 123, bucketTimeline()},
-	algo.GCRA:        {algo.PerMin(60).WithBurst(10), 123, bucketTimeline()},
+	algo.GCRA:          {algo.PerMin(60).WithBurst(10), 123, bucketTimeline()},
 	algo.FixedWindow: {algo.PerMin(1), 15_000_000, []tstep{
 		{0, 1, allowed(0, 45_000_000)},
 		{0, 1, limited(0, 45_000_000, 45_000_000)},
 		{44_999_999, 1, limited(0, 1, 1)},
 		{1, 0, allowed(1, 0)}, // a new window: a peek sees it empty
 		{0, 1, allowed(0, 60_000_000)},
-		{0, 2, limited(0, -1, 60_000_000)},
+		{0, 2, limited(0, never, 60_000_000)},
+		// The clock steps back 5s, behind the state's time: decided in the
+		// state's window, the durations get the lag.
+		{-5_000_000, 1, limited(0, 65_000_000, 65_000_000)},
+		{0, 2, limited(0, never, 65_000_000)},
+		{0, 0, allowed(0, 65_000_000)},
+		{5_000_000, 0, allowed(0, 60_000_000)},
 	}},
 	algo.SlidingWindow: {algo.PerMin(5), 15_000_000, []tstep{
 		{0, 1, allowed(4, 45_000_001)},
@@ -237,7 +273,10 @@ var timelines = map[algo.Algorithm]struct {
 		{0, 1, limited(0, 45_000_001, 93_000_001)},
 		{45_000_000, 1, limited(0, 1, 48_000_001)}, // next window, e = 0: prev weighs 5
 		{1, 1, allowed(0, 60_000_000)},             // e = 1µs: prev weighs ⌊5·(P−1)/P⌋ = 4
-		{0, 6, limited(0, -1, 60_000_000)},
+		// The clock steps back 1s: at the state's e = 1µs, prev weighs ≤ 3
+		// from e = 12s + 1µs on, 12s later; the durations get the lag.
+		{-1_000_000, 1, limited(0, 13_000_000, 61_000_000)},
+		{1_000_000, 6, limited(0, never, 60_000_000)},
 	}},
 }
 
@@ -251,7 +290,10 @@ func TestDecideFakeClock(t *testing.T) {
 			tl := timelines[a]
 			fake := clock.NewFake(t0 + tl.start)
 			s := mustNew(t, c, WithClock(fake))
-			p := compile(t, a, tl.q)
+			if s.Clock() != store.Clock(fake) {
+				t.Fatalf("Clock() = %v, want the clock given to WithClock", s.Clock())
+			}
+			p := pol(t, a, tl.q)
 			for i, st := range tl.steps {
 				fake.AdvanceMicros(st.adv)
 				got := decide(t, s, "fake-user", p, st.cost)
@@ -262,43 +304,126 @@ func TestDecideFakeClock(t *testing.T) {
 			}
 		})
 	}
+	if s := mustNew(t, c); s.Clock() != nil {
+		t.Errorf("Clock() without WithClock = %v, want nil (the server's time)", s.Clock())
+	}
+}
+
+// mstep is one request of a timeline under several policies: the combined
+// decision and each policy's own.
+type mstep struct {
+	adv  int64
+	cost int64
+	want algo.Decision
+	each []algo.Decision
+}
+
+// TestMultiPolicyTimeline decides a timeline under two policies of
+// different algorithms at once, with decisions worked out by hand: a
+// fixed window of 2/s (A) and a token bucket of 3/min (B, a token every
+// 20s). A request passes iff both admit it, and then both are charged; a
+// policy that would admit a denied request reports a peek and keeps its
+// state.
+func TestMultiPolicyTimeline(t *testing.T) {
+	srv := redistest.Standalone(t)
+	c := newClient(t, srv.Addr())
+	fake := clock.NewFake(t0 + 250_000)
+	s := mustNew(t, c, WithClock(fake), WithTTLSlack(time.Hour))
+	ps := []*store.Policy{pol(t, algo.FixedWindow, algo.PerSec(2)), pol(t, algo.TokenBucket, algo.PerMin(3))}
+	for i, st := range []mstep{
+		{0, 1, allowed(1, 20_000_000), []algo.Decision{allowed(1, 750_000), allowed(2, 20_000_000)}},
+		{0, 1, allowed(0, 40_000_000), []algo.Decision{allowed(0, 750_000), allowed(1, 40_000_000)}},
+		// A denies; B would admit and reports a peek: its token stays.
+		{0, 1, limited(0, 750_000, 40_000_000), []algo.Decision{limited(0, 750_000, 750_000), allowed(1, 40_000_000)}},
+		// A new window for A; B has refilled 0.75s/20s of a token.
+		{750_000, 1, allowed(0, 59_250_000), []algo.Decision{allowed(1, 1_000_000), allowed(0, 59_250_000)}},
+		// B denies; A would admit and reports a peek: its count stays 1.
+		{0, 1, limited(0, 19_250_000, 59_250_000), []algo.Decision{allowed(1, 1_000_000), limited(0, 19_250_000, 59_250_000)}},
+		// Above both capacities: never.
+		{0, 4, limited(0, never, 59_250_000), []algo.Decision{limited(1, never, 1_000_000), limited(0, never, 59_250_000)}},
+		// Never under one policy only is never too.
+		{0, 3, limited(0, never, 59_250_000), []algo.Decision{limited(1, never, 1_000_000), limited(0, 59_250_000, 59_250_000)}},
+		{0, 0, allowed(0, 59_250_000), []algo.Decision{allowed(1, 1_000_000), allowed(0, 59_250_000)}},
+		// B's token is back exactly when RetryAfter said.
+		{19_250_000, 1, allowed(0, 60_000_000), []algo.Decision{allowed(1, 750_000), allowed(0, 60_000_000)}},
+	} {
+		fake.AdvanceMicros(st.adv)
+		got, each := decideAll(t, s, "multi", ps, st.cost)
+		if got != st.want {
+			t.Errorf("step %d (at t0+%dµs, cost %d): combined %+v, want %+v", i, fake.Now()-t0, st.cost, got, st.want)
+		}
+		for j := range ps {
+			if each[j] != st.each[j] {
+				t.Errorf("step %d (at t0+%dµs, cost %d): policy %s: %+v, want %+v", i, fake.Now()-t0, st.cost, ps[j], each[j], st.each[j])
+			}
+		}
+		// nil each: the same combined decision (a peek, to change nothing).
+		d, err := s.Decide(context.Background(), "multi", ps, 0, nil)
+		if err != nil || d.Limited {
+			t.Errorf("step %d: a peek with each nil: %+v, %v", i, d, err)
+		}
+	}
 }
 
 // TestConcurrentDecisionsAreAtomic checks that concurrent decisions on one
-// key never over-admit: each script call is atomic on the server.
+// key never over-admit: each script call is atomic on the server, for one
+// policy and for two charged together.
 func TestConcurrentDecisionsAreAtomic(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := newClient(t, srv.Addr())
 	s := mustNew(t, c)
+	// run decides 320 requests from 16 goroutines and returns how many passed.
+	run := func(key string, ps []*store.Policy) (int, error) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		ok, errs := 0, []error(nil)
+		for range 16 {
+			wg.Go(func() {
+				for range 20 {
+					d, err := s.Decide(context.Background(), key, ps, 1, nil)
+					mu.Lock()
+					if err != nil {
+						errs = append(errs, err)
+					} else if !d.Limited {
+						ok++
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		return ok, errors.Join(errs...)
+	}
 	for _, a := range algo.Algorithms {
 		t.Run("algo="+a.String(), func(t *testing.T) {
 			// A day's period: nothing refills and no window ends during the
 			// test, unless it runs at midnight UTC.
-			p := compile(t, a, algo.PerDay(100))
-			inOneWindow(t, c, p.Period, func(key string) error {
-				var mu sync.Mutex
-				var wg sync.WaitGroup
-				ok, errs := 0, []error(nil)
-				for range 16 {
-					wg.Go(func() {
-						for range 20 {
-							d, err := s.Decide(context.Background(), key, p, 1)
-							mu.Lock()
-							if err != nil {
-								errs = append(errs, err)
-							} else if !d.Limited {
-								ok++
-							}
-							mu.Unlock()
-						}
-					})
-				}
-				wg.Wait()
-				if len(errs) > 0 {
-					return errors.Join(errs...)
+			p := pol(t, a, algo.PerDay(100))
+			inOneWindow(t, c, p.Params().Period, func(key string) error {
+				ok, err := run(key, []*store.Policy{p})
+				if err != nil {
+					return err
 				}
 				if ok != 100 {
 					return fmt.Errorf("%d of 320 concurrent requests allowed, want exactly 100", ok)
+				}
+				return nil
+			})
+		})
+		t.Run("algo="+a.String()+"/policies=2", func(t *testing.T) {
+			ps := []*store.Policy{pol(t, a, algo.PerDay(100)), pol(t, otherAlgorithm(a), algo.PerDay(60))}
+			inOneWindow(t, c, ps[0].Params().Period, func(key string) error {
+				ok, err := run(key, ps)
+				if err != nil {
+					return err
+				}
+				if ok != 60 {
+					return fmt.Errorf("%d of 320 concurrent requests allowed, want exactly 60", ok)
+				}
+				// Both policies were charged for exactly the 60 that passed.
+				_, each := decideAll(t, s, key, ps, 0)
+				if each[0].Remaining != 40 || each[1].Remaining != 0 {
+					return fmt.Errorf("after 60 passed: %+v, want Remaining 40 and 0", each)
 				}
 				return nil
 			})
@@ -307,33 +432,52 @@ func TestConcurrentDecisionsAreAtomic(t *testing.T) {
 }
 
 // TestKeyNames checks the documented key layout:
-// prefix + algorithm + ":{" + key + "}".
+// prefix + policy.Key() + ":{" + key + "}".
 func TestKeyNames(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := newClient(t, srv.Addr())
+	policyKeys := map[algo.Algorithm]string{
+		algo.FixedWindow:   "fixed_window:10/m",
+		algo.SlidingWindow: "sliding_window:10/m",
+		algo.TokenBucket:   "token_bucket:10/m:b10",
+		algo.LeakingBucket: "leaking_bucket:10/m:b10",
+		algo.GCRA:          "gcra:10/m:b10",
+	}
 	for _, tc := range []struct {
 		opts   []Option
 		prefix string
 	}{
-		{nil, "throttled:v2:"},
+		{nil, "throttled:v3:"},
 		{[]Option{WithPrefix("app:")}, "app:"},
-		{[]Option{WithPrefix("")}, ""},
 	} {
 		s := mustNew(t, c, tc.opts...)
 		for _, a := range algo.Algorithms {
 			srv.Do(t, "FLUSHALL")
-			want := tc.prefix + a.String() + ":{user:42}"
-			if got := s.Key("user:42", a); got != want {
-				t.Errorf("Key(user:42, %s) with prefix %q = %q, want %q", a, tc.prefix, got, want)
+			p := pol(t, a, algo.PerMin(10))
+			want := tc.prefix + policyKeys[a] + ":{user:42}"
+			if got := s.Key("user:42", p); got != want {
+				t.Errorf("Key(user:42, %s) with prefix %q = %q, want %q", p, tc.prefix, got, want)
 			}
-			if got := string(s.appendKey([]byte("x"), "user:42", a)); got != "x"+want {
-				t.Errorf("appendKey(x, user:42, %s) with prefix %q = %q, want %q", a, tc.prefix, got, "x"+want)
+			if got := string(s.appendKey([]byte("x"), "user:42", p)); got != "x"+want {
+				t.Errorf("appendKey(x, user:42, %s) with prefix %q = %q, want %q", p, tc.prefix, got, "x"+want)
 			}
-			decide(t, s, "user:42", compile(t, a, algo.PerMin(10)), 1)
+			decide(t, s, "user:42", p, 1)
 			if got := srv.Do(t, "KEYS", "*"); got != want {
 				t.Errorf("%s with prefix %q: the server holds %q, want exactly %q", a, tc.prefix, got, want)
 			}
 		}
+		// Two policies: one key each, nothing else.
+		srv.Do(t, "FLUSHALL")
+		ps := []*store.Policy{pol(t, algo.GCRA, algo.PerMin(10)), pol(t, algo.FixedWindow, algo.PerMin(10))}
+		decideAll(t, s, "user:42", ps, 1)
+		got := strings.Split(srv.Do(t, "KEYS", "*"), "\n")
+		want := []string{tc.prefix + "fixed_window:10/m:{user:42}", tc.prefix + "gcra:10/m:b10:{user:42}"}
+		if len(got) != 2 || !(got[0] == want[0] && got[1] == want[1] || got[0] == want[1] && got[1] == want[0]) {
+			t.Errorf("two policies with prefix %q: the server holds %q, want %q", tc.prefix, got, want)
+		}
+	}
+	if DefaultPrefix != "throttled:v3:" {
+		t.Errorf("DefaultPrefix = %q", DefaultPrefix)
 	}
 }
 
@@ -351,7 +495,7 @@ func pttl(t testing.TB, srv *redistest.Server, key string) int64 {
 // allowed request stores the state, and an expiry of 0, with a TTL of
 // ResetAfter rounded up to the ms (plus the slack) exactly, as the time
 // comes from the caller; a denial and a peek write nothing, and Reset
-// deletes the key.
+// deletes the policies' keys and only those.
 func TestStorageContract(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := newClient(t, srv.Addr())
@@ -367,20 +511,22 @@ func TestStorageContract(t *testing.T) {
 					slack = slackMS
 				}
 				s := mustNew(t, c, opts...)
-				p := compile(t, a, algo.PerMin(10).WithBurst(5))
+				p := pol(t, a, algo.PerMin(10).WithBurst(5))
+				capacity := p.Max()
+				fields := steps.Fields[a]
 				key := "contract"
-				rk := s.Key(key, a)
+				rk := s.Key(key, p)
 
 				// A peek on a fresh key writes nothing.
-				if d := decide(t, s, key, p, 0); d.Limited || d.Remaining != p.Max || d.ResetAfter != 0 {
-					t.Fatalf("peek on a fresh key: %+v, want allowed with Remaining %d and ResetAfter 0", d, p.Max)
+				if d := decide(t, s, key, p, 0); d.Limited || d.Remaining != capacity || d.ResetAfter != 0 {
+					t.Fatalf("peek on a fresh key: %+v, want allowed with Remaining %d and ResetAfter 0", d, capacity)
 				}
 				if got := srv.Do(t, "EXISTS", rk); got != "0" {
 					t.Fatalf("a peek on a fresh key created %q", rk)
 				}
 				// A denial of a fresh key (cost above the capacity) writes nothing.
-				if d := decide(t, s, key, p, p.Max+1); !d.Limited || d.RetryAfter != algo.Never {
-					t.Fatalf("cost %d on a fresh key: %+v, want Limited, Never", p.Max+1, d)
+				if d := decide(t, s, key, p, capacity+1); !d.Limited || d.RetryAfter != never {
+					t.Fatalf("cost %d on a fresh key: %+v, want Limited, never", capacity+1, d)
 				}
 				if got := srv.Do(t, "EXISTS", rk); got != "0" {
 					t.Fatalf("a denied request on a fresh key created %q", rk)
@@ -400,19 +546,19 @@ func TestStorageContract(t *testing.T) {
 							i, got, want, d.ResetAfter, slack)
 					}
 					v := srv.Do(t, "GET", rk)
-					if len(v) != 8*(scripts[a].fields+1) || float64At(v, scripts[a].fields) != 0 {
-						t.Fatalf("request %d: stored %q, want %d fields and an expiry of 0", i, v, scripts[a].fields)
+					if len(v) != 8*(fields+1) || float64At(v, fields) != 0 || int64(float64At(v, 0)) != fake.Now() {
+						t.Fatalf("request %d: stored %q, want %d fields (the first the time) and an expiry of 0", i, v, fields)
 					}
 				}
 
 				// Exhaust the quota, then a denial and a peek change nothing.
-				for range p.Max {
+				for range capacity {
 					decide(t, s, key, p, 1)
 				}
 				before, ttlBefore := srv.Do(t, "GET", rk), pttl(t, srv, rk)
 				fake.AdvanceMicros(1)
 				if d := decide(t, s, key, p, 1); !d.Limited {
-					t.Fatalf("after %d requests: %+v, want Limited", p.Max+3, d)
+					t.Fatalf("after %d requests: %+v, want Limited", capacity+3, d)
 				}
 				if d := decide(t, s, key, p, 0); d.Limited || d.Remaining != 0 {
 					t.Fatalf("peek on an exhausted key: %+v, want allowed with Remaining 0", d)
@@ -424,29 +570,44 @@ func TestStorageContract(t *testing.T) {
 					t.Fatalf("a denial or a peek changed the TTL from %dms to %dms", ttlBefore, ttl)
 				}
 
-				// Reset deletes the key and only that key.
-				other := s.Key(key, otherAlgorithm(a))
-				srv.Do(t, "SET", other, "untouched")
-				if err := s.Reset(context.Background(), key, a); err != nil {
+				// Reset deletes the policy's key and only that key: not the
+				// key of another algorithm, nor of another quota.
+				others := []string{s.Key(key, pol(t, otherAlgorithm(a), algo.PerMin(10).WithBurst(5))), s.Key(key, pol(t, a, algo.PerMin(11)))}
+				for _, o := range others {
+					srv.Do(t, "SET", o, "untouched")
+				}
+				if err := s.Reset(context.Background(), key, []*store.Policy{p}); err != nil {
 					t.Fatalf("Reset: %v", err)
 				}
 				if got := srv.Do(t, "EXISTS", rk); got != "0" {
 					t.Fatalf("Reset left %q", rk)
 				}
-				if got := srv.Do(t, "GET", other); got != "untouched" {
-					t.Fatalf("Reset of %s touched %q: %q", a, other, got)
+				for _, o := range others {
+					if got := srv.Do(t, "GET", o); got != "untouched" {
+						t.Fatalf("Reset of %s touched %q: %q", p, o, got)
+					}
 				}
-				if err := s.Reset(context.Background(), key, a); err != nil {
+				if err := s.Reset(context.Background(), key, []*store.Policy{p}); err != nil {
 					t.Fatalf("Reset of an absent key: %v", err)
 				}
-				if d := decide(t, s, key, p, 1); d.Limited || d.Remaining != p.Max-1 {
+				if d := decide(t, s, key, p, 1); d.Limited || d.Remaining != capacity-1 {
 					t.Fatalf("after Reset: %+v, want a fresh key's first decision", d)
+				}
+				// Reset of several policies deletes each one's key.
+				p2 := pol(t, otherAlgorithm(a), algo.PerMin(7))
+				decide(t, s, key, p2, 1)
+				if err := s.Reset(context.Background(), key, []*store.Policy{p2, p}); err != nil {
+					t.Fatalf("Reset of two policies: %v", err)
+				}
+				if got := srv.Do(t, "EXISTS", rk, s.Key(key, p2)); got != "0" {
+					t.Fatalf("Reset of two policies left %s of their keys", got)
 				}
 			})
 		}
 	}
 }
 
+// otherAlgorithm returns an algorithm other than a.
 func otherAlgorithm(a algo.Algorithm) algo.Algorithm {
 	if a == algo.GCRA {
 		return algo.FixedWindow
@@ -483,10 +644,11 @@ func TestTTLServerTime(t *testing.T) {
 	headroom := ttlHeadroom.Milliseconds()
 	kept, lengthened := 0, 0
 	for _, a := range algo.Algorithms {
+		fields := steps.Fields[a]
 		for _, q := range []algo.Quota{algo.PerSec(3), algo.PerMin(100).WithBurst(7), algo.PerHour(1), algo.PerWeek(1000), algo.PerSec(1_000_000)} {
 			key := "ttl-" + q.String()
-			rk := s.Key(key, a)
-			p := compile(t, a, q)
+			p := pol(t, a, q)
+			rk := s.Key(key, p)
 			stored := int64(0) // the expiry stored before the request
 			for i := range 4 {
 				before := serverMillis(t, srv)
@@ -508,10 +670,10 @@ func TestTTLServerTime(t *testing.T) {
 						desc, expireAt, before+need, after+need+headroom+1)
 				}
 				raw := srv.Do(t, "GET", rk)
-				if len(raw) != 8*(scripts[a].fields+1) {
-					t.Fatalf("%s: stored %q, want %d fields and the expiry", desc, raw, scripts[a].fields)
+				if len(raw) != 8*(fields+1) {
+					t.Fatalf("%s: stored %q, want %d fields and the expiry", desc, raw, fields)
 				}
-				got := int64(float64At(raw, scripts[a].fields))
+				got := int64(float64At(raw, fields))
 				if got > expireAt || got < expireAt-(after-before)-2 {
 					t.Errorf("%s: stored expiry %d, want the real one %d at most %dms earlier", desc, got, expireAt, after-before+2)
 				}
@@ -540,38 +702,52 @@ func TestTTLServerTime(t *testing.T) {
 // TestBatchServerTime checks a batch on the server's clock that names a
 // key several times: each occurrence sees the one before (the first write
 // sets the TTL, the next ones keep it), and every key ends with a TTL of at
-// least its last ResetAfter.
+// least its last ResetAfter, under one policy and under two.
 func TestBatchServerTime(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := newClient(t, srv.Addr())
 	s := mustNew(t, c)
 	for _, a := range algo.Algorithms {
-		p := compile(t, a, algo.PerMin(10))
-		keys := []string{"a", "b", "a", "a", "c", "b"}
-		reqs := make([]store.Request[string], len(keys))
-		for i, k := range keys {
-			reqs[i] = store.Request[string]{Key: k, Cost: 1}
-		}
-		out, errs := make([]algo.Decision, len(reqs)), make([]error, len(reqs))
-		before := serverMillis(t, srv)
-		s.DecideBatch(context.Background(), p, reqs, out, errs)
-		seen := map[string]int64{}
-		last := map[string]algo.Decision{}
-		for i, k := range keys {
-			if errs[i] != nil {
-				t.Fatalf("%s request %d (%s): %v", a, i, k, errs[i])
+		for _, ps := range [][]*store.Policy{
+			{pol(t, a, algo.PerMin(10))},
+			{pol(t, a, algo.PerHour(8)), pol(t, otherAlgorithm(a), algo.PerMin(20))},
+		} {
+			srv.Do(t, "FLUSHALL")
+			npol := len(ps)
+			keys := []string{"a", "b", "a", "a", "c", "b"}
+			reqs := make([]store.Request[string], len(keys))
+			for i, k := range keys {
+				reqs[i] = store.Request[string]{Key: k, Cost: 1}
 			}
-			seen[k]++
-			if out[i].Limited || out[i].Remaining != p.Max-seen[k] {
-				t.Errorf("%s request %d (%s): %+v, want allowed with Remaining %d", a, i, k, out[i], p.Max-seen[k])
+			out, each, errs := make([]algo.Decision, len(reqs)), make([]algo.Decision, len(reqs)*npol), make([]error, len(reqs))
+			before := serverMillis(t, srv)
+			s.DecideBatch(context.Background(), ps, reqs, out, each, errs)
+			seen := map[string]int64{}
+			last := map[string][]algo.Decision{}
+			for i, k := range keys {
+				if errs[i] != nil {
+					t.Fatalf("%s request %d (%s): %v", ps, i, k, errs[i])
+				}
+				seen[k]++
+				mine := each[i*npol : (i+1)*npol]
+				for j, p := range ps {
+					if mine[j].Limited || mine[j].Remaining != p.Max()-seen[k] {
+						t.Errorf("%s request %d (%s): policy %s: %+v, want allowed with Remaining %d", ps, i, k, p, mine[j], p.Max()-seen[k])
+					}
+				}
+				if want := combine(mine); out[i] != want {
+					t.Errorf("%s request %d (%s): %+v, want the combination %+v", ps, i, k, out[i], want)
+				}
+				last[k] = mine
 			}
-			last[k] = out[i]
-		}
-		for k, d := range last {
-			rk := s.Key(k, a)
-			expireAt, err := strconv.ParseInt(srv.Do(t, "PEXPIRETIME", rk), 10, 64)
-			if need := (d.ResetAfter + 999) / 1000; err != nil || expireAt < before+need {
-				t.Errorf("%s key %s: expires at %d (%v), want at least %d", a, k, expireAt, err, before+need)
+			for k, ds := range last {
+				for j, p := range ps {
+					rk := s.Key(k, p)
+					expireAt, err := strconv.ParseInt(srv.Do(t, "PEXPIRETIME", rk), 10, 64)
+					if need := (ds[j].ResetAfter + 999) / 1000; err != nil || expireAt < before+need {
+						t.Errorf("%s key %s: expires at %d (%v), want at least %d", p, k, expireAt, err, before+need)
+					}
+				}
 			}
 		}
 	}
@@ -599,6 +775,7 @@ func commandStats(t testing.TB, srv *redistest.Server) map[string]int64 {
 	return stats
 }
 
+// statsDelta returns the commands whose calls changed from before to after.
 func statsDelta(before, after map[string]int64) map[string]int64 {
 	d := map[string]int64{}
 	for k, v := range after {
@@ -610,34 +787,58 @@ func statsDelta(before, after map[string]int64) map[string]int64 {
 }
 
 // TestOneScriptCallPerDecision checks that a decision is one EVALSHA,
-// that a SCRIPT FLUSH is survived through rueidis's EVAL fallback, and that
-// the client sends nothing else (the GET, SET and TIME run in the script).
+// that a SCRIPT FLUSH is survived through the EVAL fallback (for Decide
+// and for DecideBatch), and that the client sends nothing else (the MGET,
+// SET, EXISTS and TIME run in the script).
 func TestOneScriptCallPerDecision(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := newClient(t, srv.Addr())
 	s := mustNew(t, c)
 	ctx := context.Background()
-	params := map[algo.Algorithm]*algo.Params{}
+	policies := map[algo.Algorithm]*store.Policy{}
 	for _, a := range algo.Algorithms {
-		params[a] = compile(t, a, algo.PerMin(1000))
-		decide(t, s, "warm", params[a], 1)
+		policies[a] = pol(t, a, algo.PerMin(1000))
+		decide(t, s, "warm", policies[a], 1)
+	}
+	if sum := sha1.Sum([]byte(scriptSource)); scriptSHA != hex.EncodeToString(sum[:]) {
+		t.Fatalf("scriptSHA %s is not the SHA-1 of the script", scriptSHA)
 	}
 
-	// Server-side script cache gone: every algorithm still decides.
+	// Server-side script cache gone: every algorithm still decides, and
+	// the one EVAL caches the script for the next calls.
 	srv.Do(t, "SCRIPT", "FLUSH")
+	if got := srv.Do(t, "SCRIPT", "EXISTS", scriptSHA); got != "0" {
+		t.Fatalf("SCRIPT EXISTS after SCRIPT FLUSH = %q", got)
+	}
 	before := commandStats(t, srv)
 	for _, a := range algo.Algorithms {
-		if d := decide(t, s, "after-flush", params[a], 1); d.Limited || d.Remaining != 999 {
+		if d := decide(t, s, "after-flush", policies[a], 1); d.Limited || d.Remaining != 999 {
 			t.Fatalf("%s after SCRIPT FLUSH: %+v, want allowed with Remaining 999", a, d)
 		}
 	}
 	delta := statsDelta(before, commandStats(t, srv))
 	t.Logf("commands for 5 decisions after SCRIPT FLUSH: %v", delta)
-	if delta["eval"] != 5 {
-		t.Errorf("after SCRIPT FLUSH: %d EVAL, want 5 (one NOSCRIPT fallback per script)", delta["eval"])
+	if delta["eval"] != 1 || delta["evalsha"] != 5 {
+		t.Errorf("after SCRIPT FLUSH: %d EVAL and %d EVALSHA, want 1 (one NOSCRIPT fallback) and 5", delta["eval"], delta["evalsha"])
 	}
-	if got := srv.Do(t, "SCRIPT", "EXISTS", scriptSHA(scripts[algo.GCRA].source)); got != "1" {
+	if got := srv.Do(t, "SCRIPT", "EXISTS", scriptSHA); got != "1" {
 		t.Errorf("SCRIPT EXISTS after the fallback = %q, want 1 (EVAL caches the script)", got)
+	}
+
+	// A batch after SCRIPT FLUSH: its EVALSHA fails, and it is sent again
+	// as EVAL.
+	srv.Do(t, "SCRIPT", "FLUSH")
+	before = commandStats(t, srv)
+	reqs := []store.Request[string]{{Key: "b1", Cost: 1}, {Key: "b2", Cost: 2}, {Key: "b1", Cost: 0}}
+	out, errs := make([]algo.Decision, len(reqs)), make([]error, len(reqs))
+	s.DecideBatch(ctx, []*store.Policy{policies[algo.GCRA]}, reqs, out, nil, errs)
+	for i, want := range []int64{999, 998, 999} {
+		if errs[i] != nil || out[i].Limited || out[i].Remaining != want {
+			t.Errorf("batch request %d after SCRIPT FLUSH: %+v, %v; want allowed with Remaining %d", i, out[i], errs[i], want)
+		}
+	}
+	if delta := statsDelta(before, commandStats(t, srv)); delta["eval"] != 1 || delta["evalsha"] != 1 {
+		t.Errorf("a batch after SCRIPT FLUSH made %v, want one EVALSHA and one EVAL", delta)
 	}
 
 	// 100 decisions: 100 EVALSHA and nothing else from the client.
@@ -645,7 +846,7 @@ func TestOneScriptCallPerDecision(t *testing.T) {
 	before = commandStats(t, srv)
 	for i := range n {
 		a := algo.Algorithms[i%len(algo.Algorithms)]
-		decide(t, s, "k"+strconv.Itoa(i%7), params[a], int64(i%2))
+		decide(t, s, "k"+strconv.Itoa(i%7), policies[a], int64(i%2))
 	}
 	after := commandStats(t, srv)
 	delta = statsDelta(before, after)
@@ -654,24 +855,36 @@ func TestOneScriptCallPerDecision(t *testing.T) {
 		t.Errorf("%d decisions made %d EVALSHA calls, want %d", n, delta["evalsha"], n)
 	}
 	// Each script reads its keys once (MGET) and the server's clock once;
-	// SET only when it consumed something (cost 1, half of the decisions).
-	if delta["mget"] != n || delta["time"] != n || delta["set"] <= 0 || delta["set"] > n/2 {
-		t.Errorf("per %d decisions: %d MGET, %d TIME, %d SET; want %d, %d and at most %d",
-			n, delta["mget"], delta["time"], delta["set"], n, n, n/2)
+	// SET exactly when it consumed something (cost 1, half of the
+	// decisions, all allowed); EXISTS only for a peek at an absent key.
+	if delta["mget"] != n || delta["time"] != n || delta["set"] != n/2 || delta["exists"] > n/2 {
+		t.Errorf("per %d decisions: %d MGET, %d TIME, %d SET, %d EXISTS; want %d, %d, %d and at most %d",
+			n, delta["mget"], delta["time"], delta["set"], delta["exists"], n, n, n/2, n/2)
 	}
 	for cmd, calls := range delta {
 		switch cmd {
-		case "evalsha", "mget", "set", "time", "info", "ping": // ping: a client keepalive, if any
+		case "evalsha", "mget", "set", "time", "exists", "info", "ping": // ping: a client keepalive, if any
 		default:
 			t.Errorf("unexpected %d %s calls during %d decisions", calls, cmd, n)
 		}
 	}
 
-	// With an injected clock the scripts do not call TIME.
+	// Two policies: still one EVALSHA, one MGET and one TIME per decision,
+	// and a SET per policy charged.
+	two := []*store.Policy{policies[algo.TokenBucket], policies[algo.SlidingWindow]}
+	before = commandStats(t, srv)
+	for i := range 10 {
+		decideAll(t, s, "two"+strconv.Itoa(i%3), two, 1)
+	}
+	if delta := statsDelta(before, commandStats(t, srv)); delta["evalsha"] != 10 || delta["mget"] != 10 || delta["time"] != 10 || delta["set"] != 20 {
+		t.Errorf("10 decisions under two policies made %v, want 10 EVALSHA, MGET and TIME, and 20 SET", delta)
+	}
+
+	// With an injected clock the script does not call TIME.
 	fs := mustNew(t, c, WithClock(clock.NewFake(t0)))
 	before = commandStats(t, srv)
 	for i := range 10 {
-		if _, err := fs.Decide(ctx, "fake"+strconv.Itoa(i), params[algo.TokenBucket], 1); err != nil {
+		if _, err := fs.Decide(ctx, "fake"+strconv.Itoa(i), []*store.Policy{policies[algo.TokenBucket]}, 1, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -680,9 +893,87 @@ func TestOneScriptCallPerDecision(t *testing.T) {
 	}
 }
 
-func scriptSHA(src string) string {
-	sum := sha1.Sum([]byte(src))
-	return hex.EncodeToString(sum[:])
+// TestPoliciesIndependent checks that a key's state belongs to (policy,
+// key): two quotas of one algorithm on one user key keep separate states
+// (the bug: PerHour(7) saw the state PerSec(10) had charged), while two
+// identical quotas with different names share one.
+func TestPoliciesIndependent(t *testing.T) {
+	srv := redistest.Standalone(t)
+	c := newClient(t, srv.Addr())
+	fake := clock.NewFake(t0 + 123_456)
+	s := mustNew(t, c, WithClock(fake), WithTTLSlack(time.Hour))
+	for _, a := range algo.Algorithms {
+		t.Run("algo="+a.String(), func(t *testing.T) {
+			key := "user:" + a.String()
+			perSec := pol(t, a, algo.PerSec(10))
+			for i := range int64(5) {
+				if d := decide(t, s, key, perSec, 1); d.Limited || d.Remaining != 9-i {
+					t.Fatalf("PerSec(10) request %d: %+v, want allowed with Remaining %d", i+1, d, 9-i)
+				}
+			}
+			perHour := pol(t, a, algo.PerHour(7))
+			if s.Key(key, perHour) == s.Key(key, perSec) {
+				t.Fatalf("PerSec(10) and PerHour(7) share the key %q", s.Key(key, perHour))
+			}
+			if d := decide(t, s, key, perHour, 0); d != allowed(7, 0) {
+				t.Fatalf("PerHour(7) peek after PerSec(10) was charged 5 times: %+v, want a fresh key (Remaining 7, ResetAfter 0)", d)
+			}
+			if d := decide(t, s, key, perHour, 1); d.Limited || d.Remaining != 6 {
+				t.Fatalf("PerHour(7) first request: %+v, want allowed with Remaining 6", d)
+			}
+			if d := decide(t, s, key, perSec, 0); d.Remaining != 5 {
+				t.Fatalf("PerSec(10) after PerHour(7) was charged: %+v, want Remaining 5", d)
+			}
+			// Equal rates, different bursts: separate for the buckets, which
+			// use the burst, shared for the windows, which ignore it.
+			burst := pol(t, a, algo.PerSec(10).WithBurst(20))
+			d := decide(t, s, key, burst, 0)
+			if want := int64(20); a.IsBucket() && d.Remaining != want {
+				t.Errorf("PerSec(10) burst 20 after PerSec(10) was charged 5 times: %+v, want a fresh bucket (Remaining %d)", d, want)
+			}
+			if !a.IsBucket() && d.Remaining != 5 {
+				t.Errorf("%s PerSec(10) burst 20: %+v, want the state of PerSec(10) (Remaining 5): windows ignore the burst", a, d)
+			}
+
+			// Identical quotas, different names: one state.
+			named := pol(t, a, algo.PerSec(10).WithName("api"))
+			other := pol(t, a, algo.PerSec(10).WithName("other"))
+			if !named.Same(perSec) || s.Key(key, named) != s.Key(key, perSec) || s.Key(key, other) != s.Key(key, perSec) {
+				t.Fatalf("named quotas do not share the key of PerSec(10): %q %q %q", s.Key(key, named), s.Key(key, other), s.Key(key, perSec))
+			}
+			if d := decide(t, s, key, named, 1); d.Remaining != 4 {
+				t.Fatalf("PerSec(10) named api: %+v, want Remaining 4 (the state PerSec(10) charged 5 times)", d)
+			}
+			if d := decide(t, s, key, other, 1); d.Remaining != 3 {
+				t.Fatalf("PerSec(10) named other: %+v, want Remaining 3", d)
+			}
+		})
+	}
+}
+
+// TestDecideEachLength checks that each receives one decision per policy
+// and that a wrong length is refused before anything is charged.
+func TestDecideEachLength(t *testing.T) {
+	srv := redistest.Standalone(t)
+	c := newClient(t, srv.Addr())
+	s := mustNew(t, c, WithClock(clock.NewFake(t0)))
+	ps := []*store.Policy{pol(t, algo.GCRA, algo.PerMin(5)), pol(t, algo.FixedWindow, algo.PerMin(3))}
+	for _, n := range []int{1, 3} {
+		_, err := s.Decide(context.Background(), "k", ps, 1, make([]algo.Decision, n))
+		wantInvalid(t, fmt.Sprintf("Decide with %d each for 2 policies", n), err)
+		errs := make([]error, 2)
+		s.DecideBatch(context.Background(), ps, []store.Request[string]{{Key: "k", Cost: 1}, {Key: "l", Cost: 1}}, make([]algo.Decision, 2), make([]algo.Decision, n), errs)
+		for i, err := range errs {
+			wantInvalid(t, fmt.Sprintf("DecideBatch request %d with %d each for 2 requests of 2 policies", i, n), err)
+		}
+	}
+	if got := srv.Do(t, "DBSIZE"); got != "0" {
+		t.Fatalf("refused calls wrote %s keys", got)
+	}
+	d, each := decideAll(t, s, "k", ps, 1)
+	if d != allowed(2, 60_000_000) || each[0] != allowed(4, 12_000_000) || each[1] != allowed(2, 60_000_000) {
+		t.Fatalf("Decide: %+v, each %+v", d, each)
+	}
 }
 
 // TestFromURL connects through every supported URL form of a standalone
@@ -690,7 +981,8 @@ func scriptSHA(src string) string {
 func TestFromURL(t *testing.T) {
 	tcp := redistest.Standalone(t)
 	unix := redistest.StandaloneUnix(t)
-	p := compile(t, algo.TokenBucket, algo.PerMin(2))
+	p := pol(t, algo.TokenBucket, algo.PerMin(2))
+	ps := []*store.Policy{p}
 	for _, tc := range []struct {
 		name string
 		url  string
@@ -702,7 +994,7 @@ func TestFromURL(t *testing.T) {
 		{"unix-no-db", "unix://" + unix.Socket(), unix},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := FromURL(tc.url, WithPrefix(tc.name+":"))
+			s, err := FromURL(tc.url, WithPrefix(tc.name+":"), WithTimeout(testTimeout))
 			if err != nil {
 				t.Fatalf("FromURL(%q): %v", tc.url, err)
 			}
@@ -712,26 +1004,27 @@ func TestFromURL(t *testing.T) {
 			if d := decide(t, s, "u", p, 1); d.Limited || d.Remaining != 1 {
 				t.Fatalf("Decide: %+v, want allowed with Remaining 1", d)
 			}
+			rk := tc.name + ":token_bucket:2/m:b2:{u}"
 			if tc.srv != nil {
-				if got := tc.srv.Do(t, "EXISTS", tc.name+":token_bucket:{u}"); got != "1" {
+				if got := tc.srv.Do(t, "EXISTS", rk); got != "1" {
 					t.Fatalf("the state is not in database 0 of the server")
 				}
-			} else if got := tcp.Do(t, "EXISTS", tc.name+":token_bucket:{u}"); got != "0" {
+			} else if got := tcp.Do(t, "EXISTS", rk); got != "0" {
 				t.Fatalf("/3 wrote to database 0")
 			}
 			if err := s.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
-			_, err = s.Decide(context.Background(), "u", p, 1)
+			_, err = s.Decide(context.Background(), "u", ps, 1, nil)
 			if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, rueidis.ErrClosing) || errors.Is(err, store.ErrScript) {
 				t.Fatalf("Decide after Close: %v, want store.ErrUnavailable", err)
 			}
-			err = s.Reset(context.Background(), "u", algo.TokenBucket)
+			err = s.Reset(context.Background(), "u", ps)
 			if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrScript) {
 				t.Fatalf("Reset after Close: %v, want store.ErrUnavailable", err)
 			}
 			errs := make([]error, 2)
-			s.DecideBatch(context.Background(), p, []store.Request[string]{{Key: "u", Cost: 1}, {Key: "v", Cost: 0}}, make([]algo.Decision, 2), errs)
+			s.DecideBatch(context.Background(), ps, []store.Request[string]{{Key: "u", Cost: 1}, {Key: "v", Cost: 0}}, make([]algo.Decision, 2), nil, errs)
 			for i, err := range errs {
 				if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrScript) {
 					t.Fatalf("DecideBatch request %d after Close: %v, want store.ErrUnavailable", i, err)
@@ -762,5 +1055,5 @@ func TestCloseLeavesCallersClient(t *testing.T) {
 	if err := c.Do(context.Background(), c.B().Ping().Build()).Error(); err != nil {
 		t.Fatalf("the caller's client was closed by Store.Close: %v", err)
 	}
-	decide(t, s, "still-works", compile(t, algo.GCRA, algo.PerSec(1)), 1)
+	decide(t, s, "still-works", pol(t, algo.GCRA, algo.PerSec(1)), 1)
 }

@@ -93,7 +93,11 @@ func (p *Policy) Max() int64 { return p.params.Max }
 // String returns the quota and algorithm, with the name when there is one,
 // such as `"daily" 10000/d fixed_window`.
 func (p *Policy) String() string {
-	s := p.quota.String() + " " + p.params.Algorithm.String()
+	q := p.quota
+	if !q.Algorithm.IsBucket() {
+		q.Burst = 0 // the windows ignore it
+	}
+	s := q.String() + " " + p.params.Algorithm.String()
 	if p.quota.Name != "" {
 		s = `"` + p.quota.Name + `" ` + s
 	}

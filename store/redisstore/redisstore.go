@@ -228,15 +228,26 @@ func (s *Store) Clock() store.Clock { return s.clock }
 
 // Key returns the Redis key holding key's state under policy p:
 // prefix + p.Key() + ":{" + key + "}". The braces make the user key the
-// Cluster hash tag, so all of a key's policies live in one slot.
+// Cluster hash tag, so all of a key's policies live in one slot. A key
+// that starts with '}' would make an empty tag, which Redis ignores (each
+// policy's key would hash whole, to slots of its own): it is written
+// prefix + p.Key() + ":!{=" + key + "}" instead, whose tag is "=" for
+// every such key. The two forms never name the same key.
 func (s *Store) Key(key string, p *store.Policy) string {
+	if strings.HasPrefix(key, "}") {
+		return s.prefix + p.Key() + ":!{=" + key + "}"
+	}
 	return s.prefix + p.Key() + ":{" + key + "}" // one allocation, as appendKey would need two
 }
 
 // appendKey appends Key(key, p) to b, for a batch that builds all its keys
 // in one buffer (TestKeyNames holds the two to one layout).
 func (s *Store) appendKey(b []byte, key string, p *store.Policy) []byte {
-	return append(append(append(append(append(b, s.prefix...), p.Key()...), ":{"...), key...), '}')
+	open := ":{"
+	if strings.HasPrefix(key, "}") {
+		open = ":!{="
+	}
+	return append(append(append(append(append(b, s.prefix...), p.Key()...), open...), key...), '}')
 }
 
 // Decide implements store.Store with one script call.

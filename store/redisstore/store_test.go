@@ -479,6 +479,18 @@ func TestKeyNames(t *testing.T) {
 	if DefaultPrefix != "throttled:v3:" {
 		t.Errorf("DefaultPrefix = %q", DefaultPrefix)
 	}
+	// A key starting with '}' gets the hash tag "=": an empty tag would
+	// spread a key's policies over several Cluster slots.
+	s := mustNew(t, c)
+	p := pol(t, algo.GCRA, algo.PerMin(10))
+	for k, want := range map[string]string{"}x": "throttled:v3:gcra:10/m:b10:!{=}x}", "x}": "throttled:v3:gcra:10/m:b10:{x}}", "=}x": "throttled:v3:gcra:10/m:b10:{=}x}"} {
+		if got := s.Key(k, p); got != want {
+			t.Errorf("Key(%q) = %q, want %q", k, got, want)
+		}
+		if got := string(s.appendKey(nil, k, p)); got != want {
+			t.Errorf("appendKey(%q) = %q, want %q", k, got, want)
+		}
+	}
 }
 
 // pttl returns the key's PTTL in ms (-2: absent, -1: no TTL).

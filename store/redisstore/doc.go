@@ -3,18 +3,23 @@
 // Redis Cluster (Redis 5 or later, for effect replication of scripts).
 //
 // Each decision is one script call (EVALSHA, falling back to EVAL when the
-// server does not have the script) and one round trip. The scripts in lua/
-// are generated from the step functions of package algo, the same ones the
-// memory store runs, so both stores decide alike.
+// server does not have the script) and one round trip, whatever the number
+// of policies; a batch is one pipelined round trip. The script,
+// lua/throttled.lua, is generated from the step functions of package algo,
+// the same ones the memory store runs, so both stores decide alike.
 //
 // # Keys
 //
-// A user key k of algorithm a is stored under prefix + a + ":{" + k + "}"
-// (default prefix "throttled:v2:"), one string value holding the state's
-// fields and then a lower bound of the key's expiry as the script last set
-// it, all as little-endian float64s (exact for the integers below 2^53).
-// The braces make the user key the Redis Cluster hash tag, so every key of
-// one user key lands on one slot.
+// A user key k's state under a policy p is stored under
+// prefix + p.Key() + ":{" + k + "}" (default prefix "throttled:v3:"), such as
+// "throttled:v3:gcra:10/s:b20:{user:42}": one string value holding the
+// state's fields and then a lower bound of the key's expiry, all as
+// little-endian float64s (exact for the integers below 2^53). The braces
+// make the user key the Redis Cluster hash tag, so every policy of one user
+// key lands in one slot and a request under several policies is one script
+// call; a key starting with '}' is written ":!{=" + k + "}" instead, as an
+// empty tag would not count. The prefix's version changes with the layout:
+// keys of older layouts are never read and expire on their own.
 //
 // A key never expires before its state is back to the initial one: its TTL
 // is at least the state's ResetAfter rounded up to the millisecond (plus
@@ -25,23 +30,25 @@
 // key outlives its state by at most a second (and a millisecond of
 // rounding). With WithClock every write sets the TTL exactly.
 //
-// Script arguments and replies are little-endian float64s too, one string
-// each: Lua decodes them with one struct.unpack where decimal text costs a
-// strtod per number. The scripts therefore read poorly in MONITOR; the
-// layout is documented at the top of each one in lua/.
-//
 // # Time
 //
-// By default the scripts read the server's TIME, one clock for every host.
+// By default the script reads the server's TIME, one clock for every host.
 // WithClock passes a clock's time instead (tests, or Redis-compatible
 // servers without TIME in scripts); the key TTLs still run on the server's
 // clock, so give injected clocks that run slower than real time a
 // WithTTLSlack.
 //
-// # Errors
+// # Failures
 //
-// Network failures, timeouts, a cluster that is down, a server out of memory
-// and calls after Close wrap store.ErrUnavailable; script errors, malformed
-// replies, corrupt state and a key of another type under a state's name wrap
-// store.ErrScript. Both also wrap the underlying error.
+// Every call is bounded by WithTimeout (default 200 ms) and by its ctx; a
+// done ctx is refused before anything is sent. Network failures, timeouts,
+// a cluster that is down, a server out of memory and calls after Close
+// wrap store.ErrUnavailable and the client's error. Script errors and
+// malformed replies wrap store.ErrScript and the client's error; a key that
+// holds bytes that are not a state, or a value of another type, fails its
+// own request with store.ErrScript (the script finds it, so there is no
+// client error to wrap) and charges nothing, while the other requests of a
+// batch are decided. Error messages quote at most the first 64 bytes of a
+// key. What a limiter does while the store is down is its outage policy
+// (typed.WithOutagePolicy).
 package redisstore

@@ -25,6 +25,7 @@ type scriptData struct {
 	MaxPolicies int    // the most policies one request may have
 	StateSlots  int    // the most state fields of any algorithm
 	ParamSlots  int    // the most parameters any algorithm reads
+	FieldCounts []int  // the distinct numbers of state fields, ascending
 	Algorithms  []scriptAlgorithm
 }
 
@@ -82,6 +83,14 @@ func (s *source) luaScript(algs []*algorithm) (string, error) {
 		data.StateSlots = max(data.StateSlots, len(sa.State))
 		data.ParamSlots = max(data.ParamSlots, len(sa.Params))
 		data.Algorithms = append(data.Algorithms, sa)
+	}
+	for n := 1; n <= data.StateSlots; n++ {
+		for _, a := range data.Algorithms {
+			if len(a.State) == n {
+				data.FieldCounts = append(data.FieldCounts, n)
+				break
+			}
+		}
 	}
 	var b strings.Builder
 	if err := tmpl.Execute(&b, data); err != nil {

@@ -292,74 +292,56 @@ local function isStored(v)
 end
 
 -- The algorithms by code, each in one shape: state padded to 3 fields
--- (s1…s3), parameters padded to 4 (q1…q4).
---   fresh(q…, now) → the state of a key with no history
---   run(s…, q…, now, cost) → the new state, then Limited, Remaining, RetryAfter, ResetAfter
---   load(raw) → the stored state and Expires, or nil when raw is not one
---   save(s…, expires) → the stored form
-local algorithms = {}
+-- (s1…s3), parameters padded to 4 (q1…q4). Plain functions that
+-- branch on the code, not a table of closures: a script's chunk runs on
+-- every call, and each closure it makes costs Redis time.
+local fields = { [1] = 2, [5] = 2, [4] = 2, [2] = 3, [3] = 2 } -- state fields by code
 
--- fixed_window: state Last, Count; parameters Period, Limit
-algorithms[1] = {
-  fresh = function(q1, q2, q3, q4, now)
+-- fresh returns the state of a key with no history.
+local function fresh(code, q1, q2, q3, q4, now)
+  if code == 1 then -- fixed_window
     local s1, s2 = fixedWindowInit(q1, q2, now)
     return s1, s2, 0
-  end,
-  run = function(s1, s2, s3, q1, q2, q3, q4, now, cost)
-    local n1, n2, limited, remaining, retryAfter, resetAfter = fixedWindowStep(s1, s2, q1, q2, now, cost)
-    return n1, n2, 0, limited, remaining, retryAfter, resetAfter
-  end,
-  load = function(raw)
-    if #raw ~= 24 then
-      return nil
-    end
-    local s1, s2, expires = sunpack('<ddd', raw)
-    if isStored(s1) and isStored(s2) and isStored(expires) then
-      return s1, s2, 0, expires
-    end
-    return nil
-  end,
-  save = function(s1, s2, s3, expires)
-    return spack('<ddd', s1, s2, expires)
-  end,
-}
-
--- gcra: state Last, Ahead; parameters Burst, Unit, Rate, Capacity
-algorithms[5] = {
-  fresh = function(q1, q2, q3, q4, now)
+  elseif code == 5 then -- gcra
     local s1, s2 = gcraInit(q1, q2, q3, q4, now)
     return s1, s2, 0
-  end,
-  run = function(s1, s2, s3, q1, q2, q3, q4, now, cost)
-    local n1, n2, limited, remaining, retryAfter, resetAfter = gcraStep(s1, s2, q1, q2, q3, q4, now, cost)
-    return n1, n2, 0, limited, remaining, retryAfter, resetAfter
-  end,
-  load = function(raw)
-    if #raw ~= 24 then
-      return nil
-    end
-    local s1, s2, expires = sunpack('<ddd', raw)
-    if isStored(s1) and isStored(s2) and isStored(expires) then
-      return s1, s2, 0, expires
-    end
-    return nil
-  end,
-  save = function(s1, s2, s3, expires)
-    return spack('<ddd', s1, s2, expires)
-  end,
-}
-
--- leaking_bucket: state Last, Water; parameters Burst, Unit, Rate, Capacity
-algorithms[4] = {
-  fresh = function(q1, q2, q3, q4, now)
+  elseif code == 4 then -- leaking_bucket
     local s1, s2 = leakingBucketInit(q1, q2, q3, q4, now)
     return s1, s2, 0
-  end,
-  run = function(s1, s2, s3, q1, q2, q3, q4, now, cost)
+  elseif code == 2 then -- sliding_window
+    local s1, s2, s3 = slidingWindowInit(q1, q2, now)
+    return s1, s2, s3
+  elseif code == 3 then -- token_bucket
+    local s1, s2 = tokenBucketInit(q1, q2, q3, q4, now)
+    return s1, s2, 0
+  end
+end
+
+-- run runs a step: the new state, then Limited, Remaining, RetryAfter,
+-- ResetAfter.
+local function run(code, s1, s2, s3, q1, q2, q3, q4, now, cost)
+  if code == 1 then -- fixed_window: state Last, Count; parameters Period, Limit
+    local n1, n2, limited, remaining, retryAfter, resetAfter = fixedWindowStep(s1, s2, q1, q2, now, cost)
+    return n1, n2, 0, limited, remaining, retryAfter, resetAfter
+  elseif code == 5 then -- gcra: state Last, Ahead; parameters Burst, Unit, Rate, Capacity
+    local n1, n2, limited, remaining, retryAfter, resetAfter = gcraStep(s1, s2, q1, q2, q3, q4, now, cost)
+    return n1, n2, 0, limited, remaining, retryAfter, resetAfter
+  elseif code == 4 then -- leaking_bucket: state Last, Water; parameters Burst, Unit, Rate, Capacity
     local n1, n2, limited, remaining, retryAfter, resetAfter = leakingBucketStep(s1, s2, q1, q2, q3, q4, now, cost)
     return n1, n2, 0, limited, remaining, retryAfter, resetAfter
-  end,
-  load = function(raw)
+  elseif code == 2 then -- sliding_window: state Last, Prev, Curr; parameters Period, Limit
+    local n1, n2, n3, limited, remaining, retryAfter, resetAfter = slidingWindowStep(s1, s2, s3, q1, q2, now, cost)
+    return n1, n2, n3, limited, remaining, retryAfter, resetAfter
+  elseif code == 3 then -- token_bucket: state Last, Level; parameters Burst, Unit, Rate, Capacity
+    local n1, n2, limited, remaining, retryAfter, resetAfter = tokenBucketStep(s1, s2, q1, q2, q3, q4, now, cost)
+    return n1, n2, 0, limited, remaining, retryAfter, resetAfter
+  end
+end
+
+-- load returns a stored state of n fields and its Expires, or nil when raw
+-- is not one.
+local function load(n, raw)
+  if n == 2 then
     if #raw ~= 24 then
       return nil
     end
@@ -368,23 +350,7 @@ algorithms[4] = {
       return s1, s2, 0, expires
     end
     return nil
-  end,
-  save = function(s1, s2, s3, expires)
-    return spack('<ddd', s1, s2, expires)
-  end,
-}
-
--- sliding_window: state Last, Prev, Curr; parameters Period, Limit
-algorithms[2] = {
-  fresh = function(q1, q2, q3, q4, now)
-    local s1, s2, s3 = slidingWindowInit(q1, q2, now)
-    return s1, s2, s3
-  end,
-  run = function(s1, s2, s3, q1, q2, q3, q4, now, cost)
-    local n1, n2, n3, limited, remaining, retryAfter, resetAfter = slidingWindowStep(s1, s2, s3, q1, q2, now, cost)
-    return n1, n2, n3, limited, remaining, retryAfter, resetAfter
-  end,
-  load = function(raw)
+  elseif n == 3 then
     if #raw ~= 32 then
       return nil
     end
@@ -393,36 +359,17 @@ algorithms[2] = {
       return s1, s2, s3, expires
     end
     return nil
-  end,
-  save = function(s1, s2, s3, expires)
-    return spack('<dddd', s1, s2, s3, expires)
-  end,
-}
+  end
+end
 
--- token_bucket: state Last, Level; parameters Burst, Unit, Rate, Capacity
-algorithms[3] = {
-  fresh = function(q1, q2, q3, q4, now)
-    local s1, s2 = tokenBucketInit(q1, q2, q3, q4, now)
-    return s1, s2, 0
-  end,
-  run = function(s1, s2, s3, q1, q2, q3, q4, now, cost)
-    local n1, n2, limited, remaining, retryAfter, resetAfter = tokenBucketStep(s1, s2, q1, q2, q3, q4, now, cost)
-    return n1, n2, 0, limited, remaining, retryAfter, resetAfter
-  end,
-  load = function(raw)
-    if #raw ~= 24 then
-      return nil
-    end
-    local s1, s2, expires = sunpack('<ddd', raw)
-    if isStored(s1) and isStored(s2) and isStored(expires) then
-      return s1, s2, 0, expires
-    end
-    return nil
-  end,
-  save = function(s1, s2, s3, expires)
+-- save returns the stored form of a state of n fields.
+local function save(n, s1, s2, s3, expires)
+  if n == 2 then
     return spack('<ddd', s1, s2, expires)
-  end,
-}
+  elseif n == 3 then
+    return spack('<dddd', s1, s2, s3, expires)
+  end
+end
 
 -- Arguments.
 local nkeys = #KEYS
@@ -442,11 +389,11 @@ local costAt = 4 + 5 * npol -- argv[costAt + i] is request i's cost
 if #argv - 1 ~= costAt + nreq then
   return redis.error_reply('throttled: ARGV holds ' .. (#argv - 1) .. ' numbers, want ' .. (costAt + nreq))
 end
-local alg, q1, q2, q3, q4 = {}, {}, {}, {}, {}
+local alg, nfields, q1, q2, q3, q4 = {}, {}, {}, {}, {}, {}
 for j = 1, npol do
   local at = 4 + 5 * (j - 1)
-  alg[j] = algorithms[argv[at + 1]]
-  if not alg[j] then
+  alg[j], nfields[j] = argv[at + 1], fields[argv[at + 1]]
+  if not nfields[j] then
     return redis.error_reply('throttled: unknown algorithm code ' .. argv[at + 1])
   end
   q1[j], q2[j], q3[j], q4[j] = argv[at + 2], argv[at + 3], argv[at + 4], argv[at + 5]
@@ -487,7 +434,7 @@ local function charge(base, written)
     local key = KEYS[base + j]
     if not raw[j] and not written[key] then
       local ttl, exp = ttlFor(j)
-      local packed = alg[j].save(n1[j], n2[j], n3[j], exp)
+      local packed = save(nfields[j], n1[j], n2[j], n3[j], exp)
       if not rcall('SET', key, packed, 'PX', fmt('%d', ttl), 'NX') then
         for k = 1, j - 1 do
           if not raw[k] then
@@ -504,7 +451,7 @@ local function charge(base, written)
     if raw[j] then
       local key = KEYS[base + j]
       local ttl, exp, keep = ttlFor(j)
-      local packed = alg[j].save(n1[j], n2[j], n3[j], exp)
+      local packed = save(nfields[j], n1[j], n2[j], n3[j], exp)
       if keep then
         rcall('SET', key, packed, 'KEEPTTL')
       else
@@ -526,20 +473,20 @@ for i = 1, nreq do
   local cost, base = argv[costAt + i], (i - 1) * npol
   local status, fault, denied = 0, 0, false
   for j = 1, npol do
-    local a, key = alg[j], KEYS[base + j]
+    local key = KEYS[base + j]
     raw[j] = written[key] or raws[base + j]
     if raw[j] then
-      s1[j], s2[j], s3[j], expires[j] = a.load(raw[j])
+      s1[j], s2[j], s3[j], expires[j] = load(nfields[j], raw[j])
       if not s1[j] then
         status, fault = 1, j
         break
       end
     else
-      s1[j], s2[j], s3[j] = a.fresh(q1[j], q2[j], q3[j], q4[j], now)
+      s1[j], s2[j], s3[j] = fresh(alg[j], q1[j], q2[j], q3[j], q4[j], now)
       expires[j] = 0
     end
     n1[j], n2[j], n3[j], limited[j], remaining[j], retryAfter[j], resetAfter[j] =
-      a.run(s1[j], s2[j], s3[j], q1[j], q2[j], q3[j], q4[j], now, cost)
+      run(alg[j], s1[j], s2[j], s3[j], q1[j], q2[j], q3[j], q4[j], now, cost)
     denied = denied or limited[j]
   end
   if status == 0 and cost > 0 and not denied then
@@ -558,7 +505,7 @@ for i = 1, nreq do
       for j = 1, npol do
         if not limited[j] then
           n1[j], n2[j], n3[j], limited[j], remaining[j], retryAfter[j], resetAfter[j] =
-            alg[j].run(s1[j], s2[j], s3[j], q1[j], q2[j], q3[j], q4[j], now, 0)
+            run(alg[j], s1[j], s2[j], s3[j], q1[j], q2[j], q3[j], q4[j], now, 0)
         end
       end
     end

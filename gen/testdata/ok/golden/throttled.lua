@@ -152,49 +152,38 @@ local function isStored(v)
 end
 
 -- The algorithms by code, each in one shape: state padded to 3 fields
--- (s1…s3), parameters padded to 3 (q1…q3).
---   fresh(q…, now) → the state of a key with no history
---   run(s…, q…, now, cost) → the new state, then Limited, Remaining, RetryAfter, ResetAfter
---   load(raw) → the stored state and Expires, or nil when raw is not one
---   save(s…, expires) → the stored form
-local algorithms = {}
+-- (s1…s3), parameters padded to 3 (q1…q3). Plain functions that
+-- branch on the code, not a table of closures: a script's chunk runs on
+-- every call, and each closure it makes costs Redis time.
+local fields = { [1] = 3, [2] = 2 } -- state fields by code
 
--- meter: state Last, Level, Debt; parameters Period, Limit, Burst
-algorithms[1] = {
-  fresh = function(q1, q2, q3, now)
+-- fresh returns the state of a key with no history.
+local function fresh(code, q1, q2, q3, now)
+  if code == 1 then -- meter
     local s1, s2, s3 = meterInit(q1, q2, q3, now)
     return s1, s2, s3
-  end,
-  run = function(s1, s2, s3, q1, q2, q3, now, cost)
-    local n1, n2, n3, limited, remaining, retryAfter, resetAfter = meterStep(s1, s2, s3, q1, q2, q3, now, cost)
-    return n1, n2, n3, limited, remaining, retryAfter, resetAfter
-  end,
-  load = function(raw)
-    if #raw ~= 32 then
-      return nil
-    end
-    local s1, s2, s3, expires = sunpack('<dddd', raw)
-    if isStored(s1) and isStored(s2) and isStored(s3) and isStored(expires) then
-      return s1, s2, s3, expires
-    end
-    return nil
-  end,
-  save = function(s1, s2, s3, expires)
-    return spack('<dddd', s1, s2, s3, expires)
-  end,
-}
-
--- window: state Last, Count; parameters Period, Limit
-algorithms[2] = {
-  fresh = function(q1, q2, q3, now)
+  elseif code == 2 then -- window
     local s1, s2 = windowInit(q1, q2, now)
     return s1, s2, 0
-  end,
-  run = function(s1, s2, s3, q1, q2, q3, now, cost)
+  end
+end
+
+-- run runs a step: the new state, then Limited, Remaining, RetryAfter,
+-- ResetAfter.
+local function run(code, s1, s2, s3, q1, q2, q3, now, cost)
+  if code == 1 then -- meter: state Last, Level, Debt; parameters Period, Limit, Burst
+    local n1, n2, n3, limited, remaining, retryAfter, resetAfter = meterStep(s1, s2, s3, q1, q2, q3, now, cost)
+    return n1, n2, n3, limited, remaining, retryAfter, resetAfter
+  elseif code == 2 then -- window: state Last, Count; parameters Period, Limit
     local n1, n2, limited, remaining, retryAfter, resetAfter = windowStep(s1, s2, q1, q2, now, cost)
     return n1, n2, 0, limited, remaining, retryAfter, resetAfter
-  end,
-  load = function(raw)
+  end
+end
+
+-- load returns a stored state of n fields and its Expires, or nil when raw
+-- is not one.
+local function load(n, raw)
+  if n == 2 then
     if #raw ~= 24 then
       return nil
     end
@@ -203,11 +192,26 @@ algorithms[2] = {
       return s1, s2, 0, expires
     end
     return nil
-  end,
-  save = function(s1, s2, s3, expires)
+  elseif n == 3 then
+    if #raw ~= 32 then
+      return nil
+    end
+    local s1, s2, s3, expires = sunpack('<dddd', raw)
+    if isStored(s1) and isStored(s2) and isStored(s3) and isStored(expires) then
+      return s1, s2, s3, expires
+    end
+    return nil
+  end
+end
+
+-- save returns the stored form of a state of n fields.
+local function save(n, s1, s2, s3, expires)
+  if n == 2 then
     return spack('<ddd', s1, s2, expires)
-  end,
-}
+  elseif n == 3 then
+    return spack('<dddd', s1, s2, s3, expires)
+  end
+end
 
 -- Arguments.
 local nkeys = #KEYS
@@ -227,11 +231,11 @@ local costAt = 4 + 4 * npol -- argv[costAt + i] is request i's cost
 if #argv - 1 ~= costAt + nreq then
   return redis.error_reply('throttled: ARGV holds ' .. (#argv - 1) .. ' numbers, want ' .. (costAt + nreq))
 end
-local alg, q1, q2, q3 = {}, {}, {}, {}
+local alg, nfields, q1, q2, q3 = {}, {}, {}, {}, {}
 for j = 1, npol do
   local at = 4 + 4 * (j - 1)
-  alg[j] = algorithms[argv[at + 1]]
-  if not alg[j] then
+  alg[j], nfields[j] = argv[at + 1], fields[argv[at + 1]]
+  if not nfields[j] then
     return redis.error_reply('throttled: unknown algorithm code ' .. argv[at + 1])
   end
   q1[j], q2[j], q3[j] = argv[at + 2], argv[at + 3], argv[at + 4]
@@ -272,7 +276,7 @@ local function charge(base, written)
     local key = KEYS[base + j]
     if not raw[j] and not written[key] then
       local ttl, exp = ttlFor(j)
-      local packed = alg[j].save(n1[j], n2[j], n3[j], exp)
+      local packed = save(nfields[j], n1[j], n2[j], n3[j], exp)
       if not rcall('SET', key, packed, 'PX', fmt('%d', ttl), 'NX') then
         for k = 1, j - 1 do
           if not raw[k] then
@@ -289,7 +293,7 @@ local function charge(base, written)
     if raw[j] then
       local key = KEYS[base + j]
       local ttl, exp, keep = ttlFor(j)
-      local packed = alg[j].save(n1[j], n2[j], n3[j], exp)
+      local packed = save(nfields[j], n1[j], n2[j], n3[j], exp)
       if keep then
         rcall('SET', key, packed, 'KEEPTTL')
       else
@@ -311,20 +315,20 @@ for i = 1, nreq do
   local cost, base = argv[costAt + i], (i - 1) * npol
   local status, fault, denied = 0, 0, false
   for j = 1, npol do
-    local a, key = alg[j], KEYS[base + j]
+    local key = KEYS[base + j]
     raw[j] = written[key] or raws[base + j]
     if raw[j] then
-      s1[j], s2[j], s3[j], expires[j] = a.load(raw[j])
+      s1[j], s2[j], s3[j], expires[j] = load(nfields[j], raw[j])
       if not s1[j] then
         status, fault = 1, j
         break
       end
     else
-      s1[j], s2[j], s3[j] = a.fresh(q1[j], q2[j], q3[j], now)
+      s1[j], s2[j], s3[j] = fresh(alg[j], q1[j], q2[j], q3[j], now)
       expires[j] = 0
     end
     n1[j], n2[j], n3[j], limited[j], remaining[j], retryAfter[j], resetAfter[j] =
-      a.run(s1[j], s2[j], s3[j], q1[j], q2[j], q3[j], now, cost)
+      run(alg[j], s1[j], s2[j], s3[j], q1[j], q2[j], q3[j], now, cost)
     denied = denied or limited[j]
   end
   if status == 0 and cost > 0 and not denied then
@@ -343,7 +347,7 @@ for i = 1, nreq do
       for j = 1, npol do
         if not limited[j] then
           n1[j], n2[j], n3[j], limited[j], remaining[j], retryAfter[j], resetAfter[j] =
-            alg[j].run(s1[j], s2[j], s3[j], q1[j], q2[j], q3[j], now, 0)
+            run(alg[j], s1[j], s2[j], s3[j], q1[j], q2[j], q3[j], now, 0)
         end
       end
     end

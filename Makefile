@@ -5,8 +5,11 @@ STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHSTAT     ?= golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 GENERATED      = store/redisstore/lua store/redisstore/*_gen.go internal/steps docs/algorithms docs/bench
 RAPID_LONG    ?= 2000
+# Modules of their own (integrations with dependencies the core must not
+# have); make test vets, lints and tests each of them too.
+MODULES        = contrib/otel contrib/mcpsdk contrib/mcpgo examples/prometheus examples/mcp bench/peers
 
-.PHONY: all generate check-generated vet lint test test-short bench bench-table bench-peers proptest-long mutate-lua
+.PHONY: all generate check-generated vet lint test test-short bench bench-table bench-peers proptest-long mutate mutate-lua
 
 all: test
 
@@ -19,19 +22,21 @@ check-generated: generate
 	@stale=$$(git status --porcelain -- $(GENERATED)); \
 	if [ -n "$$stale" ]; then echo "generated files are stale; run make generate and commit:"; echo "$$stale"; exit 1; fi
 
-## vet: go vet and gofmt (the peers benchmark module included)
+## vet: go vet and gofmt, in the core module and in every module of MODULES
 vet:
 	$(GO) vet ./...
-	cd bench/peers && $(GO) vet ./...
+	@set -e; for m in $(MODULES); do echo "go vet ($$m)"; (cd $$m && $(GO) vet ./...); done
 	@fmt=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); if [ -n "$$fmt" ]; then echo "gofmt -l:"; echo "$$fmt"; exit 1; fi
 
-## lint: vet plus staticcheck (fetched from the module proxy)
+## lint: vet plus staticcheck (fetched from the module proxy), and go.mod tidiness of every module
 lint: vet
 	$(GO) run $(STATICCHECK) ./...
+	@set -e; for m in $(MODULES); do echo "staticcheck ($$m)"; (cd $$m && $(GO) mod tidy -diff && $(GO) run $(STATICCHECK) ./...); done
 
-## test: vet, staticcheck, generated-code freshness, and every test with the race detector
+## test: vet, staticcheck, generated-code freshness, and every test of every module with the race detector
 test: lint check-generated
 	$(GO) test -race -count=1 ./...
+	@set -e; for m in $(filter-out bench/peers,$(MODULES)); do echo "go test ($$m)"; (cd $$m && $(GO) test -race -count=1 ./...); done
 
 ## test-short: quick run without the race detector
 test-short:

@@ -66,6 +66,20 @@ var examples = map[string][]string{
 		`route \{1 /b\}: limited=false`,
 		`route \{1 /a\}: limited=true`,
 	},
+	"http": {
+		`\$ curl -i http://127\.0\.0\.1:\d+/hello`,
+		`HTTP/1\.1 200 OK`,
+		`Ratelimit: "burst";r=2;t=1, "hourly";r=99;t=36`,
+		`Ratelimit-Policy: "burst";q=1;w=1;throttled-burst=3, "hourly";q=100;w=3600`,
+		`hello`,
+		`Ratelimit: "burst";r=1;t=2, "hourly";r=98;t=72`,
+		`Ratelimit: "burst";r=0;t=3, "hourly";r=97;t=108`,
+		`HTTP/1\.1 429 Too Many Requests`,
+		`Content-Type: application/problem\+json`,
+		`Ratelimit: "burst";r=0;t=1, "hourly";r=97;t=108`,
+		`Retry-After: 1`,
+		`\{"type":"https://iana\.org/assignments/http-problem-types#quota-exceeded",.*"status":429,.*"violated-policies":\["burst"\],"retry-after":1\}`,
+	},
 	"redis": nil,
 }
 
@@ -115,6 +129,9 @@ func TestExampleList(t *testing.T) {
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
+		}
+		if _, err := os.Stat(filepath.Join(e.Name(), "go.mod")); err == nil {
+			continue // a module of its own (mcp, prometheus): make test runs its tests
 		}
 		if _, ok := examples[e.Name()]; !ok {
 			t.Errorf("examples/%s is not listed in examples_test.go", e.Name())

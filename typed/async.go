@@ -192,8 +192,8 @@ func (l *Limiter[K]) decideAll(ctx context.Context, set *policySet, reqs []Reque
 	}
 	if l.hooks != nil {
 		for i, r := range reqs {
-			c := &Call[K]{Key: r.Key, Cost: r.Cost, Quotas: set.quotas, Store: l.storeName, Batch: true}
-			results[i], errs[i] = l.hooked(ctx, c, func(context.Context) (Result, error) { return results[i], errs[i] })
+			c := Call[K]{Key: r.Key, Cost: r.Cost, Quotas: set.quotas, Store: l.storeName, Batch: true}
+			results[i], errs[i] = l.hooked(ctx, c, set, &results[i], errs[i])
 		}
 	}
 }

@@ -19,7 +19,8 @@ type Call[K comparable] struct {
 }
 
 // Next decides the call: the next hook, or the store. Calling it more than
-// once decides once and returns the same Result each time.
+// once decides once and returns the same Result each time; call it from
+// the hook's goroutine, before the hook returns.
 type Next func(ctx context.Context) (Result, error)
 
 // Hook observes, and may wrap, every decision of a limiter: Limit, Peek
@@ -37,11 +38,13 @@ type Next func(ctx context.Context) (Result, error)
 // decision, so it can observe or replace the Result but not skip the
 // store; the time it measures is that of the batch.
 //
-// A hook that panics does not lose the decision or make another: the panic
+// A hook must not keep the call or next after it returns (they are
+// reused). A hook that panics does not lose the decision or make another: the panic
 // is logged with slog.Default (ERROR, "throttled: hook panicked") and the
 // caller gets next's Result and error, next being called then if the hook
 // had not called it. An error a hook returns is returned to the caller with
-// the Result the hook returned. With no hook a decision allocates nothing.
+// the Result the hook returned. With no hook a decision allocates nothing,
+// and hooks add no allocation of the limiter's own.
 type Hook[K comparable] func(ctx context.Context, c *Call[K], next Next) (Result, error)
 
 // WithHooks adds hooks to the limiter, in order (see Hook).
@@ -58,44 +61,74 @@ func WithHooks[K comparable](hooks ...Hook[K]) Option {
 	}
 }
 
-// once memoizes a decision, so that however often hooks call next, the
-// store decides once.
-type once struct {
-	done bool
-	res  Result
-	err  error
-	run  func(ctx context.Context) (Result, error)
+// hookRun is one decision on its way through a limiter's hooks: the call,
+// what decides it, and each level's memoized answer (level i runs hook i,
+// level len(hooks) decides). Runs are pooled per limiter, with their next
+// functions made once, so a hooked decision allocates nothing of its own;
+// hence hooks must not keep the call or next after returning.
+type hookRun[K comparable] struct {
+	l     *Limiter[K]
+	call  Call[K]
+	set   *policySet
+	batch bool   // decided already: res[last], errs[last] hold it
+	nexts []Next // nexts[i] runs level i
+	done  []bool
+	res   []Result
+	errs  []error
 }
 
-func (o *once) next(ctx context.Context) (Result, error) {
-	if !o.done {
-		o.res, o.err = o.run(ctx)
-		o.done = true
+func (l *Limiter[K]) newHookRun() *hookRun[K] {
+	n := len(l.hooks) + 1
+	r := &hookRun[K]{l: l, nexts: make([]Next, n), done: make([]bool, n), res: make([]Result, n), errs: make([]error, n)}
+	for i := range n {
+		r.nexts[i] = func(ctx context.Context) (Result, error) { return r.level(ctx, i) }
 	}
-	return o.res, o.err
+	return r
 }
 
-// hooked runs decide through the limiter's hooks.
-func (l *Limiter[K]) hooked(ctx context.Context, c *Call[K], decide func(context.Context) (Result, error)) (Result, error) {
-	o := &once{run: decide}
-	next := o.next
-	for i := len(l.hooks) - 1; i >= 0; i-- {
-		h, inner := l.hooks[i], next
-		next = func(ctx context.Context) (Result, error) { return runHook(ctx, h, c, inner) }
+// level runs level i once and returns its answer ever after.
+func (r *hookRun[K]) level(ctx context.Context, i int) (Result, error) {
+	if r.done[i] {
+		return r.res[i], r.errs[i]
 	}
-	return next(ctx)
+	var res Result
+	var err error
+	if i == len(r.l.hooks) {
+		res, err = r.l.limit(ctx, r.call.Key, r.set, r.call.Cost)
+	} else {
+		res, err = r.runHook(ctx, i)
+	}
+	r.done[i], r.res[i], r.errs[i] = true, res, err
+	return res, err
 }
 
-// runHook runs one hook, recovering from its panic as Hook documents.
-func runHook[K comparable](ctx context.Context, h Hook[K], c *Call[K], next Next) (res Result, err error) {
-	o := &once{run: next}
+// runHook runs hook i, recovering from its panic as Hook documents.
+func (r *hookRun[K]) runHook(ctx context.Context, i int) (res Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			slog.Default().Error("throttled: hook panicked", "panic", fmt.Sprint(p), "store", c.Store, "cost", c.Cost)
-			res, err = o.next(ctx)
+			slog.Default().Error("throttled: hook panicked", "panic", fmt.Sprint(p), "store", r.call.Store, "cost", r.call.Cost)
+			res, err = r.nexts[i+1](ctx)
 		}
 	}()
-	return h(ctx, c, o.next)
+	return r.l.hooks[i](ctx, &r.call, r.nexts[i+1])
+}
+
+// hooked decides a checked request through the limiter's hooks. For a
+// request of a batch, decided is its decision and err its error.
+func (l *Limiter[K]) hooked(ctx context.Context, c Call[K], set *policySet, decided *Result, err error) (Result, error) {
+	r := l.hookRuns.Get().(*hookRun[K])
+	r.call, r.set = c, set
+	clear(r.done)
+	last := len(l.hooks)
+	if decided != nil {
+		r.done[last], r.res[last], r.errs[last] = true, *decided, err
+	}
+	res, err := r.nexts[0](ctx)
+	r.call, r.set = Call[K]{}, nil
+	clear(r.res)
+	clear(r.errs)
+	l.hookRuns.Put(r)
+	return res, err
 }
 
 // storeName names a store for hooks: its Name method's answer, or its Go

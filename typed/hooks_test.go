@@ -207,3 +207,25 @@ func TestWithHooksInvalid(t *testing.T) {
 		t.Fatalf("hooks of int keys on a string limiter: %v, want ErrInvalid naming the hooks", err)
 	}
 }
+
+// TestHooksAllocateNothing checks that a decision through a hook that only
+// calls next allocates nothing of the limiter's own.
+func TestHooksAllocateNothing(t *testing.T) {
+	pass := func(ctx context.Context, _ *typed.Call[string], next typed.Next) (typed.Result, error) { return next(ctx) }
+	mem, err := memstore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := typed.New[string](typed.WithStore(mem), typed.WithQuota(algo.PerSec(1_000_000_000)), typed.WithHooks(pass, pass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if n := testing.AllocsPerRun(1000, func() {
+		if _, err := l.Limit(ctx, "k", 1); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("a Limit through two hooks allocates %v times, want 0", n)
+	}
+}

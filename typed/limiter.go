@@ -22,7 +22,8 @@ type Limiter[K comparable] struct {
 	quotaFunc  func(context.Context, K) ([]algo.Quota, error)
 	outage     *outage[K] // nil: fail closed
 	hooks      []Hook[K]
-	storeName  string // for hooks
+	hookRuns   sync.Pool // of *hookRun[K]
+	storeName  string    // for hooks
 	cache      *policyCache
 	alg        algo.Algorithm
 	st         store.Store[K]
@@ -118,6 +119,7 @@ func New[K comparable](opts ...Option) (*Limiter[K], error) {
 			return nil, &algo.DataError{Name: "hooks", Value: fmt.Sprintf("%T", c.hooks), Reason: fmt.Sprintf("want hooks of %s keys", reflect.TypeFor[K]())}
 		}
 		l.hooks, l.storeName = hs, storeName(st)
+		l.hookRuns.New = func() any { return l.newHookRun() }
 	}
 	if cs, ok := st.(store.Clocked); ok {
 		if sl, ok := cs.Clock().(store.Sleeper); ok {
@@ -194,8 +196,7 @@ func (l *Limiter[K]) Limit(ctx context.Context, key K, cost int64) (Result, erro
 		return Result{}, err
 	}
 	if l.hooks != nil {
-		c := &Call[K]{Key: key, Cost: cost, Quotas: set.quotas, Store: l.storeName}
-		return l.hooked(ctx, c, func(ctx context.Context) (Result, error) { return l.limit(ctx, key, set, cost) })
+		return l.hooked(ctx, Call[K]{Key: key, Cost: cost, Quotas: set.quotas, Store: l.storeName}, set, nil, nil)
 	}
 	return l.limit(ctx, key, set, cost)
 }

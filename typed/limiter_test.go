@@ -124,7 +124,7 @@ func wantResult(t testing.TB, what string, got typed.Result, err error, want typ
 	if err != nil {
 		t.Fatalf("%s: unexpected error: %v", what, err)
 	}
-	if !reflect.DeepEqual(got, want) {
+	if !sameResult(got, want) {
 		t.Fatalf("%s =\n\t%v %+v\nwant\n\t%v %+v", what, got, got.Quotas, want, want.Quotas)
 	}
 }
@@ -152,7 +152,7 @@ func wantLimited(t testing.TB, what string, err error, want typed.Result) {
 	if errors.Is(err, algo.ErrInvalid) {
 		t.Fatalf("%s: a denial must not match ErrInvalid", what)
 	}
-	if !reflect.DeepEqual(le.Result, want) {
+	if !sameResult(le.Result, want) {
 		t.Fatalf("%s: LimitedError.Result = %v %+v, want %v %+v", what, le.Result, le.Result.Quotas, want, want.Quotas)
 	}
 }
@@ -1588,5 +1588,50 @@ func TestStoreNameThroughEncoding(t *testing.T) {
 		if got != c.want {
 			t.Fatalf("hook saw store %q, want %q", got, c.want)
 		}
+	}
+}
+
+// sameResult compares a Result with one a test built: all but Quota, which
+// names the quota State shows and is checked by TestResultQuota.
+func sameResult(got, want typed.Result) bool {
+	got.Quota = want.Quota
+	return reflect.DeepEqual(got, want)
+}
+
+// TestResultQuota checks that a Result names the quota its State shows:
+// the one quota, or of several the one with the least Remaining, with its
+// algorithm and name; under FallBack, the scaled copy.
+func TestResultQuota(t *testing.T) {
+	ctx := context.Background()
+	mem, err := memstore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := typed.New[string](typed.WithStore(mem), typed.WithQuota(algo.PerMin(5).WithName("minute")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := one.Limit(ctx, "k", 1)
+	if want := algo.PerMin(5).WithName("minute").WithAlgorithm(algo.TokenBucket); err != nil || r.Quota != want {
+		t.Fatalf("one quota: Quota = %+v, %v; want %+v", r.Quota, err, want)
+	}
+	two, err := typed.New[string](typed.WithStore(mem), typed.WithAlgorithm(algo.GCRA),
+		typed.WithQuotas(algo.PerSec(3).WithName("burst"), algo.PerHour(100).WithName("hourly").WithAlgorithm(algo.FixedWindow)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"burst", "burst", "burst", "burst"} {
+		r, err := two.Limit(ctx, "k", 1)
+		if err != nil || r.Quota.Name != want || r.State.Limit != 3 {
+			t.Fatalf("two quotas, request %d: Quota %+v, Limit %d, %v; want %s (the least Remaining)", i, r.Quota, r.State.Limit, err, want)
+		}
+	}
+	r, err = two.Limit(ctx, "k2", 98)
+	if err == nil && !r.Limited {
+		t.Fatalf("cost 98 on a burst of 3 passed: %+v", r)
+	}
+	r, err = two.Limit(ctx, "k3", 2)
+	if err != nil || r.Quota.Name != "burst" || r.Quota.Algorithm != algo.GCRA || r.State.Remaining != 1 {
+		t.Fatalf("two quotas: %+v, %v; want burst (GCRA) with 1 left", r, err)
 	}
 }

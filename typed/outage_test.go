@@ -236,9 +236,13 @@ func TestOutageClusterNodeKilled(t *testing.T) {
 	keys := make([]string, 60)
 	for i := range keys {
 		keys[i] = fmt.Sprint("user:", i)
-		if r, err := closed.Limit(ctx, keys[i], 1); err != nil || r.Source != typed.FromStore {
-			t.Fatalf("before: %s: %+v, %v", keys[i], r, err)
-		}
+		// The client may take a moment to learn every slot's node.
+		eventually(t, "before the kill, "+keys[i], func() error {
+			if r, err := closed.Limit(ctx, keys[i], 1); err != nil || r.Source != typed.FromStore {
+				return fmt.Errorf("%+v, %v", r, err)
+			}
+			return nil
+		})
 	}
 	c.KillNode(0)
 	var failed, decided int

@@ -38,6 +38,11 @@ type Result struct {
 	// the greatest RetryAfter, the time at which every quota admits the
 	// same request.
 	State State
+	// Quota is the quota whose Limit and Remaining State shows: the key's
+	// one quota, or of several the one with the least Remaining (with
+	// FallBack's local store, its scaled copy). It has its algorithm and
+	// name, so a caller can name the limit without Quotas.
+	Quota algo.Quota
 	// Quotas holds each quota's own state, in the limiter's order, when the
 	// limiter has more than one quota for the key; nil otherwise (State is
 	// then the one quota's).
@@ -90,7 +95,7 @@ func stateOf(p *store.Policy, d algo.Decision) State {
 // With FromFailOpen the decisions are zero: State holds only the Limit.
 func resultOf(ps []*store.Policy, d algo.Decision, each []algo.Decision, src Source) Result {
 	if len(ps) == 1 {
-		return Result{Limited: d.Limited, State: stateOf(ps[0], d), Source: src}
+		return Result{Limited: d.Limited, State: stateOf(ps[0], d), Quota: ps[0].Quota(), Source: src}
 	}
 	r := Result{Limited: d.Limited, State: stateOf(ps[0], d), Quotas: make([]QuotaState, len(ps)), Source: src}
 	least := -1
@@ -100,7 +105,7 @@ func resultOf(ps []*store.Policy, d algo.Decision, each []algo.Decision, src Sou
 			least = i
 		}
 	}
-	r.State.Limit = ps[least].Max()
+	r.State.Limit, r.Quota = ps[least].Max(), ps[least].Quota()
 	return r
 }
 

@@ -12,8 +12,8 @@ import (
 // (when set). While limited, if RetryAfter goes past the deadline it
 // returns at once with the last Result and a *LimitedError; otherwise it
 // sleeps exactly RetryAfter and tries again. A cost that can never pass
-// (RetryAfter Never) returns at once. If ctx is done while sleeping it
-// returns the last Result and ctx's error. With neither a timeout nor a ctx
+// (RetryAfter Never) returns at once. If ctx is done while sleeping, or a
+// retry fails, it returns the last denial's Result and the error. With neither a timeout nor a ctx
 // deadline it waits until allowed.
 //
 // Wait sleeps on the store's clock when that clock is a store.Sleeper (a
@@ -34,11 +34,16 @@ func (l *Limiter[K]) wait(ctx context.Context, key K, cost int64, timeout time.D
 		}
 	}
 	var timer *time.Timer
+	var last Result // the last denial, kept when a retry fails
 	for {
 		res, err := l.Limit(ctx, key, cost)
-		if err != nil || !res.Limited {
-			return res, err
+		if err != nil {
+			return last, err
 		}
+		if !res.Limited {
+			return res, nil
+		}
+		last = res
 		retry := res.State.RetryAfter
 		if retry == Never || (hasDeadline && deadline.Sub(l.now()) < retry) {
 			return res, &LimitedError{Result: res}

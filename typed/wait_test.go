@@ -140,7 +140,7 @@ func TestWaitNever(t *testing.T) {
 				}
 				want := denied(st(capacity, capacity, 0, typed.Never))
 				wantLimited(t, "Wait(capacity+1)", err, want)
-				if !reflect.DeepEqual(res, want) {
+				if !sameResult(res, want) {
 					t.Fatalf("Wait returned %v, want %v", res, want)
 				}
 				// Do with a timeout does not wait either.
@@ -170,7 +170,7 @@ func TestWaitGivesUp(t *testing.T) {
 			t.Fatalf("Wait took %v, want it to give up at once", d)
 		}
 		wantLimited(t, "Wait", err, wantRes)
-		if !reflect.DeepEqual(res, wantRes) {
+		if !sameResult(res, wantRes) {
 			t.Fatalf("Wait returned %v, want the last Result %v", res, wantRes)
 		}
 	}
@@ -245,7 +245,7 @@ func TestWaitGivesUp(t *testing.T) {
 			}
 			want := denied(st(2, 1, 100*time.Millisecond, 100*time.Millisecond))
 			wantLimited(t, "Wait", err, want)
-			if !reflect.DeepEqual(res, want) {
+			if !sameResult(res, want) {
 				t.Fatalf("Wait returned %v, want %v", res, want)
 			}
 		})
@@ -272,7 +272,7 @@ func TestWaitCancel(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Wait error = %v, want context.Canceled", err)
 		}
-		if want := denied(st(1, 0, 100*time.Millisecond, 100*time.Millisecond)); !reflect.DeepEqual(res, want) {
+		if want := denied(st(1, 0, 100*time.Millisecond, 100*time.Millisecond)); !sameResult(res, want) {
 			t.Fatalf("Wait returned %v, want the last Result %v", res, want)
 		}
 		// The cancelled wait took nothing: the token comes back on time.
@@ -600,7 +600,7 @@ func TestWaitFakeClockTimeout(t *testing.T) {
 			res, err := w.result(t)
 			want := denied(st(2, 1, 100*ms, 100*ms))
 			wantLimited(t, "Wait", err, want)
-			if !reflect.DeepEqual(res, want) {
+			if !sameResult(res, want) {
 				t.Fatalf("Wait returned %v, want %v", res, want)
 			}
 			if n := b.fc.Sleepers(); n != 0 {
@@ -662,7 +662,7 @@ func TestWaitFakeClockCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait error = %v, want context.Canceled", err)
 	}
-	if want := denied(st(1, 0, 100*time.Millisecond, 100*time.Millisecond)); !reflect.DeepEqual(res, want) {
+	if want := denied(st(1, 0, 100*time.Millisecond, 100*time.Millisecond)); !sameResult(res, want) {
 		t.Fatalf("Wait returned %v, want the last Result %v", res, want)
 	}
 	if n := fc.Sleepers(); n != 0 {

@@ -144,11 +144,3 @@ func checkGlue(s *source, a *algorithm) error {
 }
 
 func (s *source) dirName() string { return strings.TrimPrefix(strings.TrimSuffix(s.dir, "/"), "./") }
-
-func prefixed(p string, names []string) []string {
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = p + n
-	}
-	return out
-}

@@ -70,7 +70,6 @@ type hookRun[K comparable] struct {
 	l     *Limiter[K]
 	call  Call[K]
 	set   *policySet
-	batch bool   // decided already: res[last], errs[last] hold it
 	nexts []Next // nexts[i] runs level i
 	done  []bool
 	res   []Result

@@ -23,10 +23,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/throttled-go/throttled"
 	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/httplimit"
 	"github.com/throttled-go/throttled/store"
 	"github.com/throttled-go/throttled/store/memstore"
 	"github.com/throttled-go/throttled/store/redisstore"
@@ -36,17 +39,22 @@ import (
 var (
 	ctx        = context.Background()
 	redisStore store.Store[string]
-	t          *throttled.Limiter
+	l          *throttled.Limiter
+	hello      http.Handler
 )
 
-func callAPI(context.Context) error { return nil }
+func callAPI(context.Context) error    { return nil }
+func isPaying(string) bool               { return false }
+var _ = httplimit.New
+var _ slog.Logger
 
 func snippet() error {
 `
 
 // TestREADMESnippetsCompile type-checks every Go snippet of README.md, so
 // the README cannot drift from the API: whole programs as they are, the
-// others inside a function after snippetPrelude. Only "declared and not
+// others inside a function after snippetPrelude. Snippets fenced as
+// "go mcpsdk" use a module of their own; contrib/mcpsdk's tests check them. Only "declared and not
 // used" and "imported and not used" are forgiven (a snippet shows a part).
 func TestREADMESnippetsCompile(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
@@ -87,7 +95,7 @@ func TestREADMESnippetsCompile(t *testing.T) {
 // `go list -export` builds (or finds in the build cache).
 func exportImporter(t *testing.T, fset *token.FileSet) types.Importer {
 	out, err := exec.Command("go", "list", "-export", "-deps", "-f", "{{.ImportPath}}={{.Export}}",
-		".", "./typed", "./algo", "./store/...", "./async").Output()
+		".", "./typed", "./algo", "./store/...", "./async", "./httplimit").Output()
 	if err != nil {
 		t.Fatalf("go list -export: %v", err)
 	}

@@ -195,6 +195,11 @@ func Compile(a Algorithm, q Quota) (Params, error) {
 		if q.Limit > MaxSafe/period {
 			return Params{}, invalid("quota", q, "not exact with sliding_window: limit×period = %d×%dµs exceeds 2^52; lower the limit or shorten the period (at most %d/%s)", q.Limit, period, MaxSafe/period, periodString(q.Period))
 		}
+		// Its durations reach 2·period − ⌈period/limit⌉ + 1, to which a
+		// clock's lag (up to MaxTime) may be added: keep the sum within 2^53.
+		if 2*period-ceilDiv(period, q.Limit)+1 > MaxSafe {
+			return Params{}, invalid("quota", q, "not exact with sliding_window: its longest wait, 2×period − period/limit, exceeds 2^52µs; shorten the period")
+		}
 		p.Max = q.Limit
 	default:
 		p.Max = q.Limit

@@ -2,6 +2,7 @@ package proptest
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 	"testing"
 	"time"
@@ -23,14 +24,20 @@ const never = int64(-1)
 // State is kept as §3 and the store contract say:
 //   - only a request allowed with cost > 0 changes the state;
 //   - a time earlier than the last admission is taken as the last
-//     admission's time (the key's "effective" time never runs back), and
-//     RetryAfter and ResetAfter are measured from that effective time;
+//     admission's time (the key's "effective" time never runs back): the
+//     decision is the one taken at that effective time, and its
+//     RetryAfter and ResetAfter, when positive, get the lag (effective
+//     time − caller's time) added, so that they hold in the caller's time;
 //   - a key is fresh until its first admission, and forgetting it (Reset)
 //     makes it fresh again.
 //
 // Because the model keeps every admission's effect exactly, a key whose
 // ResetAfter has passed is, by the model's own arithmetic, back at its
 // initial state; the model never needs an expiry.
+//
+// A model is the state of one key under one quota identity (see quotaID):
+// quotas that differ only in name, or windows that differ only in burst,
+// share one model per key.
 type model struct {
 	alg     algo.Algorithm
 	q       algo.Quota
@@ -70,6 +77,15 @@ func (m *model) clone() *model {
 // reset forgets the key, as Store.Reset does.
 func (m *model) reset() { *m = *newModel(m.alg, m.q) }
 
+// capacity is the largest cost that can ever pass, and the Limit a state
+// reports: the burst for the buckets, the limit for the windows.
+func (m *model) capacity() int64 {
+	if m.alg == algo.FixedWindow || m.alg == algo.SlidingWindow {
+		return m.l
+	}
+	return m.b
+}
+
 // effective returns the time a request at now is decided at.
 func (m *model) effective(now int64) int64 {
 	if m.admitted && now < m.last {
@@ -79,7 +95,8 @@ func (m *model) effective(now int64) int64 {
 }
 
 // decide decides a request of cost at now and applies it. It returns the
-// decision and the effective time it was taken at.
+// decision, with its durations in the caller's time (from now), and the
+// effective time it was taken at.
 func (m *model) decide(now, cost int64) (algo.Decision, int64) {
 	eff := m.effective(now)
 	var d algo.Decision
@@ -100,6 +117,16 @@ func (m *model) decide(now, cost int64) (algo.Decision, int64) {
 	if !d.Limited && cost > 0 {
 		m.admitted, m.last = true, eff
 	}
+	// Durations measured from eff hold from now once the lag is added;
+	// 0 (nothing to wait for) and never stay as they are.
+	if lag := eff - now; lag > 0 {
+		if d.RetryAfter > 0 {
+			d.RetryAfter += lag
+		}
+		if d.ResetAfter > 0 {
+			d.ResetAfter += lag
+		}
+	}
 	return d, eff
 }
 
@@ -107,6 +134,80 @@ func (m *model) decide(now, cost int64) (algo.Decision, int64) {
 func (m *model) peek(now int64) algo.Decision {
 	d, _ := m.clone().decide(now, 0)
 	return d
+}
+
+// quotaID is what makes two quotas keep one state per key (DESIGN §3:
+// state belongs to (algorithm, quota, key)): the algorithm, the period, the
+// limit, and the burst for the bucket algorithms, which use it. The name is
+// a label, and the windows ignore the burst. It is restated here rather
+// than taken from store.Policy, so the tests judge the stores' notion of
+// identity instead of sharing it.
+type quotaID struct {
+	alg           algo.Algorithm
+	period, limit int64
+	burst         int64 // 0 for the windows
+}
+
+// idOf returns the identity of q enforced by a.
+func idOf(a algo.Algorithm, q algo.Quota) quotaID {
+	id := quotaID{alg: a, period: int64(q.Period / time.Microsecond), limit: q.Limit}
+	if a != algo.FixedWindow && a != algo.SlidingWindow {
+		id.burst = q.Burst
+		if id.burst == 0 {
+			id.burst = q.Limit
+		}
+	}
+	return id
+}
+
+// combine is DESIGN §3's rule for a request under several quotas, from
+// each quota's own decision: Limited if any quota denies it, the least
+// Remaining, the greatest ResetAfter, and the greatest RetryAfter, never
+// if any quota can never pass it (the time at which every quota admits
+// it).
+func combine(each []algo.Decision) algo.Decision {
+	c := algo.Decision{Remaining: math.MaxInt64}
+	for _, d := range each {
+		c.Limited = c.Limited || d.Limited
+		c.Remaining = min(c.Remaining, d.Remaining)
+		c.ResetAfter = max(c.ResetAfter, d.ResetAfter)
+		switch {
+		case c.RetryAfter == never:
+		case d.RetryAfter == never:
+			c.RetryAfter = never
+		default:
+			c.RetryAfter = max(c.RetryAfter, d.RetryAfter)
+		}
+	}
+	return c
+}
+
+// conjunction decides a request of cost at now under several models (one
+// key's state under each quota of a limiter) at once, as DESIGN §3 says a
+// limiter with several quotas does: the request passes iff every model
+// admits it, and then every model is charged; if any denies it, none is,
+// and a model that would have admitted it reports what a peek shows. It
+// returns the combined decision, each model's, and each model's effective
+// time.
+func conjunction(ms []*model, now, cost int64) (algo.Decision, []algo.Decision, []int64) {
+	each := make([]algo.Decision, len(ms))
+	effs := make([]int64, len(ms))
+	trial := make([]*model, len(ms))
+	passes := true
+	for i, m := range ms {
+		trial[i] = m.clone()
+		each[i], effs[i] = trial[i].decide(now, cost)
+		passes = passes && !each[i].Limited
+	}
+	for i, m := range ms {
+		switch {
+		case passes:
+			*m = *trial[i]
+		case !each[i].Limited:
+			each[i] = m.peek(now)
+		}
+	}
+	return combine(each), each, effs
 }
 
 func rat(n int64) *big.Rat       { return new(big.Rat).SetInt64(n) }
@@ -321,12 +422,23 @@ func TestModelByHand(t *testing.T) {
 		{at: 333_334, cost: 1, want: algo.Decision{ResetAfter: 666666}},
 		// A cost above the burst never passes.
 		{at: 333_334, cost: 3, want: algo.Decision{Limited: true, RetryAfter: never, ResetAfter: 666666}},
+		// The clock steps back to 0, 333334µs behind the last admission:
+		// the key decides as at 333334 (level 0.000002: a 1 needs
+		// 0.999998·P/L = 333332.67µs more, full after 666666µs) and the
+		// durations get the lag, so they hold from 0: the 1 passes at
+		// 666667 (level 1.000001), not at 666666 (0.999998).
+		{at: 0, cost: 1, want: algo.Decision{Limited: true, RetryAfter: 333_333 + 333_334, ResetAfter: 666_666 + 333_334}},
+		{at: 0, cost: 0, want: algo.Decision{ResetAfter: 1_000_000}},
 	}
 	windows := map[algo.Algorithm][]step{
 		algo.FixedWindow: {
 			{at: 0, cost: 3, want: algo.Decision{ResetAfter: 1_000_000}},
 			{at: 999_999, cost: 1, want: algo.Decision{Limited: true, RetryAfter: 1, ResetAfter: 1}},
 			{at: 1_000_000, cost: 1, want: algo.Decision{Remaining: 2, ResetAfter: 1_000_000}},
+			// The clock steps back 0.5s: the key decides in its window
+			// [1s, 2s), which ends 1.5s after the caller's now.
+			{at: 500_000, cost: 2, want: algo.Decision{ResetAfter: 1_500_000}},
+			{at: 500_000, cost: 1, want: algo.Decision{Limited: true, RetryAfter: 1_500_000, ResetAfter: 1_500_000}},
 		},
 		algo.SlidingWindow: {
 			// ⌊3·(P−e)/P⌋ is 0 once 3(P−e) < P, from e = 666667 of the next window.
@@ -336,6 +448,10 @@ func TestModelByHand(t *testing.T) {
 			{at: 1_500_000, cost: 2, want: algo.Decision{ResetAfter: 1_000_001}},
 			// A 1 fits when ⌊3·(P−e)/P⌋ + 2 ≤ 2, from e = 666667.
 			{at: 1_500_000, cost: 1, want: algo.Decision{Limited: true, RetryAfter: 166_667, ResetAfter: 1_000_001}},
+			// The clock steps back 0.5s: decided as at 1.5s (estimate 3),
+			// durations 0.5s longer.
+			{at: 1_000_000, cost: 1, want: algo.Decision{Limited: true, RetryAfter: 666_667, ResetAfter: 1_500_001}},
+			{at: 1_000_000, cost: 0, want: algo.Decision{ResetAfter: 1_500_001}},
 		},
 	}
 	for _, a := range []algo.Algorithm{algo.TokenBucket, algo.LeakingBucket, algo.GCRA} {
@@ -343,10 +459,52 @@ func TestModelByHand(t *testing.T) {
 	}
 	for a, steps := range windows {
 		m := newModel(a, q)
+		if got := m.capacity(); got != map[bool]int64{true: 2, false: 3}[a.IsBucket()] {
+			t.Errorf("%v: capacity %d", a, got)
+		}
 		for i, st := range steps {
 			if d, _ := m.decide(st.at, st.cost); d != st.want {
 				t.Errorf("%v step %d (at %d cost %d): model %+v, by hand %+v", a, i, st.at, st.cost, d, st.want)
 			}
+		}
+	}
+}
+
+// TestConjunctionByHand pins conjunction (several quotas on one key) to a
+// timeline worked out by hand: a token bucket of 2 per second (burst 2)
+// and a fixed window of 3 per second on one key.
+func TestConjunctionByHand(t *testing.T) {
+	ms := []*model{newModel(algo.TokenBucket, algo.PerSec(2)), newModel(algo.FixedWindow, algo.PerSec(3))}
+	steps := []struct {
+		at, cost int64
+		want     algo.Decision
+		each     []algo.Decision
+	}{
+		// Both admit: the bucket is empty (full again after 1s), the
+		// window counts 2 of 3.
+		{0, 2, algo.Decision{ResetAfter: 1_000_000},
+			[]algo.Decision{{ResetAfter: 1_000_000}, {Remaining: 1, ResetAfter: 1_000_000}}},
+		// The bucket refilled 1; the window takes its third.
+		{500_000, 1, algo.Decision{ResetAfter: 1_000_000},
+			[]algo.Decision{{ResetAfter: 1_000_000}, {ResetAfter: 500_000}}},
+		// Both deny: the bucket holds 0.5, the window is full until 1s.
+		{750_000, 1, algo.Decision{Limited: true, RetryAfter: 250_000, ResetAfter: 750_000},
+			[]algo.Decision{{Limited: true, RetryAfter: 250_000, ResetAfter: 750_000}, {Limited: true, RetryAfter: 250_000, ResetAfter: 250_000}}},
+		// A new window would admit 2, the bucket (holding 1) does not: the
+		// window shows its peek, and nothing is charged...
+		{1_000_000, 2, algo.Decision{Limited: true, Remaining: 1, RetryAfter: 500_000, ResetAfter: 500_000},
+			[]algo.Decision{{Limited: true, Remaining: 1, RetryAfter: 500_000, ResetAfter: 500_000}, {Remaining: 3}}},
+		// ...so a 1 leaves the window at 2 of 3, not 0.
+		{1_000_000, 1, algo.Decision{ResetAfter: 1_000_000},
+			[]algo.Decision{{ResetAfter: 1_000_000}, {Remaining: 2, ResetAfter: 1_000_000}}},
+		// 3 is above the bucket's burst: never, whatever the window says.
+		{1_000_000, 3, algo.Decision{Limited: true, RetryAfter: never, ResetAfter: 1_000_000},
+			[]algo.Decision{{Limited: true, RetryAfter: never, ResetAfter: 1_000_000}, {Limited: true, Remaining: 2, RetryAfter: 1_000_000, ResetAfter: 1_000_000}}},
+	}
+	for i, st := range steps {
+		d, each, _ := conjunction(ms, st.at, st.cost)
+		if d != st.want || fmt.Sprint(each) != fmt.Sprint(st.each) {
+			t.Errorf("step %d (at %d cost %d): model %+v %+v, by hand %+v %+v", i, st.at, st.cost, d, each, st.want, st.each)
 		}
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/redis/rueidis"
 	"pgregory.net/rapid"
 
-	"github.com/throttled-go/throttled/internal/clock"
 	"github.com/throttled-go/throttled/internal/redistest"
+	"github.com/throttled-go/throttled/store"
 	"github.com/throttled-go/throttled/store/redisstore"
 )
 
@@ -28,14 +28,19 @@ func newClient(tb testing.TB, addrs ...string) rueidis.Client {
 
 var prefixSeq atomic.Int64
 
+// redisTimeout bounds each call of the tests' Redis stores.
+const redisTimeout = 10 * time.Second
+
 // newRedisStore returns a Redis store on c that takes its time from clk and
 // writes under a prefix no other store of the process uses, so the checks
 // of a rapid run never see each other's keys. The hour of TTL slack keeps
 // keys from expiring in real time: only the fake clock says when a key's
-// state has run out.
-func newRedisStore(t fataler, c rueidis.Client, clk *clock.Fake) *redisstore.Store {
+// state has run out. Calls may take redisTimeout, far more than the
+// store's default, so a loaded machine running the race detector is not
+// taken for a hung server; the tests' own deadlines still bound them.
+func newRedisStore(t fataler, c rueidis.Client, clk store.Clock) *redisstore.Store {
 	t.Helper()
-	s, err := redisstore.New(c, redisstore.WithClock(clk), redisstore.WithTTLSlack(time.Hour),
+	s, err := redisstore.New(c, redisstore.WithClock(clk), redisstore.WithTTLSlack(time.Hour), redisstore.WithTimeout(redisTimeout),
 		redisstore.WithPrefix("pt:"+strconv.FormatInt(prefixSeq.Add(1), 10)+":"))
 	if err != nil {
 		t.Fatalf("redisstore.New: %v", err)
@@ -55,7 +60,7 @@ func differential(kind string, c rueidis.Client) func(*testing.T) {
 }
 
 // TestMemoryRedisStandalone: one random op sequence (Limit, Peek,
-// typed.Limiter.LimitBatch, Reset, invalid input; the clock stepping
+// typed.Limiter.LimitAll, Reset, invalid input; the clock stepping
 // anywhere, backwards too) applied to the memory store and to the Redis
 // store on a real redis-server gives identical results, equal to the exact
 // model's, with every invariant of TestMemoryMatchesModel checked. One

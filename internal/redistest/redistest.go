@@ -278,8 +278,11 @@ func Cluster(tb testing.TB) *ClusterServer {
 				pending = append(pending, fmt.Sprintf("node %d (%s): %v", i, n.addr, err))
 				continue
 			}
+			// Without cluster-require-full-coverage a node reports ok before
+			// it knows every slot's owner: wait for all of them too.
 			if !strings.Contains(info, "cluster_state:ok") ||
-				!strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(numClusterNode)) {
+				!strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(numClusterNode)) ||
+				!strings.Contains(info, "cluster_slots_ok:"+strconv.Itoa(numSlots)) {
 				pending = append(pending, fmt.Sprintf("node %d (%s): %s", i, n.addr, summarizeInfo(info)))
 			}
 		}

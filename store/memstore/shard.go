@@ -51,22 +51,16 @@ func (e *entry) find(id store.PolicyID) *state {
 	return nil
 }
 
-// put stores s: in place of the state of its policy, else of an expired
-// state, else after the others. A policy never has two states.
-func (e *entry) put(s state, now int64) {
-	slot := -1
+// put stores s in place of its policy's state, or after the others. Other
+// policies' expired states stay until a sweep under memory pressure drops
+// them, as reads keep them: with a clock that steps back before their
+// expiry, they still decide.
+func (e *entry) put(s state) {
 	for i := range e.states {
 		if e.states[i].id == s.id {
 			e.states[i] = s
 			return
 		}
-		if slot < 0 && e.states[i].expireAt <= now {
-			slot = i
-		}
-	}
-	if slot >= 0 {
-		e.states[slot] = s
-		return
 	}
 	e.states = append(e.states, s)
 }
@@ -175,7 +169,7 @@ func (sh *shard[K]) decideOne(s *Store, key K, e *entry, p *store.Policy, cost, 
 // when the shard is full, and returns the key's entry.
 func (sh *shard[K]) add(s *Store, key K, e *entry, st state, now int64) *entry {
 	if e != nil {
-		e.put(st, now)
+		e.put(st)
 		return e
 	}
 	if len(sh.m) >= sh.cap {

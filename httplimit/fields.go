@@ -181,8 +181,8 @@ func (m *Middleware) setFields(h http.Header, res *throttled.Result) {
 		}
 		vals[0] = string(b)
 		b = b[:0]
-	case res.Quota.Limit > 0: // one quota, from a quota func
-		vals[0] = string(appendPolicy(b, dynamicName(res.Quota, 0, 1), res.Quota, m.unit))
+	case res.Quota != nil: // one quota, from a quota func
+		vals[0] = string(appendPolicy(b, dynamicName(*res.Quota, 0, 1), *res.Quota, m.unit))
 	}
 	if vals[0] != "" {
 		h[HeaderRateLimitPolicy] = vals[0:1:1]
@@ -197,8 +197,8 @@ func (m *Middleware) setFields(h http.Header, res *throttled.Result) {
 		name := DefaultPolicyName
 		if m.static != nil {
 			name = m.static.names[0]
-		} else if res.Quota.Limit > 0 {
-			name = dynamicName(res.Quota, 0, 1)
+		} else if res.Quota != nil {
+			name = dynamicName(*res.Quota, 0, 1)
 		}
 		b = appendLimit(b, name, res.Limited, res.State)
 	} else {

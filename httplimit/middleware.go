@@ -301,8 +301,8 @@ func (m *Middleware) violated(res *throttled.Result) []string {
 		if m.static != nil {
 			return []string{m.static.names[0]}
 		}
-		if res.Quota.Limit > 0 {
-			return []string{dynamicName(res.Quota, 0, 1)}
+		if res.Quota != nil {
+			return []string{dynamicName(*res.Quota, 0, 1)}
 		}
 		return []string{DefaultPolicyName}
 	}

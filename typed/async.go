@@ -187,7 +187,7 @@ func (l *Limiter[K]) decideAll(ctx context.Context, set *policySet, reqs []Reque
 	}
 	for i := range reqs {
 		if errs[i] == nil {
-			results[i] = resultOf(set.of(srcs[i]), out[i], eachOf(i), srcs[i])
+			results[i] = resultOf(set, out[i], eachOf(i), srcs[i])
 		}
 	}
 	if l.hooks != nil {

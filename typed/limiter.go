@@ -208,7 +208,7 @@ func (l *Limiter[K]) limit(ctx context.Context, key K, set *policySet, cost int6
 		if err != nil {
 			return Result{}, err
 		}
-		return resultOf(set.of(src), d, nil, src), nil
+		return resultOf(set, d, nil, src), nil
 	}
 	buf := eachPool.Get().(*[store.MaxPolicies]algo.Decision)
 	defer eachPool.Put(buf)
@@ -217,7 +217,7 @@ func (l *Limiter[K]) limit(ctx context.Context, key K, set *policySet, cost int6
 	if err != nil {
 		return Result{}, err
 	}
-	return resultOf(set.of(src), d, each, src), nil
+	return resultOf(set, d, each, src), nil
 }
 
 // eachPool holds the buffers the decisions of several quotas are written

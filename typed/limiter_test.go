@@ -1612,7 +1612,7 @@ func TestResultQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, err := one.Limit(ctx, "k", 1)
-	if want := algo.PerMin(5).WithName("minute").WithAlgorithm(algo.TokenBucket); err != nil || r.Quota != want {
+	if want := algo.PerMin(5).WithName("minute").WithAlgorithm(algo.TokenBucket); err != nil || r.Quota == nil || *r.Quota != want {
 		t.Fatalf("one quota: Quota = %+v, %v; want %+v", r.Quota, err, want)
 	}
 	two, err := typed.New[string](typed.WithStore(mem), typed.WithAlgorithm(algo.GCRA),

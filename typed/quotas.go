@@ -13,17 +13,10 @@ import (
 // policySet is the compiled form of a key's quotas: the store's policies
 // and, with FallBack, the local store's (scaled) ones.
 type policySet struct {
-	ps     []*store.Policy
-	local  []*store.Policy // nil without FallBack
-	quotas []algo.Quota    // the ps' quotas, for hooks
-}
-
-// of returns the policies that decided with source src.
-func (s *policySet) of(src Source) []*store.Policy {
-	if src == FromFallback {
-		return s.local
-	}
-	return s.ps
+	ps          []*store.Policy
+	local       []*store.Policy // nil without FallBack
+	quotas      []algo.Quota    // the ps' quotas, for hooks and Results
+	localQuotas []algo.Quota    // the local ones'
 }
 
 // compile turns quotas into policies, giving the ones without an algorithm
@@ -35,7 +28,7 @@ func compile(alg algo.Algorithm, qs []algo.Quota, outage OutagePolicy) (*policyS
 	}
 	set := &policySet{ps: make([]*store.Policy, len(qs)), quotas: make([]algo.Quota, len(qs))}
 	if outage.mode == fallBack {
-		set.local = make([]*store.Policy, len(qs))
+		set.local, set.localQuotas = make([]*store.Policy, len(qs)), make([]algo.Quota, len(qs))
 	}
 	for i, q := range qs {
 		if q.Algorithm == 0 {
@@ -55,6 +48,7 @@ func compile(alg algo.Algorithm, qs []algo.Quota, outage OutagePolicy) (*policyS
 			if set.local[i], err = store.NewPolicy(outage.scaled(q)); err != nil {
 				return nil, quotaError(err, i, qs, outage.scaled(q))
 			}
+			set.localQuotas[i] = set.local[i].Quota()
 		}
 	}
 	return set, nil

@@ -40,9 +40,11 @@ type Result struct {
 	State State
 	// Quota is the quota whose Limit and Remaining State shows: the key's
 	// one quota, or of several the one with the least Remaining (with
-	// FallBack's local store, its scaled copy). It has its algorithm and
-	// name, so a caller can name the limit without Quotas.
-	Quota algo.Quota
+	// FallBack's local store, its scaled copy), with its algorithm and
+	// name, so a caller can name the limit without Quotas. It points into
+	// the limiter, which never changes it: do not change it either. It is
+	// nil only in a Result that decided nothing.
+	Quota *algo.Quota
 	// Quotas holds each quota's own state, in the limiter's order, when the
 	// limiter has more than one quota for the key; nil otherwise (State is
 	// then the one quota's).
@@ -91,21 +93,25 @@ func stateOf(p *store.Policy, d algo.Decision) State {
 }
 
 // resultOf builds a Result from the combined decision d and, with several
-// policies, each policy's.
+// policies, each policy's, decided by src under set.
 // With FromFailOpen the decisions are zero: State holds only the Limit.
-func resultOf(ps []*store.Policy, d algo.Decision, each []algo.Decision, src Source) Result {
+func resultOf(set *policySet, d algo.Decision, each []algo.Decision, src Source) Result {
+	ps, qs := set.ps, set.quotas
+	if src == FromFallback {
+		ps, qs = set.local, set.localQuotas
+	}
 	if len(ps) == 1 {
-		return Result{Limited: d.Limited, State: stateOf(ps[0], d), Quota: ps[0].Quota(), Source: src}
+		return Result{Limited: d.Limited, State: stateOf(ps[0], d), Quota: &qs[0], Source: src}
 	}
 	r := Result{Limited: d.Limited, State: stateOf(ps[0], d), Quotas: make([]QuotaState, len(ps)), Source: src}
 	least := -1
 	for i, p := range ps {
-		r.Quotas[i] = QuotaState{Quota: p.Quota(), Limited: each[i].Limited, State: stateOf(p, each[i])}
+		r.Quotas[i] = QuotaState{Quota: qs[i], Limited: each[i].Limited, State: stateOf(p, each[i])}
 		if least < 0 || each[i].Remaining < each[least].Remaining {
 			least = i
 		}
 	}
-	r.State.Limit, r.Quota = ps[least].Max(), ps[least].Quota()
+	r.State.Limit, r.Quota = ps[least].Max(), &qs[least]
 	return r
 }
 

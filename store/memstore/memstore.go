@@ -142,7 +142,7 @@ func (s *Store) Decide(ctx context.Context, key string, ps []*store.Policy, cost
 	if err := storeutil.CheckKey(key); err != nil {
 		return algo.Decision{}, err
 	}
-	return s.strings.Decide(ctx, key, ps, cost, each)
+	return s.strings.decide(key, ps, cost, each)
 }
 
 // Reset implements store.Store for string keys.
@@ -225,6 +225,11 @@ func (t *Table[K]) Decide(ctx context.Context, key K, ps []*store.Policy, cost i
 	if err := check(ctx, ps, cost, each); err != nil {
 		return algo.Decision{}, err
 	}
+	return t.decide(key, ps, cost, each)
+}
+
+// decide is Decide on checked input.
+func (t *Table[K]) decide(key K, ps []*store.Policy, cost int64, each []algo.Decision) (algo.Decision, error) {
 	now := t.store.clock.Now()
 	if err := storeutil.CheckTime(now); err != nil {
 		return algo.Decision{}, err

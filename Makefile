@@ -36,6 +36,7 @@ lint: vet
 ## test: vet, staticcheck, generated-code freshness, and every test of every module with the race detector
 test: lint check-generated
 	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -run 'Alloc' ./typed/ ./store/memstore/ . # allocation counts, without -race (which makes sync.Pool drop items)
 	@set -e; for m in $(filter-out bench/peers,$(MODULES)); do echo "go test ($$m)"; (cd $$m && $(GO) test -race -count=1 ./...); done
 
 ## test-short: quick run without the race detector

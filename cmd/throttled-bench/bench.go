@@ -47,7 +47,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.keys, "keys", 100_000, "distinct keys of the many-key rows")
 	fs.StringVar(&c.quotaText, "quota", "1000000000/s", `quota of every limiter ("1000/s" is throttled-py's, mostly denied)`)
 	fs.StringVar(&c.redisURL, "redis", "", "Redis URL; adds the Redis columns")
-	fs.StringVar(&c.api, "api", "limiter", `"limiter" (throttled.Throttled.Limit) or "store" (the store's Decide)`)
+	fs.StringVar(&c.api, "api", "limiter", `"limiter" (throttled.Limiter.Limit) or "store" (the store's Decide)`)
 	fs.BoolVar(&c.json, "json", false, "print one JSON object instead of tables")
 	if err := fs.Parse(args); err != nil {
 		return c, err

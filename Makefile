@@ -63,6 +63,10 @@ bench-table:
 bench-peers:
 	cd bench/peers && $(GO) run . $(if $(REDIS_URL),-redis $(REDIS_URL))
 
+## mutate: gremlins over every hand-written package, each mutant against its package's tests; a summary table (tens of minutes)
+mutate:
+	./scripts/mutate.sh
+
 ## mutate-lua: flip each arithmetic/comparison line of the generated Lua in turn; the differential test must fail every time
 mutate-lua:
 	./scripts/mutate-lua.sh

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/store"
@@ -263,6 +264,32 @@ func TestSubset(t *testing.T) {
 					t.Errorf("run saw %v, want %v", ran, want)
 				}
 			})
+		}
+	}
+}
+
+// TestIsNil checks that nil and every kind of typed nil are nil, and that
+// non-nil values of those kinds and values of other kinds are not.
+func TestIsNil(t *testing.T) {
+	var (
+		p  *int
+		f  func()
+		m  map[int]int
+		c  chan int
+		s  []int
+		e  error
+		up unsafe.Pointer
+	)
+	for i, v := range []any{nil, p, f, m, c, s, up, &e} {
+		want := i < 7 // &e is a non-nil pointer to a nil interface
+		if got := storeutil.IsNil(v); got != want {
+			t.Errorf("IsNil(%T %v) = %v, want %v", v, v, got, want)
+		}
+	}
+	n := 1
+	for _, v := range []any{&n, func() {}, map[int]int{}, make(chan int), []int{}, 0, "", struct{}{}, unsafe.Pointer(&n)} {
+		if storeutil.IsNil(v) {
+			t.Errorf("IsNil(%T) = true for a non-nil value", v)
 		}
 	}
 }

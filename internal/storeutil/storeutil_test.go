@@ -282,13 +282,13 @@ func TestIsNil(t *testing.T) {
 	)
 	for i, v := range []any{nil, p, f, m, c, s, up, &e} {
 		want := i < 7 // &e is a non-nil pointer to a nil interface
-		if got := storeutil.IsNil(v); got != want {
+		if got := IsNil(v); got != want {
 			t.Errorf("IsNil(%T %v) = %v, want %v", v, v, got, want)
 		}
 	}
 	n := 1
 	for _, v := range []any{&n, func() {}, map[int]int{}, make(chan int), []int{}, 0, "", struct{}{}, unsafe.Pointer(&n)} {
-		if storeutil.IsNil(v) {
+		if IsNil(v) {
 			t.Errorf("IsNil(%T) = true for a non-nil value", v)
 		}
 	}

@@ -120,6 +120,7 @@ type config struct {
 	keys       int
 	scenario   string
 	redisURL   string
+	jsonPath   string
 }
 
 // scenario is a quota given to every limiter.
@@ -165,6 +166,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.keys, "keys", 100_000, "distinct keys of the many-key columns")
 	fs.StringVar(&c.scenario, "scenario", "both", `"allow" (1e9/s), "deny" (1000/s) or "both"`)
 	fs.StringVar(&c.redisURL, "redis", "", "Redis URL; adds the Redis workloads")
+	fs.StringVar(&c.jsonPath, "json", "", `also write the "allow" scenario (or the one -scenario picks) to this file, in the schema of docs/bench/peers.json`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -253,6 +255,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			res[k] = rs[(len(rs)-1)/2]
 		}
 		printTable(stdout, sc, peers, cols, res)
+		if c.jsonPath != "" && (sc.name == "allow" || len(scs) == 1) {
+			if err := writeJSON(c.jsonPath, args, env.version, sc, peers, cols, res); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -11,11 +11,10 @@ import (
 // peersSchema is the value of peersFile.Schema this tool reads.
 const peersSchema = "throttled-peers/1"
 
-// peersFile is the schema of docs/bench/peers.json: one run (or several runs
-// on one machine) of bench/peers, the table the README's "Peers" section
-// shows. Until bench/peers prints it (a -json flag), it is written by hand
-// from that section. Unknown fields are an error, so a typo cannot hide a
-// value.
+// peersFile is the schema of docs/bench/peers.json: one run of bench/peers,
+// written by its -json flag (cd bench/peers && go run . -redis URL -json
+// ../../docs/bench/peers.json). Unknown fields are an error, so a typo
+// cannot hide a value.
 //
 //	{
 //	  "schema": "throttled-peers/1",

@@ -9,7 +9,7 @@
 # stdout and to mutate.out/summary.md; the per-package JSON to mutate.out/.
 #
 #   make mutate                       # every package (tens of minutes on 2 cores)
-#   PACKAGES="algo typed" make mutate # some of them
+#   PACKAGES="algo typed" make mutate # some of them (MUTATE_OUT=dir to keep runs apart)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -25,7 +25,7 @@ default_packages=(
 	contrib/otel:. contrib/mcpsdk:. contrib/mcpgo:.
 )
 read -r -a packages <<<"${PACKAGES:-${default_packages[*]}}"
-out="$root/mutate.out"
+out="${MUTATE_OUT:-$root/mutate.out}"
 rm -rf "$out"
 mkdir -p "$out"
 export GOFLAGS=-count=1 THROTTLED_REQUIRE_REDIS=${THROTTLED_REQUIRE_REDIS:-1}

@@ -64,6 +64,8 @@ func (e encoded[K]) key(k K) (string, error) {
 	return s, nil
 }
 
+// Decide implements store.Store: it decides on the string store under k's
+// encoding.
 func (e encoded[K]) Decide(ctx context.Context, k K, ps []*store.Policy, cost int64, each []algo.Decision) (algo.Decision, error) {
 	s, err := e.key(k)
 	if err != nil {
@@ -72,6 +74,7 @@ func (e encoded[K]) Decide(ctx context.Context, k K, ps []*store.Policy, cost in
 	return e.s.Decide(ctx, s, ps, cost, each)
 }
 
+// Reset implements store.Store under k's encoding.
 func (e encoded[K]) Reset(ctx context.Context, k K, ps []*store.Policy) error {
 	s, err := e.key(k)
 	if err != nil {

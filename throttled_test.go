@@ -3,6 +3,7 @@ package throttled_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -58,6 +59,26 @@ func redisStore(t testing.TB) (*redisstore.Store, *store.FakeClock) {
 	return s, fc
 }
 
+// callDeadline bounds, in real time, a test that calls what can block
+// (Wait, Do, Wrap) and expects each call to return at once, or once a fake
+// clock moves, and a test in a synctest bubble, where virtual time passes
+// at once. Each takes well under a second; one whose call never returns
+// (a Wait asleep on a clock nobody moves, or retrying for ever) fails at
+// this deadline rather than at go test's timeout.
+const callDeadline = 15 * time.Second
+
+// failAfter makes the test binary panic, naming t, if t has not finished
+// within d of real time: a hung call cannot be interrupted, but it can
+// fail the run in seconds. Call it outside any synctest bubble.
+func failAfter(t testing.TB, d time.Duration) {
+	t.Helper()
+	name := t.Name()
+	watchdog := time.AfterFunc(d, func() {
+		panic(fmt.Sprintf("%s still runs after %v of real time: a call that should have returned (Wait, Do, Wrap) hangs", name, d))
+	})
+	t.Cleanup(func() { watchdog.Stop() })
+}
+
 func newT(t testing.TB, opts ...throttled.Option) *throttled.Limiter {
 	t.Helper()
 	th, err := throttled.New(opts...)
@@ -104,6 +125,7 @@ func TestThrottledPyFunctionCall(t *testing.T) {
 // TestThrottledPyDecorator is throttled-py's
 // @Throttled(key="/ping", quota=per_min(1)).
 func TestThrottledPyDecorator(t *testing.T) {
+	failAfter(t, callDeadline)
 	s, fc := fakeStore(t)
 	th := newT(t, throttled.WithStore(s), throttled.WithQuota(throttled.PerMin(1)))
 	calls := 0
@@ -132,6 +154,7 @@ func TestThrottledPyDecorator(t *testing.T) {
 // TestThrottledPyContextManager is throttled-py's `with throttle:` block,
 // as Do, with throttled-py's key= as WithDefaultKey.
 func TestThrottledPyContextManager(t *testing.T) {
+	failAfter(t, callDeadline)
 	s, _ := fakeStore(t)
 	th := newT(t, throttled.WithStore(s), throttled.WithDefaultKey("/api/v1/users/"), throttled.WithQuota(throttled.PerMin(1)))
 	ran := 0
@@ -152,6 +175,7 @@ func TestThrottledPyContextManager(t *testing.T) {
 // limiters with the same store, key and quota share the key, whatever the
 // quotas' names.
 func TestThrottledPyInMemoryShared(t *testing.T) {
+	failAfter(t, callDeadline)
 	s, _ := fakeStore(t)
 	ping := throttled.Wrap(newT(t, throttled.WithStore(s), throttled.WithQuota(throttled.PerMin(1).WithName("ping"))), "ping-pong", func(context.Context) error { return nil })
 	pong := throttled.Wrap(newT(t, throttled.WithStore(s), throttled.WithQuota(throttled.PerMin(1))), "ping-pong", func(context.Context) error { return nil })
@@ -230,6 +254,7 @@ func TestThrottledPyQuotas(t *testing.T) {
 }
 
 func TestWithDefaultKey(t *testing.T) {
+	failAfter(t, callDeadline)
 	s, _ := fakeStore(t)
 	th := newT(t, throttled.WithStore(s), throttled.WithDefaultKey("/default"), throttled.WithQuota(throttled.PerMin(3)))
 	// The empty key means the default key, in every call.
@@ -354,6 +379,7 @@ func TestAliases(t *testing.T) {
 
 // TestFacadeWait: the facade's Wait and WithTimeout, in virtual time.
 func TestFacadeWait(t *testing.T) {
+	failAfter(t, callDeadline)
 	synctest.Test(t, func(t *testing.T) {
 		s, err := memstore.New(memstore.WithClock(clock.Func(func() int64 { return time.Now().UnixMicro() })))
 		if err != nil {
@@ -392,6 +418,7 @@ func TestFacadeWait(t *testing.T) {
 // TestFacadeWaitFakeClock: on a store with a store.FakeClock the facade's
 // Wait sleeps on that clock; the test moves it once the limiter sleeps.
 func TestFacadeWaitFakeClock(t *testing.T) {
+	failAfter(t, callDeadline)
 	s, fc := fakeStore(t)
 	th := newT(t, throttled.WithStore(s), throttled.WithQuota(throttled.PerMin(1)))
 	if r, _ := th.Limit(bg, "k", 1); r.Limited {

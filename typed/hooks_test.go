@@ -64,6 +64,7 @@ func TestHooksOrderAndCall(t *testing.T) {
 // TestHookDecidesOnce checks that a hook calling next twice charges once,
 // and that a hook may replace the Result or deny on its own.
 func TestHookDecidesOnce(t *testing.T) {
+	failAfter(t, callDeadline)
 	twice := func(ctx context.Context, _ *typed.Call[string], next typed.Next) (typed.Result, error) {
 		if _, err := next(ctx); err != nil {
 			return typed.Result{}, err

@@ -90,6 +90,26 @@ func backends(t *testing.T) []backend {
 	}
 }
 
+// callDeadline bounds, in real time, a test that calls what can block
+// (Wait, and Do, Wrap and WrapFunc, which wait with WithTimeout) and
+// expects each call to return at once, or once a fake clock moves. Such a
+// test takes well under a second; one whose call never returns (a Wait
+// asleep on a clock nobody moves, or retrying for ever) fails at this
+// deadline rather than at go test's timeout.
+const callDeadline = 15 * time.Second
+
+// failAfter makes the test binary panic, naming t, if t has not finished
+// within d of real time: a hung call cannot be interrupted, but it can
+// fail the run in seconds.
+func failAfter(t testing.TB, d time.Duration) {
+	t.Helper()
+	name := t.Name()
+	watchdog := time.AfterFunc(d, func() {
+		panic(fmt.Sprintf("%s still runs after %v of real time: a call that should have returned (Wait, Do, Wrap) hangs", name, d))
+	})
+	t.Cleanup(func() { watchdog.Stop() })
+}
+
 // must(f()).of(t) is f's value, failing t when f returns an error.
 func must[T any](v T, err error) checked[T] { return checked[T]{v, err} }
 
@@ -244,6 +264,7 @@ type plainStore[K comparable] struct{ store.Store[K] }
 // every 30s, burst 2. storeOpt is the limiter's WithStore; fc its clock.
 func exercise[K comparable](t *testing.T, storeOpt typed.Option, fc *store.FakeClock, k, other K) {
 	t.Helper()
+	failAfter(t, callDeadline)
 	l := must(typed.New[K](storeOpt, typed.WithQuota(algo.PerMin(2)))).of(t)
 
 	wantState(t, "Peek(fresh)", must(l.Peek(ctx, k)).of(t), nil, st(2, 2, 0, 0))
@@ -482,6 +503,7 @@ func TestKeyTypesDoNotCollide(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
+	failAfter(t, callDeadline)
 	s, fc := newStore(t)
 	l := must(typed.New[string](typed.WithStore(s))).of(t)
 	// One quota, 60 per minute with the default burst (= limit), token bucket.
@@ -550,6 +572,7 @@ func TestLimiterTimeline(t *testing.T) {
 }
 
 func TestOptionsAccessors(t *testing.T) {
+	failAfter(t, callDeadline)
 	s, _ := newStore(t)
 	q := algo.PerDuration(2*time.Minute, 120).WithBurst(150)
 	l := must(typed.New[userID](typed.WithStore(memstore.For[userID](s)), typed.WithAlgorithm(algo.GCRA), typed.WithQuota(q),
@@ -663,6 +686,7 @@ func quotaFuncOf[K comparable](qs ...algo.Quota) func(context.Context, K) ([]alg
 // matching algo.ErrInvalid whose message names the bad value, panics
 // never, and stores nothing.
 func TestInvalid(t *testing.T) {
+	failAfter(t, callDeadline)
 	s, _ := newStore(t)
 	rs := &recStore{s: s}
 	good := must(typed.New[string](typed.WithStore(s))).of(t)
@@ -907,6 +931,7 @@ func TestParseQuotaInvalid(t *testing.T) {
 }
 
 func TestLimitedError(t *testing.T) {
+	failAfter(t, callDeadline)
 	s, _ := newStore(t)
 	l := must(typed.New[string](typed.WithStore(s), typed.WithQuota(algo.PerMin(1)))).of(t)
 	fn := func(context.Context) error { return nil }
@@ -1119,6 +1144,7 @@ func TestDifferentQuotasDoNotShareState(t *testing.T) {
 // their names; the window algorithms ignore the burst, so it does not
 // separate them, while the buckets' burst does.
 func TestIdenticalQuotasShareState(t *testing.T) {
+	failAfter(t, callDeadline)
 	for _, b := range backends(t) {
 		for _, a := range algo.Algorithms {
 			t.Run(b.name+"/"+a.String(), func(t *testing.T) {
@@ -1291,6 +1317,7 @@ func TestQuotasCombinedState(t *testing.T) {
 // quota's part included); Reset forgets every quota of the limiter on the
 // key, and not another limiter's quota on it.
 func TestQuotasDoWrapReset(t *testing.T) {
+	failAfter(t, callDeadline)
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			perMin := algo.PerMin(2).WithName("per-minute")
@@ -1455,6 +1482,7 @@ func TestQuotaFunc(t *testing.T) {
 // TestQuotaFuncError: an error from the quota func fails the call,
 // wrapped (errors.Is finds it), before anything is charged.
 func TestQuotaFuncError(t *testing.T) {
+	failAfter(t, callDeadline)
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			boom := errors.New("plans unavailable")
@@ -1541,6 +1569,7 @@ func TestQuotaFuncCache(t *testing.T) {
 // ErrUnavailable wrapping ctx's error and charges nothing, with one quota
 // or several.
 func TestCancelledCall(t *testing.T) {
+	failAfter(t, callDeadline)
 	for _, b := range backends(t) {
 		for _, qs := range [][]algo.Quota{{algo.PerMin(5)}, {algo.PerMin(5), algo.PerHour(50).WithAlgorithm(algo.GCRA)}} {
 			t.Run(fmt.Sprintf("%s/%d quotas", b.name, len(qs)), func(t *testing.T) {

@@ -73,7 +73,8 @@ var (
 // burst rounded up, at least 1): with the expected number of processes
 // sharing the store, the processes together admit about what the shared
 // store would. Result.Source is FromFallback. The local state starts empty
-// and is forgotten when the store answers again.
+// and is kept until it expires, across outages: a store going down and up
+// again does not hand every client a fresh local allowance.
 func FallBack(instances int) OutagePolicy {
 	return OutagePolicy{mode: fallBack, instances: int64(instances)}
 }

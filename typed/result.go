@@ -39,8 +39,9 @@ type Result struct {
 	// same request.
 	State State
 	// Quota is the quota whose Limit and Remaining State shows: the key's
-	// one quota, or of several the one with the least Remaining (with
-	// FallBack's local store, its scaled copy), with its algorithm and
+	// one quota, or of several the one with the least Remaining (the first
+	// in the limiter's order of those that tie; with FallBack's local
+	// store, its scaled copy), with its algorithm and
 	// name, so a caller can name the limit without Quotas. It points into
 	// the limiter, which never changes it: do not change it either. It is
 	// nil only in a Result that decided nothing.

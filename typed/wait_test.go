@@ -3,6 +3,7 @@ package typed_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,26 @@ import (
 // are exact and nothing really sleeps. The others run on a store with a
 // store.FakeClock, which is a Sleeper: Wait sleeps on the fake clock, and
 // the test moves it once the limiter is asleep (FakeClock.Sleepers).
+
+// bubbleDeadline bounds, in real time, a test in a synctest bubble. Virtual
+// time passes at once there, so a Wait that loops forever (sleeping
+// RetryAfter again and again, or never blocking) would never end on its
+// own: it would run until go test's timeout. Each bubble test takes
+// milliseconds.
+const bubbleDeadline = 10 * time.Second
+
+// inBubble runs f in a synctest bubble, as synctest.Test does, within
+// bubbleDeadline of real time: past it, the test binary panics naming the
+// test, so a Wait that never returns fails in seconds.
+func inBubble(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	name := t.Name()
+	watchdog := time.AfterFunc(bubbleDeadline, func() {
+		panic(fmt.Sprintf("%s: its synctest bubble still runs after %v of real time (a Wait that never returns?)", name, bubbleDeadline))
+	})
+	defer watchdog.Stop()
+	synctest.Test(t, f)
+}
 
 // bubbleStore returns a memory store that reads the bubble's virtual
 // clock. Call it inside the bubble.
@@ -60,7 +81,7 @@ func fill(t *testing.T, l interface {
 func TestWaitSleepsExactlyRetryAfter(t *testing.T) {
 	for _, a := range algo.Algorithms {
 		t.Run(a.String(), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
+			inBubble(t, func(t *testing.T) {
 				// The bubble's clock starts at 2000-01-01T00:00:00Z, on a
 				// window boundary; step off it so windows have an offset.
 				time.Sleep(250 * time.Millisecond)
@@ -87,7 +108,7 @@ func TestWaitSleepsExactlyRetryAfter(t *testing.T) {
 }
 
 func TestWaitExactValues(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		// 10 per second, burst 1: one token every 100ms.
 		l := newBubbleLimiter(t, typed.WithQuota(algo.PerSec(10).WithBurst(1)))
 		// Allowed at once: no sleep.
@@ -108,7 +129,7 @@ func TestWaitExactValues(t *testing.T) {
 			t.Fatalf("Wait(cost 0) took %v", d)
 		}
 	})
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		// A timeout equal to RetryAfter is enough: Wait gives up only when
 		// RetryAfter exceeds the time left.
 		l := newBubbleLimiter(t, typed.WithQuota(algo.PerSec(10).WithBurst(1)), typed.WithTimeout(100*time.Millisecond))
@@ -126,7 +147,7 @@ func TestWaitExactValues(t *testing.T) {
 func TestWaitNever(t *testing.T) {
 	for _, a := range algo.Algorithms {
 		t.Run(a.String(), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
+			inBubble(t, func(t *testing.T) {
 				l := newBubbleLimiter(t, typed.WithAlgorithm(a), typed.WithQuota(algo.PerMin(5).WithBurst(7)))
 				capacity := int64(5)
 				if a.IsBucket() {
@@ -175,26 +196,26 @@ func TestWaitGivesUp(t *testing.T) {
 		}
 	}
 	t.Run("timeout", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
+		inBubble(t, func(t *testing.T) {
 			check(t, newBubbleLimiter(t, q, typed.WithTimeout(99*time.Millisecond)), context.Background())
 		})
 	})
 	t.Run("ctx deadline before timeout", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
+		inBubble(t, func(t *testing.T) {
 			c, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()
 			check(t, newBubbleLimiter(t, q, typed.WithTimeout(time.Second)), c)
 		})
 	})
 	t.Run("timeout before ctx deadline", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
+		inBubble(t, func(t *testing.T) {
 			c, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			check(t, newBubbleLimiter(t, q, typed.WithTimeout(50*time.Millisecond)), c)
 		})
 	})
 	t.Run("ctx deadline only", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
+		inBubble(t, func(t *testing.T) {
 			c, cancel := context.WithTimeout(context.Background(), 99*time.Millisecond)
 			defer cancel()
 			check(t, newBubbleLimiter(t, q), c)
@@ -204,7 +225,7 @@ func TestWaitGivesUp(t *testing.T) {
 		// A done ctx fails the first decision itself (stores check ctx
 		// before anything else): Wait returns at once with the store's
 		// ErrUnavailable wrapping ctx's error, and nothing is charged.
-		synctest.Test(t, func(t *testing.T) {
+		inBubble(t, func(t *testing.T) {
 			c, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 			defer cancel()
 			l := newBubbleLimiter(t, q)
@@ -222,7 +243,7 @@ func TestWaitGivesUp(t *testing.T) {
 		})
 	})
 	t.Run("one deadline across retries", func(t *testing.T) {
-		synctest.Test(t, func(t *testing.T) {
+		inBubble(t, func(t *testing.T) {
 			// 10 per second, burst 2: drained at 0, a Wait for 2 tokens
 			// (RetryAfter 200ms) within a 250ms timeout sleeps 200ms. A
 			// rival takes 1 token at 150ms, so at 200ms the waiter needs
@@ -255,7 +276,7 @@ func TestWaitGivesUp(t *testing.T) {
 // TestWaitCancel: cancelling ctx while Wait sleeps makes it return at
 // once with ctx's error and the last Result.
 func TestWaitCancel(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		l := newBubbleLimiter(t, typed.WithQuota(algo.PerSec(10).WithBurst(1)))
 		fill(t, l, "k", 1)
 		c, cancel := context.WithCancel(context.Background())
@@ -281,7 +302,7 @@ func TestWaitCancel(t *testing.T) {
 			t.Fatalf("Limit after the cancelled Wait = %v, want allowed", r)
 		}
 	})
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		// Cancelled while Do waits: fn does not run, ctx's error comes back.
 		l := newBubbleLimiter(t, typed.WithQuota(algo.PerSec(10).WithBurst(1)), typed.WithTimeout(time.Second))
 		fill(t, l, "k", 1)
@@ -297,7 +318,7 @@ func TestWaitCancel(t *testing.T) {
 // TestWaitNoDeadline: with neither a timeout nor a ctx deadline, Wait
 // waits as long as it takes.
 func TestWaitNoDeadline(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		l := newBubbleLimiter(t, typed.WithQuota(algo.PerHour(1)))
 		fill(t, l, "k", 1)
 		var res typed.Result
@@ -306,7 +327,7 @@ func TestWaitNoDeadline(t *testing.T) {
 			t.Fatalf("Wait = %v, %v after %v; want allowed after 1h", res, err, d)
 		}
 	})
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		// Three waiters on one token every 100ms: passed at 0, 100ms, 200ms.
 		l := newBubbleLimiter(t, typed.WithQuota(algo.PerSec(10).WithBurst(1)))
 		start := time.Now()
@@ -345,7 +366,7 @@ func TestDoWrapWait(t *testing.T) {
 	}
 	for _, name := range []string{"Do", "Wrap", "WrapFunc"} {
 		t.Run(name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
+			inBubble(t, func(t *testing.T) {
 				ran := 0
 				call := calls(newBubbleLimiter(t, q, typed.WithTimeout(time.Second)), &ran)[name]
 				if err := call(); err != nil || ran != 1 {
@@ -356,7 +377,7 @@ func TestDoWrapWait(t *testing.T) {
 					t.Fatalf("with a timeout: %v after %v, ran %d; want it to wait 100ms and run", err, d, ran)
 				}
 			})
-			synctest.Test(t, func(t *testing.T) {
+			inBubble(t, func(t *testing.T) {
 				ran := 0
 				call := calls(newBubbleLimiter(t, q), &ran)[name]
 				if err := call(); err != nil || ran != 1 {
@@ -369,7 +390,7 @@ func TestDoWrapWait(t *testing.T) {
 				}
 				wantLimited(t, "without a timeout", err, denied(st(1, 0, 100*time.Millisecond, 100*time.Millisecond)))
 			})
-			synctest.Test(t, func(t *testing.T) {
+			inBubble(t, func(t *testing.T) {
 				ran := 0
 				call := calls(newBubbleLimiter(t, q, typed.WithTimeout(50*time.Millisecond)), &ran)[name]
 				if err := call(); err != nil || ran != 1 {
@@ -397,7 +418,7 @@ func TestDoWrapWait(t *testing.T) {
 // while calls remain some worker is always waiting, so no slot is
 // wasted: E ≤ (admitted − 100)·T + 1s.
 func TestWaitRetryAsThrottledPy(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		const (
 			calls   = 1000
 			workers = 4
@@ -743,7 +764,7 @@ func TestWaitFakeClockQuotas(t *testing.T) {
 // that does not tell its clock, makes Wait sleep on timers (here in a
 // synctest bubble), with typed keys encoded for a string store too.
 func TestWaitNonSleeperClock(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
 		s := bubbleStore(t)
 		for i, opt := range []typed.Option{typed.WithStore(plainStore[string]{s}), typed.WithStore(&recStore{s: s})} {
 			l := must(typed.New[userID](opt, typed.WithQuota(algo.PerSec(10).WithBurst(1)))).of(t)

@@ -21,15 +21,52 @@ func req[K comparable](key K, cost int64) store.Request[K] {
 	return store.Request[K]{Key: key, Cost: cost}
 }
 
-// batch runs DecideBatch on fresh output slices (each when withEach).
-func batch[K comparable](b store.Batcher[K], c context.Context, ps []*store.Policy, reqs []store.Request[K], withEach bool) ([]algo.Decision, []algo.Decision, []error) {
+// batch runs DecideBatch on fresh output slices (each when withEach),
+// failing t if it panics or hangs.
+func batch[K comparable](t testing.TB, b store.Batcher[K], c context.Context, ps []*store.Policy, reqs []store.Request[K], withEach bool) ([]algo.Decision, []algo.Decision, []error) {
+	t.Helper()
 	out, errs := make([]algo.Decision, len(reqs)), make([]error, len(reqs))
 	var each []algo.Decision
 	if withEach {
 		each = make([]algo.Decision, len(reqs)*len(ps))
 	}
-	b.DecideBatch(c, ps, reqs, out, each, errs)
+	if p := bounded(t, "DecideBatch", func() { b.DecideBatch(c, ps, reqs, out, each, errs) }); p != nil {
+		t.Fatalf("DecideBatch panics: %v", p)
+	}
 	return out, each, errs
+}
+
+// hangAfter is how long, in real time, a test waits for a store call that
+// takes microseconds before it fails the call as hung (a shard lock left
+// held, a loop that never ends): such a bug then fails the test in
+// seconds rather than at go test's timeout.
+const hangAfter = 2 * time.Second
+
+// bounded runs f in its own goroutine and returns what it panicked with,
+// nil if it returned; it fails t at once if f has not returned after
+// hangAfter.
+func bounded(t testing.TB, what string, f func()) any {
+	t.Helper()
+	done := make(chan any, 1)
+	go func() {
+		returned := false
+		defer func() {
+			if returned {
+				done <- nil
+			} else {
+				done <- recover()
+			}
+		}()
+		f()
+		returned = true
+	}()
+	select {
+	case p := <-done:
+		return p
+	case <-time.After(hangAfter):
+		t.Fatalf("%s has not returned after %v: it hangs", what, hangAfter)
+		return nil
+	}
 }
 
 // TestBatchMatchesSequential: a batch decides exactly as its requests
@@ -57,7 +94,7 @@ func TestBatchMatchesSequential(t *testing.T) {
 					reqs[i] = store.Request[string]{Key: fmt.Sprint("k", rng.IntN(6)), Cost: rng.Int64N(5)}
 				}
 				withEach := rng.IntN(4) != 0
-				out, each, errs := batch[string](bs, ctx, ps, reqs, withEach)
+				out, each, errs := batch(t, bs, ctx, ps, reqs, withEach)
 				for i, r := range reqs {
 					if errs[i] != nil {
 						t.Fatalf("round %d request %d: %v", round, i, errs[i])
@@ -86,7 +123,7 @@ func TestBatchOrderWithinKey(t *testing.T) {
 	p := policy(t, algo.FixedWindow, algo.PerMin(5))
 	tbl := For[int](s)
 	reqs := []store.Request[int]{req(1, 3), req(2, 5), req(1, 2), req(3, 1), req(1, 1), req(2, 1), req(1, 0)}
-	out, _, errs := batch[int](tbl, ctx, pols(p), reqs, false)
+	out, _, errs := batch(t, tbl, ctx, pols(p), reqs, false)
 	want := []algo.Decision{
 		{Remaining: 2, ResetAfter: minute},
 		{Remaining: 0, ResetAfter: minute},
@@ -116,7 +153,7 @@ func TestBatchRequestErrors(t *testing.T) {
 	s, _ := newTestStore(t, t2025)
 	ref, _ := newTestStore(t, t2025)
 	for _, withEach := range []bool{true, false} {
-		out, each, errs := batch[string](s, ctx, ps, reqs, withEach)
+		out, each, errs := batch(t, s, ctx, ps, reqs, withEach)
 		for i, r := range reqs {
 			if msg, ok := bad[i]; ok {
 				if !errors.Is(errs[i], algo.ErrInvalid) || !strings.Contains(errs[i].Error(), msg) {
@@ -138,7 +175,7 @@ func TestBatchRequestErrors(t *testing.T) {
 	}
 	// The typed table: the empty string is a key like another.
 	tbl := For[string](s)
-	out, _, errs := batch[string](tbl, ctx, pols(a), []store.Request[string]{req("", 2), req("", -3)}, false)
+	out, _, errs := batch(t, tbl, ctx, pols(a), []store.Request[string]{req("", 2), req("", -3)}, false)
 	if errs[0] != nil || out[0].Remaining != 3 || !errors.Is(errs[1], algo.ErrInvalid) {
 		t.Errorf(`For[string] batch on "": %+v, %v; want the first decided (Remaining 3), the second invalid`, out, errs)
 	}
@@ -173,17 +210,19 @@ func TestBatchSharedInputErrors(t *testing.T) {
 	} {
 		for _, c := range cases {
 			t.Run(fmt.Sprintf("%s/empty_key_at=%d", c.name, slices.IndexFunc(reqs, func(r store.Request[string]) bool { return r.Key == "" })), func(t *testing.T) {
-				s, _ := newTestStore(t, c.now)
 				for _, api := range []struct {
 					name string
-					b    store.Batcher[string]
-				}{{"Store", s}, {"For[string]", For[string](s)}} {
+					b    func(*Store) store.Batcher[string]
+				}{{"Store", func(s *Store) store.Batcher[string] { return s }}, {"For[string]", func(s *Store) store.Batcher[string] { return For[string](s) }}} {
+					// A store per API, so that a batch that fails by
+					// panicking with a shard locked is seen at once.
+					s, _ := newTestStore(t, c.now)
 					out, errs := make([]algo.Decision, len(reqs)), make([]error, len(reqs))
 					var each []algo.Decision
 					if c.each >= 0 {
 						each = make([]algo.Decision, c.each)
 					}
-					if p := catch(func() { api.b.DecideBatch(c.ctx, c.ps, reqs, out, each, errs) }); p != nil {
+					if p := bounded(t, api.name+".DecideBatch", func() { api.b(s).DecideBatch(c.ctx, c.ps, reqs, out, each, errs) }); p != nil {
 						t.Errorf("%s: DecideBatch panics: %v", api.name, p)
 						continue
 					}
@@ -203,9 +242,9 @@ func TestBatchSharedInputErrors(t *testing.T) {
 							t.Errorf("%s request %d failed but got %+v", api.name, i, out[i])
 						}
 					}
-				}
-				if n := entries(s); n != 0 {
-					t.Errorf("Keys = %d after a refused batch, want 0", n)
+					if n := entries(s); n != 0 {
+						t.Errorf("%s: Keys = %d after a refused batch, want 0", api.name, n)
+					}
 				}
 			})
 		}
@@ -277,7 +316,7 @@ func TestBatchCancelledBetweenShards(t *testing.T) {
 				if len(used) < 3 {
 					t.Fatalf("the keys fall in %d shards; the test needs 3", len(used))
 				}
-				out, _, errs := batch(b, &cancelAfter{Context: context.Background(), n: n}, pols(p), reqs, false)
+				out, _, errs := batch(t, b, &cancelAfter{Context: context.Background(), n: n}, pols(p), reqs, false)
 				decidedShards := map[uint64]bool{}
 				charged := map[string]int64{}
 				for i, r := range reqs {
@@ -353,7 +392,8 @@ func TestBatchConcurrent(t *testing.T) {
 				}
 				for range 4 {
 					if g%2 == 0 {
-						out, _, errs := batch[userKey](tbl, ctx, pols(p, q), reqs, true)
+						out, errs := make([]algo.Decision, len(reqs)), make([]error, len(reqs))
+						tbl.DecideBatch(ctx, pols(p, q), reqs, out, make([]algo.Decision, 2*len(reqs)), errs)
 						for i, r := range reqs {
 							if errs[i] != nil {
 								t.Error(errs[i])

@@ -207,3 +207,47 @@ func TestEvictionWithPolicies(t *testing.T) {
 		t.Fatalf("Stats = %+v, want 8 keys, 12 live evictions", st)
 	}
 }
+
+// TestEvictionWeightBeforeExpiry: of the sample, the key that used the
+// least is evicted even when heavier keys expire sooner; expiry only
+// breaks ties of weight, for the key that expires soonest. The shard holds
+// exactly a sample's keys, so every key is in the sample, and each case
+// runs many times, map order being random.
+func TestEvictionWeightBeforeExpiry(t *testing.T) {
+	sec := policy(t, algo.TokenBucket, algo.PerSec(10))    // a token every 100ms
+	hour := policy(t, algo.TokenBucket, algo.PerHour(100)) // a token every 36s
+	for _, tc := range []struct {
+		name   string
+		want   string // the key evicted
+		victim func(s *Store)
+		others func(s *Store, k string)
+	}{
+		{"lightest_expires_last", "light",
+			func(s *Store) { decide(t, s, "light", hour, 1) },      // used 1, back in 36s
+			func(s *Store, k string) { decide(t, s, k, sec, 10) }}, // used 10, back in 1s
+		{"tie_soonest_goes", "soon",
+			func(s *Store) { decide(t, s, "soon", sec, 2) },        // used 2, back in 200ms
+			func(s *Store, k string) { decide(t, s, k, hour, 2) }}, // used 2, back in 72s
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for trial := range 40 {
+				s, _ := newTestStore(t, t2025, WithMaxSize(evictionSample), WithShards(1))
+				for i := range evictionSample - 1 {
+					tc.others(s, fmt.Sprint("other", i))
+				}
+				tc.victim(s)
+				decide(t, s, "new", hour, 1)
+				if st := s.Stats(); st != (Stats{Keys: evictionSample, LiveEvictions: 1}) {
+					t.Fatalf("trial %d: Stats = %+v, want %d keys and 1 live eviction", trial, st, evictionSample)
+				}
+				if _, ok := s.strings.shards[0].m[tc.want]; ok {
+					var kept []string
+					for k := range s.strings.shards[0].m {
+						kept = append(kept, k)
+					}
+					t.Fatalf("trial %d: %s kept (the shard holds %v), want it evicted", trial, tc.want, kept)
+				}
+			}
+		})
+	}
+}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/throttled-go/throttled"
 	"github.com/throttled-go/throttled/httplimit"
+	"github.com/throttled-go/throttled/store"
+	"github.com/throttled-go/throttled/store/memstore"
 )
 
 var algorithms = []throttled.Algorithm{throttled.FixedWindow, throttled.SlidingWindow, throttled.TokenBucket, throttled.LeakingBucket, throttled.GCRA}
@@ -407,6 +409,31 @@ func TestLegacyHeaders(t *testing.T) {
 		t.Errorf("next minute: X-RateLimit %q, want %q", got, "3 2 40")
 	}
 
+	// A tie for the least Remaining: the fields describe one quota, the
+	// first with the least, whose Limit Result.State reports. Token
+	// buckets, "a" 6 a minute and "b" 8 an hour, b charged twice before by
+	// a limiter holding only b (identical quotas share a key's state):
+	// after one request both have 5 left; a's Limit is 6 and its missing
+	// token is back in 10 s (b's three in 1350 s).
+	clk2 := store.NewFakeClock(t0)
+	mem, err := memstore.New(memstore.WithClock(clk2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := throttled.PerHour(8).WithName("b")
+	lb := throttled.MustNew(throttled.WithStore(mem), throttled.WithQuota(b))
+	if _, err := lb.Limit(context.Background(), "ip:127.0.0.1", 2); err != nil {
+		t.Fatal(err)
+	}
+	lab := throttled.MustNew(throttled.WithStore(mem), throttled.WithQuotas(throttled.PerMin(6).WithName("a"), b))
+	rp := get(t, serve(t, mustNew(t, lab, httplimit.WithLegacyHeaders()).Handler(ok)))
+	if got, want := rp.Header.Get("RateLimit"), `"a";r=5;t=10, "b";r=5;t=1350`; got != want {
+		t.Fatalf("tie: RateLimit %q, want %q", got, want)
+	}
+	if got := legacy(rp); got != "6 5 10" {
+		t.Errorf("tie: X-RateLimit %q, want %q (quota a's, the first with the least)", got, "6 5 10")
+	}
+
 	// One quota: its state.
 	l1, _ := memLimiter(t, throttled.WithAlgorithm(throttled.GCRA), throttled.WithQuota(throttled.PerSec(2).WithBurst(4)))
 	url1 := serve(t, mustNew(t, l1, httplimit.WithLegacyHeaders()).Handler(ok))
@@ -436,13 +463,17 @@ func TestQuotaUnit(t *testing.T) {
 // TestQuotaNames: names are escaped as sf-strings; names that cannot be
 // sent, or that two quotas share, are refused by New.
 func TestQuotaNames(t *testing.T) {
-	l, _ := memLimiter(t, throttled.WithQuota(throttled.PerMin(5).WithName(`say "hi" \o/`)))
+	// Printable ASCII is 0x20 (space) to 0x7e (~), both ends allowed.
+	l, _ := memLimiter(t, throttled.WithQuota(throttled.PerMin(5).WithName(`say "hi" \o/ ~`)))
 	rp := get(t, serve(t, mustNew(t, l).Handler(ok)))
-	if got := parseLimit(t, rp.Header)[0].Name; got != `say "hi" \o/` {
+	if got := parseLimit(t, rp.Header)[0].Name; got != `say "hi" \o/ ~` {
 		t.Errorf("name %q", got)
 	}
-	if got := parsePolicy(t, rp.Header)[0].Name; got != `say "hi" \o/` {
+	if got := parsePolicy(t, rp.Header)[0].Name; got != `say "hi" \o/ ~` {
 		t.Errorf("policy name %q", got)
+	}
+	if _, err := httplimit.New(l, httplimit.WithQuotaUnit("~ ~")); err != nil {
+		t.Errorf("quota unit %q: %v", "~ ~", err)
 	}
 	for _, qs := range [][]throttled.Quota{
 		{throttled.PerMin(5).WithName("täglich")},

@@ -425,7 +425,10 @@ func KeyByPattern() KeyFunc {
 			return "", errNoPattern
 		}
 		if i := strings.IndexAny(p, " \t"); i >= 0 {
-			return "route:" + p[:i] + " " + strings.TrimLeft(p[i:], " \t"), nil
+			if i > 0 { // a method, as ServeMux reads it; else none
+				return "route:" + p[:i] + " " + strings.TrimLeft(p[i:], " \t"), nil
+			}
+			p = strings.TrimLeft(p, " \t")
 		}
 		m := r.Method
 		if m == "" || m == http.MethodHead {

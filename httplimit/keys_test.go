@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/throttled-go/throttled"
 	"github.com/throttled-go/throttled/algo"
@@ -50,6 +51,31 @@ func (k *keyLog) at(i int) string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.keys[i]
+}
+
+// keyWithin returns f(r), failing the test at once if f has not returned
+// within a few seconds: a key function parses what clients send, and one
+// that loops on some input would hang a server's request for good, so the
+// tests end such a loop in seconds rather than at the test binary's
+// timeout. The deadline is generous: f takes microseconds.
+func keyWithin(t *testing.T, f httplimit.KeyFunc, r *http.Request) (string, error) {
+	t.Helper()
+	type keyErr struct {
+		key string
+		err error
+	}
+	done := make(chan keyErr, 1)
+	go func() {
+		k, err := f(r)
+		done <- keyErr{k, err}
+	}()
+	select {
+	case ke := <-done:
+		return ke.key, ke.err
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the key function has not returned after 5s on %s %v (RemoteAddr %q)", r.Method, r.Header, r.RemoteAddr)
+		return "", nil
+	}
 }
 
 // mustKeyByIP returns KeyByIP(opts...), failing the test on an error.
@@ -103,6 +129,10 @@ func TestKeyByIP(t *testing.T) {
 		{"XFF mode ignores Forwarded", []httplimit.IPOption{trust}, "10.0.0.1:1", []string{fwd, "for=6.6.6.6", xff, "198.51.100.1"}, "ip:198.51.100.1"},
 		{"IPv4-mapped trusted prefix", []httplimit.IPOption{httplimit.TrustProxies("::ffff:10.0.0.0/104")}, "10.0.0.1:1", []string{xff, "198.51.100.1"}, "ip:198.51.100.1"},
 		{"IPv4-mapped trusted address", []httplimit.IPOption{httplimit.TrustProxies("::ffff:10.0.0.1")}, "10.0.0.1:1", []string{xff, "198.51.100.1"}, "ip:198.51.100.1"},
+		// ::ffff:0.0.0.0/96, the shortest IPv4-mapped prefix accepted, is
+		// 0.0.0.0/0: every IPv4 hop is trusted, so the left-most is the client.
+		{"IPv4-mapped /96 trusts every IPv4 hop", []httplimit.IPOption{httplimit.TrustProxies("::ffff:0.0.0.0/96")}, "203.0.113.9:1", []string{xff, "198.51.100.1, 192.0.2.200"}, "ip:198.51.100.1"},
+		{"IPv4 /32 is the address", []httplimit.IPOption{httplimit.IPv4Prefix(32)}, "203.0.113.7:1", nil, "ip:203.0.113.7"},
 
 		// RFC 7239 Forwarded.
 		{"Forwarded", []httplimit.IPOption{trust, forwarded}, "10.0.0.1:1", []string{fwd, "for=198.51.100.1;proto=http;by=203.0.113.43"}, "ip:198.51.100.1"},
@@ -116,10 +146,15 @@ func TestKeyByIP(t *testing.T) {
 		{"Forwarded empty elements", []httplimit.IPOption{trust, forwarded}, "10.0.0.1:1", []string{fwd, " , for=198.51.100.1 ,, ;; "}, "ip:198.51.100.1"},
 		{"Forwarded unquoted IPv6", []httplimit.IPOption{trust, forwarded}, "10.0.0.1:1", []string{fwd, "for=2001:db8:9::1, for=[2001:db8:8::1]"}, "ip:2001:db8:8::/64"},
 		{"Forwarded bad line not reached", []httplimit.IPOption{trust, forwarded}, "10.0.0.1:1", []string{fwd, `for="broken`, fwd, "for=198.51.100.1"}, "ip:198.51.100.1"},
+		// A quoted string may hold spaces and tabs (qdtext, RFC 9110 §5.6.4);
+		// a token every tchar, '!' and '~' at the ends of the set included.
+		{"Forwarded quoted space and tab", []httplimit.IPOption{trust, forwarded}, "10.0.0.1:1", []string{fwd, "for=198.51.100.1;x=\"a b\tc\""}, "ip:198.51.100.1"},
+		{"Forwarded every tchar", []httplimit.IPOption{trust, forwarded}, "10.0.0.1:1", []string{fwd, "for=198.51.100.1;by=!#$%&'*+-.^_`|~09azAZ;!x~=1"}, "ip:198.51.100.1"},
+		{"Forwarded OWS around pairs", []httplimit.IPOption{trust, forwarded}, "10.0.0.1:1", []string{fwd, "for=6.6.6.6 ; by=x\t,\t for=198.51.100.1 ;\tproto=https ; by=10.0.0.1"}, "ip:198.51.100.1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := mustKeyByIP(t, c.opts...)(request(c.remote, c.hdr...))
+			got, err := keyWithin(t, mustKeyByIP(t, c.opts...), request(c.remote, c.hdr...))
 			if err != nil || got != c.want {
 				t.Errorf("key %q, %v; want %q", got, err, c.want)
 			}
@@ -135,7 +170,7 @@ func TestKeyByIPErrors(t *testing.T) {
 	for _, line := range []string{
 		`for`, `for=`, `for=1.2.3.4 x=y`, `for="abc`, `for="abc\`, "for=\"a\x01\"", `for=1.2.3.4;for=5.6.7.8`, `=x`, `for=a@b`,
 	} {
-		k, err := f(request("10.0.0.1:1", fwd, line))
+		k, err := keyWithin(t, f, request("10.0.0.1:1", fwd, line))
 		if !errors.Is(err, httplimit.ErrBadRequest) || !strings.Contains(err.Error(), "malformed Forwarded header") {
 			t.Errorf("Forwarded %q: key %q, error %v; want ErrBadRequest", line, k, err)
 		}
@@ -362,6 +397,32 @@ func TestKeyByPattern(t *testing.T) {
 	r.Pattern = "POST\t example.com/y"
 	if k, _ := httplimit.KeyByPattern()(r); k != "route:POST example.com/y" {
 		t.Errorf("pattern with a host: key %q", k)
+	}
+}
+
+// TestKeyByPatternNoMethodAfterBlank: http.ServeMux reads a pattern as
+// "[METHOD ][HOST]/[PATH]", where the method ends at the first space or
+// tab, so " /items" (and "\t/items") is a pattern with an empty method:
+// ServeMux routes every method to it. As for "/items", the key then takes
+// the request's method, HEAD counting as GET, and GET and POST have
+// separate budgets.
+func TestKeyByPatternNoMethodAfterBlank(t *testing.T) {
+	for _, pattern := range []string{" /items", "\t /items"} {
+		var keys keyLog
+		mux := http.NewServeMux()
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if _, err := keys.wrap(httplimit.KeyByPattern())(r); err != nil {
+				t.Errorf("%q: %v", r.Pattern, err)
+			}
+		})
+		for _, method := range []string{"GET", "POST", "HEAD"} {
+			mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(method, "/items", nil))
+		}
+		for i, want := range []string{"route:GET /items", "route:POST /items", "route:GET /items"} {
+			if got := keys.at(i); got != want {
+				t.Errorf("pattern %q, request %d: key %q, want %q", pattern, i, got, want)
+			}
+		}
 	}
 }
 

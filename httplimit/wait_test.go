@@ -78,9 +78,36 @@ func TestWaitAdmits(t *testing.T) {
 	}
 }
 
+// TestWaitExactlyTheBound: a retry time equal to the bound does not exceed
+// it: the request waits, and passes when the store's clock gets there.
+func TestWaitExactlyTheBound(t *testing.T) {
+	l, clk := memLimiter(t, throttled.WithAlgorithm(throttled.GCRA), throttled.WithQuota(throttled.PerMin(1)))
+	url := serve(t, mustNew(t, l, httplimit.WithWait(time.Minute)).Handler(ok))
+	if rp := get(t, url); rp.Status != 200 {
+		t.Fatalf("first request: status %d", rp.Status)
+	}
+	ch := async(ctxTimeout(t, 10*time.Second), url) // its retry time is 1 min exactly
+	deadline := time.Now().Add(5 * time.Second)
+	for clk.Sleepers() != 1 {
+		select {
+		case r := <-ch:
+			t.Fatalf("answered without waiting: %v", r)
+		case <-time.After(time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sleepers on the fake clock, want 1", clk.Sleepers())
+		}
+	}
+	clk.Advance(time.Minute)
+	if rp, isReply := (<-ch).(reply); !isReply || rp.Status != 200 {
+		t.Fatalf("after the wait: %+v", rp)
+	}
+}
+
 // TestWaitTooLong: a retry time beyond the bound is denied at once (on
 // the fake clock a wait would never end: the client's 10 s timeout would
-// fail the test), as is a request that can never pass.
+// fail the test), as is a request that can never pass; WithWait(0) is
+// valid and waits for nothing.
 func TestWaitTooLong(t *testing.T) {
 	for _, c := range []struct {
 		quota throttled.Quota
@@ -89,6 +116,7 @@ func TestWaitTooLong(t *testing.T) {
 	}{
 		{throttled.PerSec(1), 999 * time.Millisecond, 1},
 		{throttled.PerHour(1), 30 * time.Minute, 3600},
+		{throttled.PerSec(1), 0, 1}, // WithWait(0), the default: no waiting
 	} {
 		l, clk := memLimiter(t, throttled.WithAlgorithm(throttled.GCRA), throttled.WithQuota(c.quota))
 		url := serve(t, mustNew(t, l, httplimit.WithWait(c.wait), httplimit.WithCost(costHeader)).Handler(ok))

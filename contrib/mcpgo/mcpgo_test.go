@@ -360,6 +360,57 @@ func TestWaitCancelled(t *testing.T) {
 	}
 }
 
+// TestCancelledCallFails: the middleware's own answer (not what a client
+// sees of its own cancellation) to a call whose context is done before
+// the decision, or while it waits, is the context's error: no denial, no
+// outage answer, and the tool does not run.
+func TestCancelledCallFails(t *testing.T) {
+	storeOpt, clock := memStore(t)
+	l := newLimiter(t, storeOpt, typed.WithQuota(algo.PerDuration(10*time.Second, 1)))
+	mw, err := mcpgo.ToolMiddleware(l, mcpgo.WithKey(), mcpgo.WithWait(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs atomic.Int64
+	h := mw(func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		runs.Add(1)
+		return mcp.NewToolResultText("ran"), nil
+	})
+	var req mcp.CallToolRequest
+	req.Params.Name = "echo"
+	done, cancel := context.WithCancel(ctxFor(t))
+	cancel()
+	if res, err := h(done, req); res != nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("a call with a done context: %+v, %v; want no result and context.Canceled", res, err)
+	}
+	if res, err := h(ctxFor(t), req); err != nil || res.IsError || runs.Load() != 1 {
+		t.Fatalf("first call: %+v, %v, %d runs; want it run", res, err, runs.Load())
+	}
+	ctx, cancel := context.WithCancel(ctxFor(t))
+	type answer struct {
+		res *mcp.CallToolResult
+		err error
+	}
+	answers := make(chan answer, 1)
+	go func() {
+		res, err := h(ctx, req) // waits 10 s on the fake clock
+		answers <- answer{res, err}
+	}()
+	eventually(t, "the call to wait", func() bool { return clock.Sleepers() == 1 })
+	cancel()
+	select {
+	case a := <-answers:
+		if a.res != nil || !errors.Is(a.err, context.Canceled) {
+			t.Fatalf("a call cancelled while waiting: %+v, %v; want no result and context.Canceled", a.res, a.err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("a call cancelled while waiting has not returned")
+	}
+	if runs.Load() != 1 {
+		t.Fatalf("%d runs: a cancelled call ran", runs.Load())
+	}
+}
+
 // TestWaitBoundRunsOut: a call waiting on a clock that does not move (a
 // fake one here) is decided once more when WithWait's bound runs out in
 // real time, and denied.

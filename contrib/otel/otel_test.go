@@ -3,6 +3,7 @@ package throttledotel_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -179,6 +180,73 @@ func TestHookReturnsNextUnchanged(t *testing.T) {
 		}
 		clock.Advance(300 * time.Millisecond)
 	}
+}
+
+// TestBindingQuotaTies: throttled.quota (and throttled.algorithm) name
+// the first quota on a tie: of the quotas with the least Remaining for an
+// allowed request, as Result.State does, and of those with the greatest
+// RetryAfter for a denial.
+func TestBindingQuotaTies(t *testing.T) {
+	r, mp := newReader(t)
+	clock := store.NewFakeClock(fakeStart) // a whole minute
+	mem, err := memstore.New(memstore.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook, err := throttledotel.NewHook[string](throttledotel.WithMeterProvider(mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// After one request both have 0 left, and a second one would pass in
+	// 60 s under each: the window ends then, and the bucket's token is back.
+	window := algo.PerMin(1).WithName("window").WithAlgorithm(algo.FixedWindow)
+	bucket := algo.PerMin(1).WithName("bucket").WithAlgorithm(algo.TokenBucket)
+	l, err := typed.New[string](typed.WithStore[string](mem), typed.WithQuotas(window, bucket), typed.WithHooks(hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed, err := l.Limit(testCtx(t), "k", 1)
+	if err != nil || allowed.Limited || allowed.Quota.Name != "window" {
+		t.Fatalf("first request: %v, %v; want allowed, bound by window (the first of two with 0 left)", allowed, err)
+	}
+	denied, err := l.Limit(testCtx(t), "k", 1)
+	if err != nil || !denied.Limited || denied.Quotas[0].State.RetryAfter != time.Minute || denied.Quotas[1].State.RetryAfter != time.Minute {
+		t.Fatalf("second request: %v, %v; want denied by both, each for 1 min", denied, err)
+	}
+	base := []string{"throttled.store=memory", "throttled.source=store", "throttled.operation=limit", "throttled.quota=window", "throttled.algorithm=fixed_window"}
+	with := func(kv ...string) string { return a(append(append([]string(nil), base...), kv...)...) }
+	equal(t, throttledotel.MetricRequests, collect(t, r).sum(t, throttledotel.MetricRequests, "{request}"), map[string]int64{
+		with("throttled.result=allowed"): 1,
+		with("throttled.result=denied"):  1,
+	})
+}
+
+// TestHookWithoutQuotas: the Hook called directly, as by a limiter of
+// another make, with a Call that holds no quota records neither
+// throttled.quota nor throttled.algorithm, for a decision or an error.
+func TestHookWithoutQuotas(t *testing.T) {
+	r, mp := newReader(t)
+	in, err := throttledotel.New[string](throttledotel.WithMeterProvider(mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	decided := typed.Result{State: typed.State{Limit: 5, Remaining: 4}}
+	errDown := fmt.Errorf("%w: down", store.ErrUnavailable)
+	for _, c := range []struct {
+		res typed.Result
+		err error
+	}{{decided, nil}, {typed.Result{}, errDown}} {
+		next := func(context.Context) (typed.Result, error) { return c.res, c.err }
+		res, err := in.Hook(testCtx(t), &typed.Call[string]{Key: "k", Cost: 1, Store: "custom"}, next)
+		if res.String() != c.res.String() || err != c.err {
+			t.Fatalf("Hook returned %v, %v; want next's %v, %v", res, err, c.res, c.err)
+		}
+	}
+	equal(t, throttledotel.MetricRequests, collect(t, r).sum(t, throttledotel.MetricRequests, "{request}"), map[string]int64{
+		a("throttled.store=custom", "throttled.operation=limit", "throttled.result=allowed", "throttled.source=store"): 1,
+		a("throttled.store=custom", "throttled.operation=limit", "throttled.result=error", "error.type=unavailable"):   1,
+	})
 }
 
 // TestKeyAttribute: the key appears only through WithKeyAttribute, and

@@ -19,6 +19,39 @@ import (
 	"github.com/throttled-go/throttled/store"
 )
 
+// TestKeySlot checks keySlot against the slots a Redis 7 Cluster node
+// gives (CLUSTER KEYSLOT) for the hash-tag cases of the Cluster
+// specification: a tag is the text between the first '{' and the next '}'
+// when it is not empty, wherever the '{' is; otherwise the whole key is
+// hashed. TestAwkwardKeys compares keySlot with a live cluster on the keys
+// the store writes, which always begin with the prefix.
+func TestKeySlot(t *testing.T) {
+	for _, c := range []struct {
+		key  string
+		slot uint16
+	}{
+		{"", 0},
+		{"123456789", 12739}, // CRC16/XMODEM of "123456789" is 0x31C3
+		{"{user1000}.following", 3443},
+		{"{user1000}.followers", 3443},
+		{"foo{}{bar}", 8363},    // empty first tag: the whole key
+		{"{}", 15257},           // likewise
+		{"x{}", 2608},           // likewise
+		{"{}x{y}", 2166},        // only the first '{' counts
+		{"foo{{bar}}zap", 4015}, // the tag is "{bar"
+		{"foo{bar}{zap}", 5061}, // the tag is "bar"
+		{"a{b}", 3300},
+		{"{{}}", 4092}, // the tag is "{"
+		{"{", 4092},    // no '}': the whole key
+		{"}", 12090},
+		{"{a", 10276},
+	} {
+		if got := keySlot(c.key); got != c.slot {
+			t.Errorf("keySlot(%q) = %d, want %d", c.key, got, c.slot)
+		}
+	}
+}
+
 // clusterNodeOf returns the index of the harness node owning key's slot.
 func clusterNodeOf(t testing.TB, cl *redistest.ClusterServer, key string) (slot, node int) {
 	t.Helper()

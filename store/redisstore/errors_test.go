@@ -242,6 +242,8 @@ func TestNewInvalid(t *testing.T) {
 		{time.Nanosecond, 1},
 		{time.Millisecond, 1},
 		{time.Millisecond + time.Nanosecond, 2},
+		{1500 * time.Microsecond, 2},
+		{250 * time.Millisecond, 250},
 		{time.Hour - time.Nanosecond, 3_600_000},
 		{time.Hour, 3_600_000},
 	} {
@@ -249,6 +251,11 @@ func TestNewInvalid(t *testing.T) {
 		s, err := New(c, WithTTLSlack(tc.d), WithClock(store.NewFakeClock(t0+15_000_000)))
 		if err != nil {
 			t.Fatalf("WithTTLSlack(%v): %v", tc.d, err)
+		}
+		// What the script is given; the PTTL below can only bound it
+		// within the second the server's clock runs meanwhile.
+		if s.slack != tc.wantMS {
+			t.Errorf("WithTTLSlack(%v): slack %dms, want %dms", tc.d, s.slack, tc.wantMS)
 		}
 		if d := decide(t, s, "slack", p, 1); d.ResetAfter != 45_000_000 {
 			t.Fatalf("ResetAfter %d, want 45s", d.ResetAfter)
@@ -425,20 +432,23 @@ func TestFromURLInvalid(t *testing.T) {
 		}
 	}
 
-	// A password never shows in an error message.
-	for _, url := range []string{
-		"redis://user:s3cret@127.0.0.1:abc/0",
-		"redis://:s3cret@[::1/0",
-		"redis://user:s3cret@127.0.0.1:6379/notadb",
-		"unix://user:s3cret@/tmp/nowhere.sock?db=x",
+	// A password never shows in an error message: the URL is named with
+	// everything between the scheme and the last '@' redacted.
+	for _, c := range []struct{ url, redacted string }{
+		{"redis://user:s3cret@127.0.0.1:abc/0", "redis://***@127.0.0.1:abc/0"},
+		{"redis://:s3cret@[::1/0", "redis://***@[::1/0"},
+		{"redis://user:s3cret@127.0.0.1:6379/notadb", "redis://***@127.0.0.1:6379/notadb"},
+		{"unix://user:s3cret@/tmp/nowhere.sock?db=x", "unix://***@/tmp/nowhere.sock?db=x"},
+		{"redis://user:s3@cret@127.0.0.1:abc/0", "redis://***@127.0.0.1:abc/0"}, // an '@' in the password
+		{"://user:s3cret@127.0.0.1:6379/0", "://***@127.0.0.1:6379/0"},          // no scheme
 	} {
-		_, err := FromURL(url)
+		_, err := FromURL(c.url)
 		wantInvalid(t, "FromURL with a password", err)
-		if strings.Contains(err.Error(), "s3cret") {
-			t.Errorf("FromURL(%q): the message reveals the password: %q", url, err)
+		if strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "cret@") {
+			t.Errorf("FromURL(%q): the message reveals the password: %q", c.url, err)
 		}
-		if !strings.Contains(err.Error(), "***@") {
-			t.Errorf("FromURL(%q): %q does not name the (redacted) URL", url, err)
+		if !strings.Contains(err.Error(), strconv.Quote(c.redacted)) {
+			t.Errorf("FromURL(%q): %q does not name the URL as %q", c.url, err, c.redacted)
 		}
 	}
 
@@ -475,6 +485,55 @@ func TestUnreachable(t *testing.T) {
 		}
 		if d := time.Since(start); d > 10*time.Second {
 			t.Errorf("FromURL(%q) took %v to fail", url, d)
+		}
+	}
+}
+
+// TestFromURLHungServer checks that FromURL gives up on a server that
+// accepts connections but answers nothing (SIGSTOP) within about the call
+// timeout, not rueidis's 5 s default, that a call timeout under 100 ms
+// still gives the connection 100 ms, so that a tiny timeout does not fail
+// every dial on a slow network, and that without a call timeout
+// (WithTimeout(0)) rueidis's defaults apply. It runs in parallel: it spends
+// its 5 s waiting.
+func TestFromURLHungServer(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Standalone(t)
+	srv.Pause(t)
+	t.Cleanup(func() { srv.Resume(t) })
+	for _, c := range []struct {
+		opts     []Option
+		min, max time.Duration
+	}{
+		{nil, DefaultTimeout, 3 * time.Second},
+		{[]Option{WithTimeout(time.Microsecond)}, 100 * time.Millisecond, 3 * time.Second},
+		// No call timeout: rueidis's own 5 s bound the handshake.
+		{[]Option{WithTimeout(0)}, 4 * time.Second, 30 * time.Second},
+	} {
+		type result struct {
+			s   *Store
+			err error
+		}
+		done := make(chan result, 1)
+		start := time.Now()
+		go func() {
+			s, err := FromURL(srv.URL(), c.opts...)
+			done <- result{s, err}
+		}()
+		var r result
+		select {
+		case r = <-done:
+		case <-time.After(c.max):
+			t.Fatalf("FromURL with %d options on a hung server has not failed after %v", len(c.opts), c.max)
+		}
+		took := time.Since(start)
+		if r.s != nil {
+			r.s.Close()
+			t.Fatalf("FromURL on a hung server returned a store")
+		}
+		wantUnavailable(t, "FromURL on a hung server", r.err)
+		if took < c.min {
+			t.Errorf("FromURL with %d options on a hung server failed after %v, want at least %v", len(c.opts), took, c.min)
 		}
 	}
 }
@@ -734,6 +793,7 @@ func TestDecodeReply(t *testing.T) {
 		{"return struct.pack('<dddddd', 0, 0, 1, 0, -1, 7)", algo.Decision{Limited: true, RetryAfter: never, ResetAfter: 7}},
 		{"return struct.pack('<dddddd', 0, 0, 1, 3, 250, 4503599627370496)", algo.Decision{Limited: true, Remaining: 3, RetryAfter: 250, ResetAfter: 1 << 52}},
 		{"return struct.pack('<dddddd', 0, 0, 0, 9007199254740992, 0, 9007199254740992)", algo.Decision{Remaining: 1 << 53, ResetAfter: 1 << 53}},
+		{"return struct.pack('<dddddd', 0, 0, 0, 0, -9007199254740992, 0)", algo.Decision{RetryAfter: -1 << 53}}, // ±2^53 are the bounds
 	} {
 		got := decodeOne(evalReply(t, c, tc.body), "k")
 		if got.err != nil || got.reqErr != nil || got.d != tc.want {
@@ -794,8 +854,8 @@ func TestDecodeReply(t *testing.T) {
 	} {
 		got := decodeOne(evalReply(t, c, body), rk)
 		wantScript(t, body, got.err)
-		if !strings.Contains(got.err.Error(), rk) {
-			t.Errorf("%s: %q does not name the key", body, got.err)
+		if !strings.Contains(got.err.Error(), rk) || strings.Contains(got.err.Error(), " more") {
+			t.Errorf("%s: %q does not name the key, and only it", body, got.err)
 		}
 		if got.reqErr != nil {
 			t.Errorf("%s: a request error %v besides the call's", body, got.reqErr)
@@ -839,6 +899,21 @@ func TestDecodeReplyMany(t *testing.T) {
 		wantScript(t, body, err)
 		if err != nil && !strings.Contains(err.Error(), "r1p1 and 3 more") {
 			t.Errorf("%s: %q does not name the call's keys", body, err)
+		}
+	}
+
+	// A reply of the wrong form says what the call wants: 2 requests of 2
+	// policies, (2 + 4·2)·2 = 20 float64s.
+	for body, want := range map[string]string{
+		"return struct.pack('<dddddddddd', 0, 0, 0, 1, 2, 3, 0, 1, 2, 3)": "reply is not a string of 20 float64s",
+		"return nil": "reply is nil, want a string of 20 float64s",
+		// limited of the second request's second policy: float64 10 + 2 + 4.
+		"return struct.pack('<dddddddddd', 0, 0, 0, 1, 2, 3, 0, 1, 2, 3) .. struct.pack('<dddddddddd', 0, 0, 0, 1, 2, 3, 2, 1, 2, 3)": "reply field 16 (limited) is 2, want 0 or 1",
+	} {
+		err := decodeReply(evalReply(t, c, body), keys[:4], 2, ds[:4], errs[:2])
+		wantScript(t, body, err)
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %q does not say %q", body, err, want)
 		}
 	}
 }

@@ -765,6 +765,58 @@ func TestBatchServerTime(t *testing.T) {
 	}
 }
 
+// TestBatchCallsOf256Keys checks that a big batch on a standalone server
+// goes out as few script calls as it can, each of at most 256 keys (256,
+// 128 and 85 requests a call under one, two and three policies), and that
+// every request is decided, in order, whatever call carries it.
+func TestBatchCallsOf256Keys(t *testing.T) {
+	srv := redistest.Standalone(t)
+	s := mustNew(t, newClient(t, srv.Addr()), WithClock(clock.NewFake(t0)))
+	all := []*store.Policy{
+		pol(t, algo.FixedWindow, algo.PerHour(1000)),
+		pol(t, algo.SlidingWindow, algo.PerDay(2000)),
+		pol(t, algo.TokenBucket, algo.PerMin(3000)),
+	}
+	decide(t, s, "warm", all[0], 0) // loads the script: no EVAL below
+	for _, c := range []struct {
+		npol, nreq int
+		calls      int64
+	}{
+		{1, 256, 1}, {1, 257, 2}, {1, 600, 3},
+		{2, 128, 1}, {2, 129, 2}, {2, 300, 3},
+		{3, 85, 1}, {3, 86, 2}, {3, 200, 3},
+	} {
+		srv.Do(t, "FLUSHALL")
+		ps := all[:c.npol]
+		reqs := make([]store.Request[string], c.nreq)
+		for i := range reqs {
+			reqs[i] = store.Request[string]{Key: "k" + strconv.Itoa(i%37), Cost: 1}
+		}
+		out, each, errs := make([]algo.Decision, c.nreq), make([]algo.Decision, c.nreq*c.npol), make([]error, c.nreq)
+		before := commandStats(t, srv)
+		s.DecideBatch(context.Background(), ps, reqs, out, each, errs)
+		if delta := statsDelta(before, commandStats(t, srv)); delta["evalsha"] != c.calls || delta["eval"] != 0 {
+			t.Errorf("%d requests under %d policies: %d EVALSHA (and %d EVAL), want %d", c.nreq, c.npol, delta["evalsha"], delta["eval"], c.calls)
+		}
+		seen := map[string]int64{}
+		for i, r := range reqs {
+			if errs[i] != nil {
+				t.Fatalf("%d requests under %d policies: request %d: %v", c.nreq, c.npol, i, errs[i])
+			}
+			seen[r.Key]++
+			mine := each[i*c.npol : (i+1)*c.npol]
+			for j, p := range ps {
+				if mine[j].Limited || mine[j].Remaining != p.Max()-seen[r.Key] {
+					t.Fatalf("%d requests under %d policies: request %d (%s) under %s: %+v, want allowed with Remaining %d", c.nreq, c.npol, i, r.Key, p, mine[j], p.Max()-seen[r.Key])
+				}
+			}
+			if want := combine(mine); out[i] != want {
+				t.Fatalf("%d requests under %d policies: request %d: %+v, want the combination %+v", c.nreq, c.npol, i, out[i], want)
+			}
+		}
+	}
+}
+
 // commandStats returns the calls of every command in INFO commandstats.
 func commandStats(t testing.TB, srv *redistest.Server) map[string]int64 {
 	t.Helper()

@@ -65,6 +65,9 @@ var parseGood = []struct {
 	{"1/1µs", PerDuration(time.Microsecond, 1)}, // syntax only: Compile refuses it
 	{"1/36500d", PerDuration(time.Duration(century)*usPeriod, 1)},
 	{"9223372036854775807/s", PerSec(1<<63 - 1)},
+	// The longest period of whole seconds time.Duration holds: ⌊(2^63−1)/10^9⌋ s.
+	{"1/9223372036s", PerDuration(9223372036*time.Second, 1)},
+	{"1/153722867 minutes", PerDuration(153722867*time.Minute, 1)},
 }
 
 func TestParseQuota(t *testing.T) {
@@ -121,6 +124,8 @@ var parseBad = []struct {
 	{"1/99999999999999999999s", `period count "99999999999999999999" overflows int64`},
 	{"1/1000000w", `period "1000000w" overflows time.Duration (at most about 292 years)`},
 	{"1/1000000 weeks", `period "1000000 weeks" overflows time.Duration (at most about 292 years)`},
+	{"1/9223372037s", `period "9223372037s" overflows time.Duration (at most about 292 years)`},
+	{"1/153722868 minutes", `period "153722868 minutes" overflows time.Duration (at most about 292 years)`},
 	{"100/-1s", `period "-1s" must be positive`},
 	{"100/0ms", `period "0ms" must be positive`},
 	{"100/1.5", `bad period "1.5" (want [<n>] <unit> such as "10m" or "10 minutes", or a Go duration such as "1.5s")`},

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/*/golden")
@@ -21,7 +22,20 @@ func runGenerate(t *testing.T, root, algoDir string) (map[string][]byte, error) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, genErr := generate(root, algoDir)
+	// generate runs in a goroutine of its own, watched: a generator that
+	// loops for ever fails its test in 20s, not at go test's timeout.
+	var out map[string][]byte
+	var genErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		out, genErr = generate(root, algoDir)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("generate(%q, %q) still running after 20s", root, algoDir)
+	}
 	after, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)

@@ -453,6 +453,133 @@ func XStep(s Meter, q Params, now, cost int64) (Meter, Decision) { // ERROR
 	return s, Decision{}
 }
 `, "field Meter.Key has type string: state fields must be int64 and decision fields int64 or bool"},
+	{"state that is not a struct", `package p
+
+type Level int64
+
+//throttled:init
+func XInit(q Params, now int64) Level {
+	return Level(now)
+}
+
+//throttled:step
+func XStep(s Level, q Params, now, cost int64) (Level, Decision) { // ERROR
+	return s, Decision{}
+}
+`, "signature must be func XStep(s XState, q Params, now, cost int64) (XState, Decision)"},
+	{"flattened parameter fields sharing a name", `package p
+
+type Meter struct {
+	Last     int64
+	N_Period int64
+}
+
+//throttled:init
+func XInit(q Params, now int64) Meter {
+	return Meter{Last: now}
+}
+
+//throttled:step
+func XStep(s Meter, s_N Params, now, cost int64) (Meter, Decision) { // ERROR
+	return Meter{Last: now, N_Period: s_N.Period}, Decision{}
+}
+`, "name s_N.Period is not allowed: its Lua name s_N_Period is also that of s.N_Period"},
+	{"assignment to a parenthesized name", stepWith(`	n := s.N
+	(n) = cost // ERROR
+	return State{Last: now, N: n}, Decision{}
+`), "assignment to ParenExpr is not allowed"},
+	{"assignment to a parenthesized parameter field", stepWith(`	(s).N = cost // ERROR
+	return s, Decision{}
+`), "(s).N: only fields of struct parameters may be selected"},
+	{"two names from one call", stepWith(`	a, b := two(cost) // ERROR
+	return State{Last: a, N: b}, Decision{}
+`) + `
+func two(x int64) (int64, int64) { return x, x }
+`, "assignment must have as many values as names"},
+	{"refused value of +=", stepWith(`	n := s.N
+	n += s.N % 2 // ERROR
+	return State{Last: now, N: n}, Decision{}
+`), "operator % is not allowed"},
+	{"refused left operand", stepWith(`	n := s.N%2 + cost // ERROR
+	return State{Last: now, N: n}, Decision{}
+`), "operator % is not allowed"},
+	{"refused operand of unary minus", stepWith(`	n := -(s.N % 2) // ERROR
+	return State{Last: now, N: n}, Decision{}
+`), "operator % is not allowed"},
+	{"refused argument of a helper", stepWith(`	n := max(s.N%2, cost) // ERROR
+	return State{Last: now, N: n}, Decision{}
+`), "operator % is not allowed"},
+	{"refused condition", stepWith(`	if s.N%2 == 0 { // ERROR
+		return s, Decision{Limited: true}
+	}
+	return s, Decision{}
+`), "operator % is not allowed"},
+	{"refused statement in else", stepWith(`	if cost > q.Limit {
+		return s, Decision{Limited: true}
+	} else {
+		n := s.N % 2 // ERROR
+		return State{Last: now, N: n}, Decision{}
+	}
+`), "operator % is not allowed"},
+	{"refused field of a returned literal", stepWith(`	return State{Last: now, N: s.N % 2}, Decision{} // ERROR
+`), "operator % is not allowed"},
+	{"index expression", stepWith(`	n := [2]int64{s.N, cost}[1] // ERROR
+	return State{Last: now, N: n}, Decision{}
+`), "IndexExpr is not allowed in a step function"},
+	{"algorithm without a code", `package p
+
+//throttled:init
+func YInit(q Params, now int64) State {
+	return State{Last: now}
+}
+
+//throttled:step
+func YStep(s State, q Params, now, cost int64) (State, Decision) { // ERROR
+	return s, Decision{}
+}
+`, "algorithm Y needs an integer constant Y: its code in the Redis script"},
+	{"algorithm code that is a string", `package p
+
+const Y = "y"
+
+//throttled:init
+func YInit(q Params, now int64) State {
+	return State{Last: now}
+}
+
+//throttled:step
+func YStep(s State, q Params, now, cost int64) (State, Decision) { // ERROR
+	return s, Decision{}
+}
+`, "algorithm Y needs an integer constant Y: its code in the Redis script"},
+	{"algorithm code 0", `package p
+
+const Y = 0 // ERROR
+
+//throttled:init
+func YInit(q Params, now int64) State {
+	return State{Last: now}
+}
+
+//throttled:step
+func YStep(s State, q Params, now, cost int64) (State, Decision) {
+	return s, Decision{}
+}
+`, "constant Y = 0: an algorithm's code must be 1 to 255"},
+	{"algorithm code 256", `package p
+
+const Y = 256 // ERROR
+
+//throttled:init
+func YInit(q Params, now int64) State {
+	return State{Last: now}
+}
+
+//throttled:step
+func YStep(s State, q Params, now, cost int64) (State, Decision) {
+	return s, Decision{}
+}
+`, "constant Y = 256: an algorithm's code must be 1 to 255"},
 	{"decision without ResetAfter", `package p
 
 type Verdict struct {

@@ -22,6 +22,7 @@ fi
 default_packages=(
 	.:algo .:async .:internal/clock .:internal/storeutil .:store .:store/memstore
 	.:store/redisstore .:typed .:. .:httplimit .:gen
+	.:internal/redistest .:cmd/throttled-bench .:cmd/throttled-charts
 	contrib/otel:. contrib/mcpsdk:. contrib/mcpgo:.
 )
 read -r -a packages <<<"${PACKAGES:-${default_packages[*]}}"

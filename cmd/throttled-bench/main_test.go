@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/throttled-go/throttled/internal/redistest"
 )
@@ -19,7 +21,9 @@ var tiny = []string{"-n", "200", "-redis-n", "40", "-keys", "30", "-goroutines",
 func runBench(t *testing.T, args ...string) (stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	if err := run(append(append([]string(nil), tiny...), args...), &out, &errb); err != nil {
+	var err error
+	within(t, 20*time.Second, func() { err = run(append(append([]string(nil), tiny...), args...), &out, &errb) })
+	if err != nil {
 		t.Fatalf("run %q: %v\nstderr:\n%s", args, err, errb.String())
 	}
 	return out.String(), errb.String()
@@ -200,20 +204,42 @@ func TestRedis(t *testing.T) {
 	if len(r.Server) != len(rows()) {
 		t.Fatalf("server stats %+v, want one per row", r.Server)
 	}
+	// Each row's two cells make (redis-n + warm-up of redis-n/10) calls a
+	// pass; the µs per call is the total µs over the total calls (INFO
+	// reports whole µs, so their product is whole); the script's first use
+	// on this fresh server, by the first algorithm row, falls back to EVAL.
+	calls := int64(2 * (40 + 4) * 2)
 	for i, st := range r.Server {
 		wantCmd := "evalsha"
 		if rows()[i] == rowBaseline {
 			wantCmd = "incrby"
 		}
-		if st.Row != rows()[i] || st.Command != wantCmd || st.Calls <= 0 || st.USecPerCall <= 0 {
-			t.Errorf("server stat %+v, want row %s, command %s and some calls", st, rows()[i], wantCmd)
+		if st.Row != rows()[i] || st.Command != wantCmd || st.Calls < calls || st.USecPerCall <= 0 || st.USecPerCall > 5000 {
+			t.Errorf("server stat %+v, want row %s, command %s, %d calls and a time per call", st, rows()[i], wantCmd, calls)
+		}
+		if total := st.USecPerCall * float64(st.Calls); math.Abs(total-math.Round(total)) > 1e-6 {
+			t.Errorf("server stat %+v: %v µs in all, want whole µs over the calls", st, total)
+		}
+		if wantEval := i == 1; (st.EvalCalls > 0) != wantEval {
+			t.Errorf("server stat %+v: EVAL calls, want some only for the first algorithm row", st)
+		}
+	}
+	if st := r.Server[0]; st.Calls != calls {
+		t.Errorf("baseline server stat %+v, want exactly %d INCRBY calls", st, calls)
+	}
+	for _, c := range r.Cells {
+		if want := map[bool]int64{false: 200, true: 40}[strings.HasPrefix(c.Column, "redis_")]; c.Ops != want {
+			t.Errorf("cell %s/%s/%s timed %d ops, want %d", c.Table, c.Column, c.Row, c.Ops, want)
 		}
 	}
 	if got := srv.Do(t, "DBSIZE"); got != "0" {
 		t.Errorf("DBSIZE after the run = %s, want 0 (the keys are deleted)", got)
 	}
 
-	out, _ := runBench(t, "-redis", srv.URL())
+	out, progress := runBench(t, "-redis", srv.URL())
+	if !strings.Contains(progress, "[56/56] pass 1/1") {
+		t.Errorf("progress does not count to 56 cells (44 in memory, 12 on Redis):\n%s", progress)
+	}
 	checkTable(t, out, "#### One key", "In-Memory (serial)", "In-Memory (3 goroutines)",
 		"Redis (serial)", "Redis (3 goroutines)", "Redis server µs/call")
 	if !strings.Contains(out, "**Redis**: "+r.Env.Redis) {

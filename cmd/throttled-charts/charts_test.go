@@ -34,6 +34,21 @@ func moduleRoot(t *testing.T) string {
 	return root
 }
 
+// TestCeilTo runs first (an arithmetic slip in ceilTo would make the
+// charts' window-edge loop run for ever): the first multiple of step at or
+// after t.
+func TestCeilTo(t *testing.T) {
+	for _, tc := range []struct{ t, step, want int64 }{
+		{0, 5, 0}, {1, 5, 5}, {4, 5, 5}, {5, 5, 5}, {6, 5, 10},
+		{start, sec, start}, {start + 1, sec, start + sec}, {start - 1, sec, start},
+		{7, 1, 7},
+	} {
+		if got := ceilTo(tc.t, tc.step); got != tc.want {
+			t.Fatalf("ceilTo(%d, %d) = %d, want %d", tc.t, tc.step, got, tc.want)
+		}
+	}
+}
+
 // TestChartsFresh fails when a checked-in chart differs from what the
 // current step functions and peers.json draw, so a change to an algorithm
 // without regenerating the pictures fails `go test ./...`.

@@ -114,7 +114,7 @@ func TestNumbers(t *testing.T) {
 	}{
 		{num(1.25), "1.2"}, {num(-0.01), "0"}, {num(3), "3"}, {num(120.06), "120.1"},
 		{seconds(250 * ms), "0.25"}, {seconds(sec), "1"}, {seconds(0), "0"},
-		{micros(sec), "1 s"}, {micros(20 * ms), "20 ms"}, {micros(950_001), "950.001 ms"}, {micros(1), "1 µs"}, {micros(1_001), "1.001 ms"},
+		{micros(sec), "1 s"}, {micros(20 * ms), "20 ms"}, {micros(950_001), "950.001 ms"}, {micros(1), "1 µs"}, {micros(999), "999 µs"}, {micros(ms), "1 ms"}, {micros(1_001), "1.001 ms"},
 		{esc(`a<b & "c"`), "a&lt;b &amp; &quot;c&quot;"},
 	} {
 		if tc.got != tc.want {

@@ -180,6 +180,10 @@ func FallBack(instances int) OutagePolicy { return typed.FallBack(instances) }
 // unavailable (default FailClosed).
 func WithOutagePolicy(p OutagePolicy) Option { return typed.WithOutagePolicy(p) }
 
+// WithDenyCache denies a key again from memory, for up to max, while the
+// store's last denial of it holds (default off); see typed.WithDenyCache.
+func WithDenyCache(max time.Duration) Option { return typed.WithDenyCache(max) }
+
 // Source says what decided a request: Result.Source.
 type Source = typed.Source
 
@@ -189,3 +193,7 @@ const (
 	FromFallback = typed.FromFallback // FallBack's local store, the store being down
 	FromFailOpen = typed.FromFailOpen // FailOpen, the store being down
 )
+
+// FromDenyCache: the deny cache decided, from an earlier denial of the
+// store's (WithDenyCache).
+const FromDenyCache = typed.FromDenyCache

@@ -150,12 +150,16 @@ func (l *Limiter[K]) decideAll(ctx context.Context, set *policySet, reqs []Reque
 	}
 	srcs := make([]Source, len(reqs))
 	down := l.outage != nil && l.outage.breaker.open.Load()
+	dp := l.denies.probe()
 	storeutil.Subset(reqs, out, each, n, errs, func(i int) error {
 		if err := l.checkKey(reqs[i].Key); err != nil {
 			return err
 		}
 		if err := storeutil.CheckCost(reqs[i].Cost); err != nil {
 			return err
+		}
+		if l.denies.denyCachedIn(reqs[i], set, dp, &results[i]) { // a cached denial stands in an outage too
+			return errDenyCached
 		}
 		if down { // the circuit is open: the outage policy decides
 			return errCircuitOpen
@@ -190,6 +194,7 @@ func (l *Limiter[K]) decideAll(ctx context.Context, set *policySet, reqs []Reque
 			results[i] = resultOf(set, out[i], eachOf(i), srcs[i])
 		}
 	}
+	l.denies.recordAll(set, reqs, results, errs, dp)
 	if l.hooks != nil {
 		for i, r := range reqs {
 			c := Call[K]{Key: r.Key, Cost: r.Cost, Quotas: set.quotas, Store: l.storeName, Batch: true}

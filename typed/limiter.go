@@ -32,6 +32,7 @@ type Limiter[K comparable] struct {
 	sleeper    store.Sleeper    // the same clock's Sleep; nil: Wait sleeps on timers
 	cost       int64
 	timeout    time.Duration
+	denies     *denyCache[K]
 	defaultKey K
 	hasDefault bool
 	stringKind bool // K is a string kind, whose empty value is refused
@@ -110,6 +111,9 @@ func New[K comparable](opts ...Option) (*Limiter[K], error) {
 	}
 	l.st = st
 	l.batch, _ = st.(store.Batcher[K])
+	if c.denyMax > 0 {
+		l.denies = newDenyCache(st, c.denyMax)
+	}
 	if l.outage, err = newOutage(c.outage, st); err != nil {
 		return nil, err
 	}
@@ -201,8 +205,18 @@ func (l *Limiter[K]) Limit(ctx context.Context, key K, cost int64) (Result, erro
 	return l.limit(ctx, key, set, cost)
 }
 
-// limit decides a checked request under set.
+// limit decides a checked request under set: from the deny cache when it
+// holds a denial for it, else as limitStore does.
 func (l *Limiter[K]) limit(ctx context.Context, key K, set *policySet, cost int64) (Result, error) {
+	if l.denies != nil && cost > 0 {
+		return l.limitDenyCache(ctx, key, set, cost)
+	}
+	return l.limitStore(ctx, key, set, cost)
+}
+
+// limitStore decides a checked request under set on the store (or by the
+// outage policy).
+func (l *Limiter[K]) limitStore(ctx context.Context, key K, set *policySet, cost int64) (Result, error) {
 	if len(set.ps) == 1 {
 		d, src, err := l.decide(ctx, key, set, cost, nil)
 		if err != nil {
@@ -247,6 +261,9 @@ func (l *Limiter[K]) Reset(ctx context.Context, key K) error {
 		if err := l.outage.fallback.Reset(ctx, key, set.local); err != nil {
 			return err
 		}
+	}
+	if l.denies != nil {
+		defer l.denies.forget(key, true) // after the store's Reset: see record
 	}
 	return l.st.Reset(ctx, key, set.ps)
 }

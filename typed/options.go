@@ -24,6 +24,7 @@ type config struct {
 	keyFunc    any // func(K) (string, error)
 	outage     OutagePolicy
 	hooks      any // []Hook[K]
+	denyMax    time.Duration
 	errs       []error
 }
 
@@ -92,4 +93,48 @@ func WithDefaultKey[K comparable](k K) Option {
 // return a non-empty string that identifies the key.
 func WithKeyFunc[K comparable](f func(K) (string, error)) Option {
 	return func(c *config) { c.keyFunc = f }
+}
+
+// WithDenyCache makes the limiter remember, per key, the store's denials
+// for up to max each, and deny again from memory, without a store call, a
+// request of the same key and quotas and of a cost at least as large until
+// the denial's RetryAfter has passed (default: off, every request goes to
+// the store). Hot abusive keys then cost a map lookup instead of a Redis
+// round trip. max must be at least a microsecond.
+//
+// The decisions are those of the store: other clients of the store can
+// only use quota up, never give it back, so a request denied at time t
+// with RetryAfter r is denied until t+r whatever else happens. The local
+// clock is read before the store call, so the cached denial never
+// outlasts the store's, even on Redis's server time. Only a Reset or a
+// quota change made by another process (or another limiter) gives quota
+// back: max bounds how long this limiter can go on denying after one. A
+// Reset on this limiter drops its key's denial, and so does a request the
+// store allows.
+//
+// A Result from the cache has Source FromDenyCache and Limited set. Its
+// RetryAfter and ResetAfter are the store's counted down (RetryAfter is
+// at least a microsecond, or Never when the cost can never pass); its
+// Remaining and Limit, and each quota's state in Quotas, are as of the
+// store's denial, with Quotas' durations counted down too. With other
+// clients the store's own answer could only be later. For a cost larger
+// than the cached one, RetryAfter is the smaller cost's, a lower bound
+// (Wait then retries earlier than it needs to). A cost of 0 (Peek) and
+// a cost that can never pass when the cached one could always go to the
+// store.
+//
+// Cached denials need no store, so during an outage they stay denials,
+// whatever the outage policy. Hooks run for them as for any decision, and
+// a LimitAll sends only the requests the cache does not answer. The cache
+// holds at most 65,536 keys, dropping expired denials first; losing one
+// costs a store call, never a wrong decision. With the option off, a
+// decision pays one nil check.
+func WithDenyCache(max time.Duration) Option {
+	return func(c *config) {
+		if max < time.Microsecond {
+			c.errs = append(c.errs, &algo.DataError{Name: "deny cache max", Value: max, Reason: "must be at least 1µs"})
+			return
+		}
+		c.denyMax = max
+	}
 }

@@ -27,7 +27,7 @@ const (
 	FromFailOpen
 )
 
-// String returns "store", "fallback" or "fail_open".
+// String returns "store", "fallback", "fail_open" or "deny_cache".
 func (s Source) String() string {
 	switch s {
 	case FromStore:
@@ -36,6 +36,8 @@ func (s Source) String() string {
 		return "fallback"
 	case FromFailOpen:
 		return "fail_open"
+	case FromDenyCache:
+		return "deny_cache"
 	}
 	return fmt.Sprintf("Source(%d)", uint8(s))
 }

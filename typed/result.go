@@ -50,10 +50,17 @@ type Result struct {
 	// limiter has more than one quota for the key; nil otherwise (State is
 	// then the one quota's).
 	Quotas []QuotaState
-	// Source says what decided: the store (the zero value), or the outage
-	// policy while the store was unavailable (see WithOutagePolicy).
+	// Source says what decided: the store (the zero value), the outage
+	// policy while the store was unavailable (see WithOutagePolicy), or
+	// the deny cache repeating an earlier denial of the store's
+	// (FromDenyCache; see WithDenyCache).
 	Source Source
 }
+
+// FromDenyCache: the limiter's deny cache denied the request from an
+// earlier denial of the store's, without asking the store (see
+// WithDenyCache). Its String is "deny_cache".
+const FromDenyCache Source = FromFailOpen + 1
 
 // QuotaState is one quota's part in a decision.
 type QuotaState struct {

@@ -71,7 +71,7 @@
 //	throttled.algorithm  fixed_window, sliding_window, token_bucket, leaking_bucket, gcra: the quota's in throttled.quota (the first quota's when none)
 //	throttled.store      memory, redis, or the store's Go type (the limiter's store, also when the fallback decided)
 //	throttled.result     allowed, denied, error
-//	throttled.source     store, fallback, fail_open (typed.Result.Source); absent on errors
+//	throttled.source     store, fallback, fail_open, deny_cache (typed.Result.Source); absent on errors
 //	throttled.quota      the quota that bound the decision (below): its Name, or its rate ("10/s", "100/s burst 200") when unnamed
 //	throttled.operation  limit, or peek for a call of cost 0
 //	error.type           on errors only: invalid, unavailable, script, canceled (the caller's ctx ended first), _OTHER

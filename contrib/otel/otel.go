@@ -292,8 +292,8 @@ func (c *config) base() []attribute.KeyValue {
 
 // FallbackActive reports whether the last decision the Instrumentation saw
 // came from the limiter's outage policy (typed.FromFallback or
-// typed.FromFailOpen): what throttled.fallback.active reports. Errors do
-// not change it. It is false before the first decision.
+// typed.FromFailOpen): what throttled.fallback.active reports. Errors and
+// the deny cache's decisions (typed.FromDenyCache) do not change it. It is false before the first decision.
 func (in *Instrumentation[K]) FallbackActive() bool { return in.degraded.Load() }
 
 // Close unregisters the throttled.fallback.active callback. The Hook still
@@ -335,10 +335,10 @@ func (in *Instrumentation[K]) Hook(ctx context.Context, c *typed.Call[K], next t
 	if !c.Batch {
 		in.duration.Record(ctx, elapsed.Seconds(), rec...)
 	}
-	if err == nil {
+	if err == nil && res.Source != typed.FromDenyCache { // the deny cache says nothing of the store
 		// Write only on a change, so that concurrent decisions share the
 		// cache line instead of fighting over it.
-		if d := res.Source != typed.FromStore; in.degraded.Load() != d {
+		if d := res.Source == typed.FromFallback || res.Source == typed.FromFailOpen; in.degraded.Load() != d {
 			in.degraded.Store(d)
 		}
 	}

@@ -143,3 +143,57 @@ func TestFallbackGaugeRecovers(t *testing.T) {
 	}
 	equal(t, throttledotel.MetricRequests, collect(t, r).sum(t, throttledotel.MetricRequests, "{request}"), want)
 }
+
+// TestDenyCacheLeavesFallbackGauge: a denial from the deny cache says
+// nothing about the store, so it neither raises nor lowers
+// throttled.fallback.active, and it is counted with source deny_cache.
+func TestDenyCacheLeavesFallbackGauge(t *testing.T) {
+	srv := redistest.Standalone(t)
+	clock := store.NewFakeClock(fakeStart)
+	r, mp := newReader(t)
+	st, err := redisstore.FromURL(srv.URL(), redisstore.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	in, err := throttledotel.New[string](throttledotel.WithLimiterName("cached"), throttledotel.WithMeterProvider(mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	cached, err := typed.New[string](typed.WithStore[string](st), typed.WithQuota(algo.PerSec(1).WithName("rps")),
+		typed.WithOutagePolicy(typed.FallBack(1)), typed.WithDenyCache(time.Minute), typed.WithHooks(in.Hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := func(n int) []typed.Source {
+		var s []typed.Source
+		for range n {
+			res, err := cached.Limit(testCtx(t), "k", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s = append(s, res.Source)
+		}
+		return s
+	}
+	if got := sources(3); got[0] != typed.FromStore || got[1] != typed.FromStore || got[2] != typed.FromDenyCache {
+		t.Fatalf("sources %v, want store, store (the denial), deny_cache", got)
+	}
+	if in.FallbackActive() {
+		t.Fatal("fallback active after store and deny-cache decisions")
+	}
+	srv.Kill()
+	if res, err := cached.Limit(testCtx(t), "other", 1); err != nil || res.Source != typed.FromFallback {
+		t.Fatalf("Limit on a dead store: %v from %v, %v; want the fallback", res, res.Source, err)
+	}
+	if got := sources(1); got[0] != typed.FromDenyCache || !in.FallbackActive() {
+		t.Fatalf("source %v, fallback active %v; want deny_cache and the gauge still up", got, in.FallbackActive())
+	}
+	got := collect(t, r).sum(t, throttledotel.MetricRequests, "{request}")
+	key := a("throttled.limiter=cached", "throttled.store=redis", "throttled.algorithm=token_bucket", "throttled.operation=limit",
+		"throttled.result=denied", "throttled.source=deny_cache", "throttled.quota=rps")
+	if got[key] != 2 {
+		t.Fatalf("deny_cache denials counted %d, want 2; all: %v", got[key], got)
+	}
+}

@@ -191,7 +191,7 @@ func (l *Limiter[K]) decideAll(ctx context.Context, set *policySet, reqs []Reque
 	}
 	for i := range reqs {
 		if errs[i] == nil {
-			results[i] = resultOf(set, out[i], eachOf(i), srcs[i])
+			resultOf(set, out[i], eachOf(i), srcs[i], &results[i])
 		}
 	}
 	l.denies.recordAll(set, reqs, results, errs, dp)

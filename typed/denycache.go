@@ -269,17 +269,16 @@ func (c *denyCache[K]) len() int {
 
 // limitDenyCache is limit with the deny cache on, for a request of cost
 // above 0: a cached denial, or the store's decision, recorded.
-func (l *Limiter[K]) limitDenyCache(ctx context.Context, key K, set *policySet, cost int64) (Result, error) {
+func (l *Limiter[K]) limitDenyCache(ctx context.Context, key K, set *policySet, cost int64, r *Result) error {
 	p := l.denies.probe()
-	var res Result
-	if l.denies.hit(key, set, cost, &p, &res) {
-		return res, nil
+	if l.denies.hit(key, set, cost, &p, r) {
+		return nil
 	}
-	res, err := l.limitStore(ctx, key, set, cost)
-	if err == nil {
-		l.denies.record(key, set, cost, p, &res)
+	if err := l.limitStore(ctx, key, set, cost, r); err != nil {
+		return err
 	}
-	return res, err
+	l.denies.record(key, set, cost, p, r)
+	return nil
 }
 
 // errDenyCached marks, inside a batch, the requests the deny cache

@@ -259,7 +259,8 @@ func TestDenyCacheResetRace(t *testing.T) {
 	l := denyNew(t, newDenyCounting(t, fc), WithQuota(algo.PerMin(1)), WithDenyCache(time.Hour))
 	denyLimit(t, l, "k", 1)
 	p := l.denies.probe()
-	res, err := l.limitStore(denyCtx, "k", l.set, 1) // denied by the store
+	var res Result
+	err := l.limitStore(denyCtx, "k", l.set, 1, &res) // denied by the store
 	if err != nil || !res.Limited {
 		t.Fatalf("%v, %v", res, err)
 	}

@@ -93,7 +93,7 @@ func (r *hookRun[K]) level(ctx context.Context, i int) (Result, error) {
 	var res Result
 	var err error
 	if i == len(r.l.hooks) {
-		res, err = r.l.limit(ctx, r.call.Key, r.set, r.call.Cost)
+		err = r.l.limit(ctx, r.call.Key, r.set, r.call.Cost, &res)
 	} else {
 		res, err = r.runHook(ctx, i)
 	}

@@ -100,18 +100,20 @@ func stateOf(p *store.Policy, d algo.Decision) State {
 	return State{Limit: p.Max(), Remaining: d.Remaining, ResetAfter: micros(d.ResetAfter), RetryAfter: micros(d.RetryAfter)}
 }
 
-// resultOf builds a Result from the combined decision d and, with several
-// policies, each policy's, decided by src under set.
+// resultOf writes to r the Result of the combined decision d and, with
+// several policies, each policy's, decided by src under set.
 // With FromFailOpen the decisions are zero: State holds only the Limit.
-func resultOf(set *policySet, d algo.Decision, each []algo.Decision, src Source) Result {
+func resultOf(set *policySet, d algo.Decision, each []algo.Decision, src Source, r *Result) {
 	ps, qs := set.ps, set.quotas
 	if src == FromFallback {
 		ps, qs = set.local, set.localQuotas
 	}
+	r.Limited, r.State, r.Source = d.Limited, stateOf(ps[0], d), src
 	if len(ps) == 1 {
-		return Result{Limited: d.Limited, State: stateOf(ps[0], d), Quota: &qs[0], Source: src}
+		r.Quota, r.Quotas = &qs[0], nil
+		return
 	}
-	r := Result{Limited: d.Limited, State: stateOf(ps[0], d), Quotas: make([]QuotaState, len(ps)), Source: src}
+	r.Quotas = make([]QuotaState, len(ps))
 	least := -1
 	for i, p := range ps {
 		r.Quotas[i] = QuotaState{Quota: qs[i], Limited: each[i].Limited, State: stateOf(p, each[i])}
@@ -120,7 +122,6 @@ func resultOf(set *policySet, d algo.Decision, each []algo.Decision, src Source)
 		}
 	}
 	r.State.Limit, r.Quota = ps[least].Max(), &qs[least]
-	return r
 }
 
 // LimitedError reports a denied request; Do, Wrap and Wait return it.

@@ -2,8 +2,10 @@ package redisstore
 
 import (
 	"context"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/redis/rueidis"
@@ -34,7 +36,8 @@ func serverTime(tb testing.TB, srv *redistest.Server, cmd string) (calls, usec i
 }
 
 // withServerTime runs a benchmark body (a b.Loop, run once) after CONFIG
-// RESETSTAT and reports the server's µs per call of cmd as "server-µs/op".
+// RESETSTAT and reports the server's µs of cmd per op as "server-µs/op":
+// per call, unless concurrent decisions were coalesced into fewer calls.
 func withServerTime(b *testing.B, srv *redistest.Server, cmd string, body func()) {
 	srv.Do(b, "CONFIG", "RESETSTAT")
 	body()
@@ -42,7 +45,7 @@ func withServerTime(b *testing.B, srv *redistest.Server, cmd string, body func()
 	if calls == 0 {
 		b.Fatalf("INFO commandstats shows no %s call", cmd)
 	}
-	b.ReportMetric(float64(usec)/float64(calls), "server-µs/op")
+	b.ReportMetric(float64(usec)/float64(b.N), "server-µs/op")
 }
 
 // BenchmarkDecide measures one decision on a real Redis started by the
@@ -131,5 +134,77 @@ return v`)
 				})
 			})
 		})
+	}
+}
+
+// BenchmarkCoalescing measures Decide from 16 goroutines (and serially) on
+// one hot key and on 10,000 keys, without coalescing (WithCoalescing(0))
+// and with it, one or two calls in flight per group. It reports the
+// server's time per decision (INFO commandstats evalsha µs over the
+// decisions) as server-µs/decision and the script calls per decision.
+func BenchmarkCoalescing(b *testing.B) {
+	srv := redistest.Standalone(b)
+	p, err := store.NewPolicy(algo.PerSec(1_000_000_000).WithAlgorithm(algo.GCRA))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ps := []*store.Policy{p}
+	keys := make([]string, 10_000)
+	for i := range keys {
+		keys[i] = "bench:" + strconv.Itoa(i)
+	}
+	ctx := context.Background()
+	for _, mode := range []struct {
+		name     string
+		max      int
+		inflight int
+	}{{"coalesce=off", 0, 0}, {"coalesce=on", DefaultCoalescing, 1}, {"coalesce=on/inflight=2", DefaultCoalescing, 2}} {
+		// A client per mode: once a rueidis connection has pipelined
+		// concurrent calls it stays in that mode, which costs a serial
+		// caller an allocation (ctx.Done) the next mode would be charged.
+		s, err := New(newClient(b, srv.Addr()), WithTimeout(testTimeout), WithCoalescing(mode.max))
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.co.inflight = mode.inflight
+		// perDecision runs body after CONFIG RESETSTAT and reports the
+		// server's time and script calls per decision.
+		perDecision := func(b *testing.B, body func()) {
+			srv.Do(b, "CONFIG", "RESETSTAT")
+			body()
+			calls, usec := serverTime(b, srv, "evalsha")
+			b.ReportMetric(float64(usec)/float64(b.N), "server-µs/decision")
+			b.ReportMetric(float64(calls)/float64(b.N), "calls/decision")
+		}
+		b.Run("keys=1/goroutines=1/"+mode.name, func(b *testing.B) {
+			b.ReportAllocs()
+			perDecision(b, func() {
+				for b.Loop() {
+					if _, err := s.Decide(ctx, "bench", ps, 1, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+		for _, nkeys := range []int{1, len(keys)} {
+			b.Run("keys="+strconv.Itoa(nkeys)+"/goroutines=16/"+mode.name, func(b *testing.B) {
+				b.ReportAllocs()
+				procs := runtime.GOMAXPROCS(0)
+				b.SetParallelism((16 + procs - 1) / procs)
+				var next atomic.Uint64
+				perDecision(b, func() {
+					b.RunParallel(func(pb *testing.PB) {
+						i := next.Add(7919) // goroutines start on different keys
+						for pb.Next() {
+							i++
+							if _, err := s.Decide(ctx, keys[i%uint64(nkeys)], ps, 1, nil); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				})
+			})
+		}
 	}
 }

@@ -8,6 +8,20 @@
 // lua/throttled.lua, is generated from the step functions of package algo,
 // the same ones the memory store runs, so both stores decide alike.
 //
+// # Coalescing
+//
+// Concurrent Decide calls are coalesced, as a database's group commit: a
+// Decide under policies (and, on a Cluster, in a hash slot) that have no
+// call in flight is sent at once, alone, adding no latency; those that
+// arrive while such a call is in flight queue, and go out together, in
+// queue order, as one script call (one round trip, one read of TIME) when
+// it returns. Each request is decided as if sent alone, and fails alone
+// when its key holds something else; a caller whose ctx ends while queued
+// leaves the queue, charged nothing. From 16 goroutines on a loopback
+// server this took a quarter to a half off the time per decision and more
+// than half off the server's time per decision (see WithCoalescing).
+// WithCoalescing bounds a call's size or turns coalescing off.
+//
 // # Keys
 //
 // A user key k's state under a policy p is stored under

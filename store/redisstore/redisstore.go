@@ -48,6 +48,9 @@ type Store struct {
 	slack   int64         // ms added to every TTL
 	timeout time.Duration // bounds every call; 0: only the caller's ctx does
 	script  *rueidis.Lua
+
+	coalesce int       // most decisions per coalesced call; 0: DefaultCoalescing, -1: no coalescing
+	co       coalescer // the groups of concurrent decisions (coalesce.go)
 }
 
 // Option configures a Store.
@@ -250,7 +253,9 @@ func (s *Store) appendKey(b []byte, key string, p *store.Policy) []byte {
 	return append(append(append(append(append(b, s.prefix...), p.Key()...), open...), key...), '}')
 }
 
-// Decide implements store.Store with one script call.
+// Decide implements store.Store with one script call, which it shares
+// with concurrent calls under the same policies unless WithCoalescing
+// turned that off.
 func (s *Store) Decide(ctx context.Context, key string, ps []*store.Policy, cost int64, each []algo.Decision) (algo.Decision, error) {
 	if err := check(ctx, ps, each); err != nil {
 		return algo.Decision{}, err
@@ -258,30 +263,44 @@ func (s *Store) Decide(ctx context.Context, key string, ps []*store.Policy, cost
 	if err := checkRequest(key, cost); err != nil {
 		return algo.Decision{}, err
 	}
-	args, err := s.argsHead(ps)
-	if err != nil {
-		return algo.Decision{}, err
-	}
 	var keyArray [store.MaxPolicies]string
 	keys := keyArray[:len(ps)]
 	for j, p := range ps {
 		keys[j] = s.Key(key, p)
 	}
+	var dsArray [store.MaxPolicies]algo.Decision
+	ds := dsArray[:len(ps)]
+	var err error
+	if s.coalesce >= 0 {
+		err = s.decideCoalesced(ctx, keys, ps, cost, ds)
+	} else {
+		err = s.decideAlone(ctx, keys, ps, cost, ds)
+	}
+	if err != nil {
+		return algo.Decision{}, err
+	}
+	if each != nil {
+		copy(each, ds)
+	}
+	return storeutil.Combine(ds), nil
+}
+
+// decideAlone decides one request (keys: its Redis keys, one per policy of
+// ps) into ds with a script call of its own, bounded by ctx and the
+// store's timeout.
+func (s *Store) decideAlone(ctx context.Context, keys []string, ps []*store.Policy, cost int64, ds []algo.Decision) error {
+	args, err := s.argsHead(ps)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := s.bound(ctx)
 	reply := s.script.Exec(ctx, s.client, keys, []string{string(appendNumbers(args, cost))})
 	cancel()
-	var ds [store.MaxPolicies]algo.Decision
 	var errs [1]error
-	if err := decodeReply(reply, keys, len(ps), ds[:len(ps)], errs[:]); err != nil {
-		return algo.Decision{}, err
+	if err := decodeReply(reply, keys, len(ps), ds, errs[:]); err != nil {
+		return err
 	}
-	if errs[0] != nil {
-		return algo.Decision{}, errs[0]
-	}
-	if each != nil {
-		copy(each, ds[:len(ps)])
-	}
-	return storeutil.Combine(ds[:len(ps)]), nil
+	return errs[0]
 }
 
 // check validates the inputs a call shares, ctx first.

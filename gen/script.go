@@ -56,6 +56,11 @@ var scriptFuncs = template.FuncMap{
 	"add":    func(a, b int) int { return a + b },
 	"mul":    func(a, b int) int { return a * b },
 	"iota":   func(n int) []int { return make([]int, n) },
+	// stored "v" → the Lua condition that v can be a stored number: a
+	// whole number in [0, 2^53].
+	"stored": func(v string) string {
+		return fmt.Sprintf("%s >= 0 and %s <= 9007199254740992 and %s %% 1 == 0", v, v, v)
+	},
 }
 
 // luaScript assembles the Redis script: the helpers' twins, every

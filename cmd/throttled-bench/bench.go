@@ -33,6 +33,8 @@ type config struct {
 	redisURL   string
 	api        string
 	json       bool
+	rtt        time.Duration // the round trip the batch table's proxy adds
+	batch      int           // keys of the batch table
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -49,6 +51,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.redisURL, "redis", "", "Redis URL; adds the Redis columns")
 	fs.StringVar(&c.api, "api", "limiter", `"limiter" (throttled.Limiter.Limit) or "store" (the store's Decide)`)
 	fs.BoolVar(&c.json, "json", false, "print one JSON object instead of tables")
+	fs.DurationVar(&c.rtt, "rtt", 200*time.Microsecond, "round trip a TCP proxy adds for the batch table's second row (0: no proxy row)")
+	fs.IntVar(&c.batch, "batch", 1000, "keys of the batch table (LimitAll against as many Limit calls; 0: no batch table)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -64,6 +68,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-goroutines must be at least 1")
 	case c.keys < 1:
 		return c, errors.New("-keys must be at least 1")
+	case c.rtt < 0:
+		return c, errors.New("-rtt must not be negative")
+	case c.batch < 0:
+		return c, errors.New("-batch must not be negative")
 	case c.api != "limiter" && c.api != "store":
 		return c, fmt.Errorf(`-api is %q, want "limiter" or "store"`, c.api)
 	}
@@ -330,6 +338,9 @@ type bench struct {
 	shape    map[cellKey][2]int // keys, goroutines
 	order    []cellKey
 	server   map[string]*serverStat
+
+	batch      map[string]*batchRuns // by network
+	batchOrder []string
 }
 
 func (b *bench) step(k cellKey, w workload, s subject, target time.Duration) error {
@@ -371,6 +382,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	b := &bench{
 		c: c, progress: stderr, rep: newReport(&c),
 		runs: map[cellKey][]measurement{}, shape: map[cellKey][2]int{}, server: map[string]*serverStat{},
+		batch: map[string]*batchRuns{},
 	}
 	many := manyKeys(c.keys)
 	memCols := []memColumn{
@@ -391,10 +403,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		defer rs.close()
 		b.rep.Env.Redis = rs.version
 		b.rep.Env.RedisURL = redact(c.redisURL)
+		if c.batch > 0 {
+			if b.rep.BatchNote, err = rs.openBatch(); err != nil {
+				return err
+			}
+		}
 	}
 	b.total = len(memCols)*len(rows()) - 4 // the coarse table measures no baseline
 	if rs != nil {
-		b.total += 2 * len(rows())
+		b.total += 2*len(redisRows()) + 2*len(rs.nets)
 	}
 	b.total *= c.count
 	fmt.Fprintf(stderr, "throttled-bench: %s %s/%s, %d CPUs; quota %s; api %s\n",
@@ -408,6 +425,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			if err := b.redisPass(rs); err != nil {
 				return err
 			}
+			if err := b.batchPass(rs); err != nil {
+				return err
+			}
 		}
 	}
 	for _, k := range b.order {
@@ -418,13 +438,27 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		b.rep.Cells = append(b.rep.Cells, cl)
 	}
-	for _, row := range rows() {
+	for _, row := range redisRows() {
 		if st := b.server[row]; st != nil {
 			if st.Calls > 0 {
 				st.USecPerCall = float64(st.usec) / float64(st.Calls)
 			}
+			if st.SerialCalls > 0 {
+				st.SerialUSecPerCall = float64(st.serialUsec) / float64(st.SerialCalls)
+			}
+		}
+	}
+	// The floor's row comes last, after the rows of earlier versions.
+	for _, row := range append(rows(), rowFloor) {
+		if st := b.server[row]; st != nil {
+			if fl := b.server[rowFloor]; fl != nil && fl.SerialUSecPerCall > 0 {
+				st.FloorRatio = st.SerialUSecPerCall / fl.SerialUSecPerCall
+			}
 			b.rep.Server = append(b.rep.Server, *st)
 		}
+	}
+	for _, name := range b.batchOrder {
+		b.rep.Batch = append(b.rep.Batch, b.batch[name].row(c.batch))
 	}
 	b.rep.finish()
 	if c.json {
@@ -462,18 +496,27 @@ func (b *bench) memoryPass(memCols []memColumn) error {
 	return nil
 }
 
+// redisRows are the rows of the Redis pass in the order measured: the
+// baseline, the floor script, then the algorithms.
+func redisRows() []string {
+	r := rows()
+	return append([]string{r[0], rowFloor}, r[1:]...)
+}
+
 // redisPass measures every Redis cell once, resetting the server's
-// statistics before each row and adding them up after it.
+// statistics before each cell and adding them up, per row, after it: both
+// cells, and the serial one alone (one decision per script call, where the
+// parallel cell's concurrent calls may be coalesced into fewer).
 func (b *bench) redisPass(rs *redisBench) error {
 	c := &b.c
-	for _, row := range rows() {
-		if err := rs.resetStats(); err != nil {
-			return err
-		}
+	for _, row := range redisRows() {
 		for _, col := range []struct {
 			name       string
 			goroutines int
 		}{{colRedSerial, 1}, {colRedParallel, c.goroutines}} {
+			if err := rs.resetStats(); err != nil {
+				return err
+			}
 			s, err := rs.subject(row)
 			if err != nil {
 				return err
@@ -485,17 +528,22 @@ func (b *bench) redisPass(rs *redisBench) error {
 			if err := b.step(cellKey{tableOneKey, row, col.name}, w, s, c.duration); err != nil {
 				return err
 			}
-		}
-		st, err := rs.stats(row)
-		if err != nil {
-			return err
-		}
-		if acc := b.server[row]; acc != nil {
+			st, err := rs.stats(row)
+			if err != nil {
+				return err
+			}
+			acc := b.server[row]
+			if acc == nil {
+				acc = &serverStat{Row: st.Row, Command: st.Command}
+				b.server[row] = acc
+			}
 			acc.Calls += st.Calls
 			acc.EvalCalls += st.EvalCalls
 			acc.usec += st.usec
-		} else {
-			b.server[row] = &st
+			if col.name == colRedSerial {
+				acc.SerialCalls += st.Calls
+				acc.serialUsec += st.usec
+			}
 		}
 	}
 	return nil

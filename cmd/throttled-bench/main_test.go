@@ -56,7 +56,11 @@ func checkCells(t *testing.T, r report, want [][2]string) {
 	t.Helper()
 	n := 0
 	for _, tc := range want {
-		for _, row := range rows() {
+		rs := rows()
+		if strings.HasPrefix(tc[1], "redis_") { // and the floor script's
+			rs = redisRows()
+		}
+		for _, row := range rs {
 			if tc[0] == tableCoarse && row == rowBaseline {
 				continue
 			}
@@ -186,6 +190,7 @@ func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-api", "nope"}, {"-quota", "fast"}, {"-n", "0"}, {"-count", "0"}, {"-goroutines", "0"},
 		{"-keys", "0"}, {"-duration", "-1s"}, {"extra"}, {"-redis", "nope://x"},
+		{"-rtt", "-1us"}, {"-batch", "-1"},
 	} {
 		var out, errb bytes.Buffer
 		if err := run(args, &out, &errb); err == nil {
@@ -196,34 +201,54 @@ func TestBadFlags(t *testing.T) {
 
 func TestRedis(t *testing.T) {
 	srv := redistest.Standalone(t)
-	r := runJSON(t, "-redis", srv.URL(), "-count", "2")
+	r := runJSON(t, "-redis", srv.URL(), "-count", "2", "-batch", "7")
 	checkCells(t, r, append(memoryCells, redisCells...))
 	if r.Env.Redis == "" || r.Env.RedisURL != srv.URL() {
 		t.Errorf("env %+v lacks the Redis version or URL", r.Env)
 	}
-	if len(r.Server) != len(rows()) {
-		t.Fatalf("server stats %+v, want one per row", r.Server)
+	if r.Config.RTT != "200µs" || r.Config.Batch != 7 {
+		t.Errorf("config %+v does not echo -rtt and -batch", r.Config)
+	}
+	serverRows := append(rows(), rowFloor) // the floor's listed last
+	if len(r.Server) != len(serverRows) {
+		t.Fatalf("server stats %+v, want one per row and the floor's", r.Server)
 	}
 	// Each row's two cells make (redis-n + warm-up of redis-n/10) calls a
-	// pass; the µs per call is the total µs over the total calls (INFO
-	// reports whole µs, so their product is whole); the script's first use
-	// on this fresh server, by the first algorithm row, falls back to EVAL.
+	// pass, the serial one half of them; the µs per call is the total µs
+	// over the total calls (INFO reports whole µs, so their product is
+	// whole); each script's first use on this fresh server falls back to
+	// EVAL: the floor's by its row, the limiter's by the first algorithm
+	// row. The store may coalesce the parallel cell's concurrent decisions
+	// into fewer calls, never the serial cell's.
 	calls := int64(2 * (40 + 4) * 2)
+	floor := r.Server[len(r.Server)-1]
 	for i, st := range r.Server {
 		wantCmd := "evalsha"
-		if rows()[i] == rowBaseline {
+		if serverRows[i] == rowBaseline {
 			wantCmd = "incrby"
 		}
-		if st.Row != rows()[i] || st.Command != wantCmd || st.Calls < calls || st.USecPerCall <= 0 || st.USecPerCall > 5000 {
-			t.Errorf("server stat %+v, want row %s, command %s, %d calls and a time per call", st, rows()[i], wantCmd, calls)
+		if st.Row != serverRows[i] || st.Command != wantCmd || st.Calls <= calls/2 || st.Calls > calls || st.USecPerCall <= 0 || st.USecPerCall > 5000 {
+			t.Errorf("server stat %+v, want row %s, command %s, %d calls (fewer if coalesced) and a time per call", st, serverRows[i], wantCmd, calls)
 		}
-		if total := st.USecPerCall * float64(st.Calls); math.Abs(total-math.Round(total)) > 1e-6 {
-			t.Errorf("server stat %+v: %v µs in all, want whole µs over the calls", st, total)
+		if st.SerialCalls != calls/2 || st.SerialUSecPerCall <= 0 || st.SerialUSecPerCall > 5000 {
+			t.Errorf("server stat %+v, want %d serial calls and their time per call", st, calls/2)
 		}
-		if wantEval := i == 1; (st.EvalCalls > 0) != wantEval {
-			t.Errorf("server stat %+v: EVAL calls, want some only for the first algorithm row", st)
+		for _, tc := range [][2]float64{{st.USecPerCall, float64(st.Calls)}, {st.SerialUSecPerCall, float64(st.SerialCalls)}} {
+			if total := tc[0] * tc[1]; math.Abs(total-math.Round(total)) > 1e-6 {
+				t.Errorf("server stat %+v: %v µs in all, want whole µs over the calls", st, total)
+			}
+		}
+		if wantEval := i == 1 || serverRows[i] == rowFloor; (st.EvalCalls > 0) != wantEval {
+			t.Errorf("server stat %+v: EVAL calls, want some only for the floor and the first algorithm row", st)
+		}
+		if want := st.SerialUSecPerCall / floor.SerialUSecPerCall; st.FloorRatio != want {
+			t.Errorf("server stat %+v: ratio to the floor %v, want %v", st, st.FloorRatio, want)
 		}
 	}
+	if floor.Calls != calls || floor.FloorRatio != 1 {
+		t.Errorf("floor server stat %+v, want exactly %d EVALSHA and EVAL calls and a ratio of 1", floor, calls)
+	}
+	checkBatch(t, r, 7, netLoopback, netProxy)
 	if st := r.Server[0]; st.Calls != calls {
 		t.Errorf("baseline server stat %+v, want exactly %d INCRBY calls", st, calls)
 	}
@@ -236,13 +261,66 @@ func TestRedis(t *testing.T) {
 		t.Errorf("DBSIZE after the run = %s, want 0 (the keys are deleted)", got)
 	}
 
-	out, progress := runBench(t, "-redis", srv.URL())
-	if !strings.Contains(progress, "[56/56] pass 1/1") {
-		t.Errorf("progress does not count to 56 cells (44 in memory, 12 on Redis):\n%s", progress)
+	out, progress := runBench(t, "-redis", srv.URL(), "-batch", "5")
+	if !strings.Contains(progress, "[62/62] pass 1/1") {
+		t.Errorf("progress does not count to 62 steps (44 in memory, 14 on Redis, 4 of batches):\n%s", progress)
 	}
 	checkTable(t, out, "#### One key", "In-Memory (serial)", "In-Memory (3 goroutines)",
 		"Redis (serial)", "Redis (3 goroutines)", "Redis server µs/call")
+	floorLines := tableLines(t, out, "#### Redis server time against the floor")
+	if len(floorLines) != 2+len(rows()) || !strings.HasPrefix(floorLines[2], "| **Floor** *[6]* ") || !strings.Contains(floorLines[2], "| 1.00×") {
+		t.Errorf("the floor table:\n%s", strings.Join(floorLines, "\n"))
+	}
+	for _, line := range floorLines {
+		if strings.Contains(line, "—") {
+			t.Errorf("the floor table has an empty cell: %q", line)
+		}
+	}
+	batchLines := tableLines(t, out, "#### Batches: `LimitAll` of 5 keys against 5 `Limit` calls")
+	if len(batchLines) != 4 || !strings.HasPrefix(batchLines[2], "| Loopback ") || !strings.HasPrefix(batchLines[3], "| Proxy, +200 µs RTT ") {
+		t.Errorf("the batch table:\n%s", strings.Join(batchLines, "\n"))
+	}
 	if !strings.Contains(out, "**Redis**: "+r.Env.Redis) {
 		t.Errorf("output lacks the Redis version:\n%s", out)
+	}
+
+	// Without the proxy, and without batches.
+	r = runJSON(t, "-redis", srv.URL(), "-batch", "3", "-rtt", "0")
+	checkBatch(t, r, 3, netLoopback)
+	if r.BatchNote != "no proxy row: -rtt 0" {
+		t.Errorf("batch note %q", r.BatchNote)
+	}
+	out, progress = runBench(t, "-redis", srv.URL(), "-batch", "0")
+	if strings.Contains(out, "#### Batches") || strings.Contains(out, "[7]") || !strings.Contains(progress, "[58/58] pass 1/1") {
+		t.Errorf("-batch 0 measured batches:\n%s\n%s", out, progress)
+	}
+	if got := srv.Do(t, "DBSIZE"); got != "0" {
+		t.Errorf("DBSIZE after the runs = %s, want 0 (the keys are deleted)", got)
+	}
+}
+
+// checkBatch checks the batch rows of a run of one pass or more: one per
+// network named, with keys keys, the medians among the runs, their ratio,
+// and a PING round trip through the proxy of at least -rtt (200µs).
+func checkBatch(t *testing.T, r report, keys int, networks ...string) {
+	t.Helper()
+	if len(r.Batch) != len(networks) {
+		t.Fatalf("batch rows %+v, want %v", r.Batch, networks)
+	}
+	for i, br := range r.Batch {
+		if br.Network != networks[i] || br.Keys != keys || br.Algorithm != "token_bucket" || br.PingRTTUS <= 0 {
+			t.Errorf("batch row %+v, want network %s, %d keys of token_bucket, a PING round trip", br, networks[i], keys)
+		}
+		if len(br.LimitRuns) != r.Config.Count || len(br.LimitAllRuns) != r.Config.Count ||
+			!slices.Contains(br.LimitRuns, br.LimitMS) || !slices.Contains(br.LimitAllRuns, br.LimitAllMS) {
+			t.Errorf("batch row %+v: want %d runs of each, the medians among them", br, r.Config.Count)
+		}
+		if br.LimitMS <= 0 || br.LimitAllMS <= 0 || br.Ratio != br.LimitMS/br.LimitAllMS {
+			t.Errorf("batch row %+v: want times and their ratio", br)
+		}
+		wantRTT := map[string]float64{netLoopback: 0, netProxy: 200}[br.Network]
+		if br.AddedRTTUS != wantRTT || br.PingRTTUS < wantRTT {
+			t.Errorf("batch row %+v: want an added round trip of %vµs, and at least as much by PING", br, wantRTT)
+		}
 	}
 }

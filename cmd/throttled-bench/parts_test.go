@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -453,15 +454,18 @@ func TestWriteMarkdown(t *testing.T) {
 // TestParseFlagsBounds accepts the least value of every bounded flag and
 // refuses one less.
 func TestParseFlagsBounds(t *testing.T) {
-	c, err := parseFlags([]string{"-n", "1", "-redis-n", "1", "-count", "1", "-goroutines", "1", "-keys", "1", "-duration", "0s", "-api", "store"}, io.Discard)
+	c, err := parseFlags([]string{"-n", "1", "-redis-n", "1", "-count", "1", "-goroutines", "1", "-keys", "1", "-duration", "0s", "-api", "store", "-rtt", "0s", "-batch", "0"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.n != 1 || c.redisN != 1 || c.count != 1 || c.goroutines != 1 || c.keys != 1 || c.api != "store" || c.quota != algo.PerSec(1_000_000_000) {
+	if c.n != 1 || c.redisN != 1 || c.count != 1 || c.goroutines != 1 || c.keys != 1 || c.api != "store" || c.quota != algo.PerSec(1_000_000_000) || c.rtt != 0 || c.batch != 0 {
 		t.Errorf("config %+v", c)
 	}
+	if c, err := parseFlags(nil, io.Discard); err != nil || c.rtt != 200*time.Microsecond || c.batch != 1000 {
+		t.Errorf("defaults: -rtt %v, -batch %d, %v; want 200µs and 1000", c.rtt, c.batch, err)
+	}
 	for _, args := range [][]string{
-		{"-redis-n", "0"}, {"-duration", "-1ns"}, {"-nope"}, {"-h"},
+		{"-redis-n", "0"}, {"-duration", "-1ns"}, {"-nope"}, {"-h"}, {"-rtt", "-1ns"}, {"-batch", "-1"},
 		{"-quota", "1/w burst 10000"}, // parses, but no bucket can be exact
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
@@ -594,7 +598,7 @@ func TestRedisFailures(t *testing.T) {
 	if want := infoField(srv.Do(t, "INFO", "server"), "redis_version"); rs.version != want || want == "" {
 		t.Errorf("version %q, want %q", rs.version, want)
 	}
-	for _, row := range []string{rowBaseline, "gcra"} {
+	for _, row := range []string{rowBaseline, rowFloor, "gcra"} {
 		if _, err := rs.subject(row); err == nil {
 			t.Errorf("subject %s without DEL succeeded", row)
 		}
@@ -605,7 +609,7 @@ func TestRedisFailures(t *testing.T) {
 	rs.close()
 
 	// A quota that is no policy's fails the first algorithm row, after the
-	// baseline's two cells were measured.
+	// baseline's two cells and the floor's were measured.
 	c, err = parseFlags([]string{"-redis", srv.URL(), "-redis-n", "20", "-goroutines", "2"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -619,8 +623,9 @@ func TestRedisFailures(t *testing.T) {
 	if err := b.redisPass(rs); !errors.Is(err, algo.ErrInvalid) {
 		t.Errorf("redisPass with no quota: %v", err)
 	}
-	if len(b.order) != 2 || b.order[0].row != rowBaseline || b.server[rowBaseline] == nil || b.server[rowBaseline].Calls < 40 {
-		t.Errorf("the baseline row before the failure: cells %v, server %+v", b.order, b.server[rowBaseline])
+	if len(b.order) != 4 || b.order[0].row != rowBaseline || b.order[2].row != rowFloor || b.server[rowBaseline] == nil || b.server[rowBaseline].Calls < 40 ||
+		b.server[rowFloor] == nil || b.server[rowFloor].Calls < 40 {
+		t.Errorf("the baseline and floor rows before the failure: cells %v, server %+v, %+v", b.order, b.server[rowBaseline], b.server[rowFloor])
 	}
 	rs.c.quota = c.quota
 	rs.close()
@@ -755,5 +760,108 @@ func TestCPUModelAndLoad(t *testing.T) {
 		if !regexp.MustCompile(`^[0-9]+\.[0-9][0-9]$`).MatchString(v) {
 			t.Errorf("loadAvg()[%d] = %q, want a load average such as 0.42", i, v)
 		}
+	}
+}
+
+// TestWriteFloorAndBatch prints the floor and batch tables of a report:
+// the floor's row first, each algorithm's server time over the floor's, a
+// dash where a cell is missing; the batch rows with their round trips,
+// and the note on a missing row.
+func TestWriteFloorAndBatch(t *testing.T) {
+	r := &report{
+		Env:    env{Go: "go1.26", Redis: "7.0.15", RedisURL: "redis://x/0"},
+		Config: reportConfig{N: 5, Count: 1, RedisN: 3, Goroutines: 4, Keys: 10, Quota: "10/s", API: "limiter"},
+		Cells: []cell{
+			{Table: tableOneKey, Row: rowFloor, Column: colRedSerial, Throughput: 40000, LatencyUS: 25},
+			{Table: tableOneKey, Row: rowFloor, Column: colRedParallel, Throughput: 60000, LatencyUS: 66.5},
+			{Table: tableOneKey, Row: "gcra", Column: colRedSerial, Throughput: 20000, LatencyUS: 50},
+		},
+		Server: []serverStat{
+			{Row: "gcra", Command: "evalsha", Calls: 3, USecPerCall: 9, SerialCalls: 2, SerialUSecPerCall: 3.5, FloorRatio: 1.25},
+			{Row: rowFloor, Command: "evalsha", Calls: 3, USecPerCall: 7, SerialCalls: 2, SerialUSecPerCall: 2.8, FloorRatio: 1},
+		},
+		Batch: []batchRow{
+			{Network: netLoopback, PingRTTUS: 45.25, Keys: 1500, Algorithm: "token_bucket", LimitMS: 41.234, LimitAllMS: 3.5, Ratio: 11.78},
+			{Network: netProxy, AddedRTTUS: 250, PingRTTUS: 262.5, Keys: 1500, Algorithm: "token_bucket", LimitMS: 262.25, LimitAllMS: 3.9, Ratio: 67.24},
+		},
+		BatchNote: "a note",
+	}
+	var b bytes.Buffer
+	if err := r.writeText(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	floor := tableLines(t, out, "#### Redis server time against the floor")
+	for i, want := range []string{
+		"| Script          | Redis (serial) | Redis (4 goroutines) | Server µs/call, serial *[5]* | × floor *[6]* |",
+		"",
+		"| **Floor** *[6]* | 40,000 / 25.00 | 60,000 / 66.50       | 2.80                         | 1.00×         |",
+		"| Fixed Window    | —              | —                    | —                            | —             |",
+	} {
+		if want != "" && floor[i] != want {
+			t.Errorf("floor table line %d:\n%s\nwant\n%s", i, floor[i], want)
+		}
+	}
+	if want := "| GCRA            | 20,000 / 50.00 | —                    | 3.50                         | 1.25×         |"; floor[len(floor)-1] != want {
+		t.Errorf("floor table, GCRA:\n%s\nwant\n%s", floor[len(floor)-1], want)
+	}
+	batch := tableLines(t, out, "#### Batches: `LimitAll` of 1,500 keys against 1,500 `Limit` calls")
+	for i, want := range []string{
+		"| Network *[7]*      | RTT (PING) | 1,500 × `Limit` | `LimitAll` | ×     |",
+		"",
+		"| Loopback           | 45.25 µs   | 41.23 ms        | 3.500 ms   | 11.8× |",
+		"| Proxy, +250 µs RTT | 262.5 µs   | 262.2 ms        | 3.900 ms   | 67.2× |",
+	} {
+		if want != "" && batch[i] != want {
+			t.Errorf("batch table line %d:\n%s\nwant\n%s", i, batch[i], want)
+		}
+	}
+	for _, want := range []string{
+		"\n\n(a note.)\n",
+		"* *[6] Floor: a script doing only what any decision must",
+		"* *[7] Batches: 1,500 `Limit` calls one after another, then one `LimitAll` of as many keys, through `throttled.Limiter` (token_bucket, every key written before timing); RTT is the median of 50 PINGs.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the text lacks %q:\n%s", want, out)
+		}
+	}
+
+	// No floor statistics, no batches: neither table nor their notes.
+	r.Server, r.Batch, r.BatchNote = r.Server[:1], nil, ""
+	b.Reset()
+	if err := r.writeText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, unwanted := range []string{"against the floor", "[6]", "#### Batches", "[7]"} {
+		if strings.Contains(b.String(), unwanted) {
+			t.Errorf("the text without floor or batches mentions %q:\n%s", unwanted, b.String())
+		}
+	}
+}
+
+// TestBatchRow checks a network's row: the median pass of each
+// measurement (the faster middle one of an even count), their ratio, the
+// runs in ms.
+func TestBatchRow(t *testing.T) {
+	ms := time.Millisecond
+	br := &batchRuns{
+		net:      &batchNet{name: netProxy, rtt: 200 * time.Microsecond},
+		ping:     []time.Duration{300 * time.Microsecond, 250 * time.Microsecond, 400 * time.Microsecond, 260 * time.Microsecond},
+		limit:    []time.Duration{300 * ms, 200 * ms, 250 * ms},
+		limitAll: []time.Duration{4 * ms, 5 * ms, 2 * ms},
+	}
+	got := br.row(1000)
+	if got.Network != netProxy || got.AddedRTTUS != 200 || got.PingRTTUS != 260 || got.Keys != 1000 || got.Algorithm != "token_bucket" ||
+		got.LimitMS != 250 || got.LimitAllMS != 4 || got.Ratio != 62.5 ||
+		!slices.Equal(got.LimitRuns, []float64{300, 200, 250}) || !slices.Equal(got.LimitAllRuns, []float64{4, 5, 2}) {
+		t.Errorf("row = %+v", got)
+	}
+	if got := medianDuration([]time.Duration{3, 1, 2, 4}); got != 2 {
+		t.Errorf("medianDuration = %v, want 2", got)
+	}
+	br.limitAll = []time.Duration{0}
+	br.limit = []time.Duration{ms}
+	if got := br.row(1); got.Ratio != 0 {
+		t.Errorf("a LimitAll of no time: ratio %v, want 0", got.Ratio)
 	}
 }

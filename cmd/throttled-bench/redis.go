@@ -22,6 +22,8 @@ type redisBench struct {
 	store   *redisstore.Store
 	client  rueidis.Client
 	version string
+	floor   *rueidis.Lua
+	nets    []*batchNet // the batch table's networks
 }
 
 // openRedis connects with redisstore.FromURL; the INCRBY baseline and the
@@ -32,7 +34,7 @@ func openRedis(c *config) (*redisBench, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &redisBench{c: c, store: s, client: s.Client()}
+	r := &redisBench{c: c, store: s, client: s.Client(), floor: newFloorScript()}
 	info, err := r.info("server")
 	if err != nil {
 		s.Close()
@@ -72,6 +74,9 @@ func (r *redisBench) subject(row string) (subject, error) {
 			close: func() {},
 		}, nil
 	}
+	if row == rowFloor {
+		return r.floorSubject()
+	}
 	a, err := throttled.ParseAlgorithm(row)
 	if err != nil {
 		return subject{}, err
@@ -96,7 +101,7 @@ func (r *redisBench) resetStats() error {
 }
 
 // stats reads the server time per call of row's command since resetStats:
-// INCRBY for the baseline, EVALSHA for the algorithms.
+// INCRBY for the baseline, EVALSHA for the floor and the algorithms.
 func (r *redisBench) stats(row string) (serverStat, error) {
 	info, err := r.info("commandstats")
 	if err != nil {
@@ -135,7 +140,7 @@ func cmdstat(info, cmd string) (calls, usec int64, perCall float64) {
 // close deletes the keys the run wrote and closes the client.
 func (r *redisBench) close() {
 	ctx := context.Background()
-	keys := []string{incrKey}
+	keys := []string{incrKey, floorKey}
 	for _, row := range rows()[1:] {
 		if a, err := throttled.ParseAlgorithm(row); err == nil {
 			if p, err := store.NewPolicy(r.c.quota.WithAlgorithm(a)); err == nil {
@@ -143,8 +148,14 @@ func (r *redisBench) close() {
 			}
 		}
 	}
-	for _, k := range keys { // one DEL per key: keys may live in different cluster slots
-		r.client.Do(ctx, r.client.B().Del().Key(k).Build())
+	keys = append(keys, r.batchStoreKeys()...)
+	dels := make(rueidis.Commands, len(keys))
+	for i, k := range keys { // one DEL per key: keys may live in different cluster slots
+		dels[i] = r.client.B().Del().Key(k).Build()
+	}
+	r.client.DoMulti(ctx, dels...)
+	for _, n := range r.nets {
+		n.close()
 	}
 	r.store.Close()
 }

@@ -15,6 +15,11 @@ type report struct {
 	Config reportConfig `json:"config"`
 	Cells  []cell       `json:"cells"`
 	Server []serverStat `json:"redis_server,omitempty"`
+	// Batch is the batch table: LimitAll against as many Limit calls, on
+	// loopback and through the latency proxy; BatchNote says why a row is
+	// missing.
+	Batch     []batchRow `json:"batch,omitempty"`
+	BatchNote string     `json:"batch_note,omitempty"`
 }
 
 type env struct {
@@ -43,6 +48,8 @@ type reportConfig struct {
 	Keys       int    `json:"keys"`
 	Quota      string `json:"quota"`
 	API        string `json:"api"`
+	RTT        string `json:"rtt,omitempty"`   // -rtt, with -redis
+	Batch      int    `json:"batch,omitempty"` // -batch, with -redis
 }
 
 // cell is one measurement. Ratio is its time per op over the baseline's in
@@ -67,14 +74,38 @@ type cell struct {
 
 // serverStat is the Redis server's time per call for one row, from INFO
 // commandstats after CONFIG RESETSTAT (both of the row's cells, warm-ups
-// included), added up over the passes.
+// included), added up over the passes. The serial fields count the serial
+// cell alone, whose every call decides one request (the store may coalesce
+// the parallel cell's concurrent decisions into fewer calls); FloorRatio
+// is the serial time per call over the floor script's (row "floor",
+// listed last).
 type serverStat struct {
-	Row         string  `json:"row"`
-	Command     string  `json:"command"`
-	Calls       int64   `json:"calls"`
-	EvalCalls   int64   `json:"eval_calls,omitempty"`
-	USecPerCall float64 `json:"usec_per_call"`
-	usec        int64
+	Row               string  `json:"row"`
+	Command           string  `json:"command"`
+	Calls             int64   `json:"calls"`
+	EvalCalls         int64   `json:"eval_calls,omitempty"`
+	USecPerCall       float64 `json:"usec_per_call"`
+	SerialCalls       int64   `json:"serial_calls,omitempty"`
+	SerialUSecPerCall float64 `json:"serial_usec_per_call,omitempty"`
+	FloorRatio        float64 `json:"ratio_vs_floor,omitempty"`
+	usec, serialUsec  int64
+}
+
+// batchRow is one network of the batch table: Keys sequential Limit calls
+// and one LimitAll of Keys keys through throttled.Limiter, the pass with
+// the median time of each, and their ratio.
+type batchRow struct {
+	Network    string  `json:"network"`      // "loopback" or "proxy"
+	AddedRTTUS float64 `json:"added_rtt_us"` // the round trip the proxy adds (-rtt); 0 on loopback
+	PingRTTUS  float64 `json:"ping_rtt_us"`  // median PING round trip through this network
+	Keys       int     `json:"keys"`
+	Algorithm  string  `json:"algorithm"`
+	LimitMS    float64 `json:"limit_ms"`     // Keys sequential Limit calls
+	LimitAllMS float64 `json:"limit_all_ms"` // one LimitAll of Keys requests
+	Ratio      float64 `json:"ratio"`        // LimitMS / LimitAllMS
+	// The ms of every pass (-count).
+	LimitRuns    []float64 `json:"limit_ms_runs"`
+	LimitAllRuns []float64 `json:"limit_all_ms_runs"`
 }
 
 func newReport(c *config) *report {
@@ -92,6 +123,9 @@ func newReport(c *config) *report {
 	}
 	if c.duration > 0 {
 		r.Config.Duration = c.duration.String()
+	}
+	if c.redisURL != "" {
+		r.Config.RTT, r.Config.Batch = c.rtt.String(), c.batch
 	}
 	return r
 }
@@ -215,6 +249,14 @@ func (r *report) writeText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "#### One key\n\n")
 	r.table(&b, one, e.Redis != "", false)
+	if r.serverStat(rowFloor) != nil {
+		fmt.Fprintf(&b, "\n#### Redis server time against the floor\n\n")
+		r.floorTable(&b)
+	}
+	if len(r.Batch) > 0 {
+		fmt.Fprintf(&b, "\n#### Batches: `LimitAll` of %s keys against %s `Limit` calls\n\n", group(float64(r.Batch[0].Keys)), group(float64(r.Batch[0].Keys)))
+		r.batchTable(&b)
+	}
 	fmt.Fprintf(&b, "\n#### In-Memory, %s keys\n\n", group(float64(c.Keys)))
 	r.table(&b, []column{
 		{"serial", tableMany, colManySerial},
@@ -239,9 +281,76 @@ func (r *report) writeText(w io.Writer) error {
 	if e.Redis != "" {
 		b.WriteString("* *[5] Redis server µs/call: `usec_per_call` of EVALSHA (INCRBY for the baseline) in `INFO commandstats`, after `CONFIG RESETSTAT` before each row.*\n")
 	}
+	if r.serverStat(rowFloor) != nil {
+		b.WriteString("* *[6] Floor: a script doing only what any decision must, `GET key`, `TIME`, `SET key state PX ttl`, called as the limiter's script is (EVALSHA, one key, one ARGV string); × floor is each script's server µs per call in the serial cells, one decision a call, over the floor's (target: at most 1.25×).*\n")
+	}
+	if len(r.Batch) > 0 {
+		fmt.Fprintf(&b, "* *[7] Batches: %s `Limit` calls one after another, then one `LimitAll` of as many keys, through `throttled.Limiter` (%s, every key written before timing); RTT is the median of %d PINGs. The proxy row goes through an in-process TCP proxy delaying every chunk by half the added round trip each way (target: × at least 20 at 200 µs).*\n",
+			group(float64(r.Batch[0].Keys)), r.Batch[0].Algorithm, pings)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// serverStat returns the server statistics of row, or nil.
+func (r *report) serverStat(row string) *serverStat {
+	for i := range r.Server {
+		if r.Server[i].Row == row {
+			return &r.Server[i]
+		}
+	}
+	return nil
+}
+
+// floorTable prints the Redis server time per call of the floor script and
+// of each algorithm's, with the ratio to the floor's and the client-side
+// Redis cells of the one-key table.
+func (r *report) floorTable(b *strings.Builder) {
+	head := []string{"Script", "Redis (serial)", fmt.Sprintf("Redis (%d goroutines)", r.Config.Goroutines), "Server µs/call, serial *[5]*", "× floor *[6]*"}
+	var body [][]string
+	for _, row := range append([]string{rowFloor}, rows()[1:]...) {
+		name := displayName(row)
+		if row == rowFloor {
+			name = "**Floor** *[6]*"
+		}
+		line := []string{name}
+		for _, col := range []string{colRedSerial, colRedParallel} {
+			v := "—"
+			if cl := r.find(tableOneKey, row, col); cl != nil {
+				v = group(cl.Throughput) + " / " + latency(cl.LatencyUS)
+			}
+			line = append(line, v)
+		}
+		if st := r.serverStat(row); st != nil {
+			line = append(line, fmt.Sprintf("%.2f", st.SerialUSecPerCall), fmt.Sprintf("%.2f×", st.FloorRatio))
+		} else {
+			line = append(line, "—", "—")
+		}
+		body = append(body, line)
+	}
+	writeMarkdown(b, head, body)
+}
+
+// batchTable prints the batch table, and the note on a missing row.
+func (r *report) batchTable(b *strings.Builder) {
+	n := group(float64(r.Batch[0].Keys))
+	head := []string{"Network *[7]*", "RTT (PING)", n + " × `Limit`", "`LimitAll`", "×"}
+	var body [][]string
+	for _, br := range r.Batch {
+		name := "Loopback"
+		if br.Network == netProxy {
+			name = fmt.Sprintf("Proxy, +%g µs RTT", br.AddedRTTUS)
+		}
+		body = append(body, []string{name, latency(br.PingRTTUS) + " µs", millis(br.LimitMS) + " ms", millis(br.LimitAllMS) + " ms", fmt.Sprintf("%.1f×", br.Ratio)})
+	}
+	writeMarkdown(b, head, body)
+	if r.BatchNote != "" {
+		fmt.Fprintf(b, "\n(%s.)\n", r.BatchNote)
+	}
+}
+
+// millis formats ms with about three significant digits.
+func millis(ms float64) string { return latency(ms) }
 
 // table prints one markdown table with a "throughput / latency" and a ×
 // column per measured column, the Redis server column when server is set.

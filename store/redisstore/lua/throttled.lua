@@ -28,6 +28,13 @@
 -- policy whose key is at fault (0 when decided), then for each policy the
 -- Decision fields Limited (0 or 1), Remaining, RetryAfter, ResetAfter.
 -- A request that is not decided charges nothing, and the others are decided.
+--
+-- A script's chunk runs on every call, and each table and closure it makes
+-- costs Redis time: a single decision through the general path (at the
+-- end) costs about twice the instructions of the path made for it. So the
+-- algorithms' functions are made only for the algorithms a call uses, and
+-- one request under one policy, the common call, has a path of its own
+-- that makes no table and calls no glue function.
 
 local fmod, min, max = math.fmod, math.min, math.max
 
@@ -60,6 +67,13 @@ local function later(d, lag)
   return d
 end
 
+-- algo/*.go, translated: algorithm(code) makes and returns the init and
+-- step functions of the algorithm with that code and its number of state
+-- fields (nothing for another code). The functions keep the indentation of
+-- their translation in the chain, as the tests and scripts/mutate-lua.sh
+-- read them.
+local function algorithm(code)
+if code == 1 then -- fixed_window
 -- algo/fixedwindow.go:12
 -- FixedWindowInit is the state of a key with no history: nothing counted.
 local function fixedWindowInit(q_Period, q_Limit, now)
@@ -100,7 +114,8 @@ local function fixedWindowStep(s_Last, s_Count, q_Period, q_Limit, now, cost)
   end
   return now, count, false, q_Limit - count, 0, later(reset, lag)
 end
-
+return fixedWindowInit, fixedWindowStep, 2
+elseif code == 5 then -- gcra
 -- algo/gcra.go:16
 -- GCRAInit is the state of a key with no history: TAT at now.
 local function gcraInit(q_Burst, q_Unit, q_Rate, q_Capacity, now)
@@ -136,7 +151,8 @@ local function gcraStep(s_Last, s_Ahead, q_Burst, q_Unit, q_Rate, q_Capacity, no
   end
   return now, newTAT, false, floorDiv(q_Capacity - newTAT, q_Unit), 0, later(ceilDiv(newTAT, q_Rate), lag)
 end
-
+return gcraInit, gcraStep, 2
+elseif code == 4 then -- leaking_bucket
 -- algo/leakingbucket.go:12
 -- LeakingBucketInit is the state of a key with no history: an empty bucket.
 local function leakingBucketInit(q_Burst, q_Unit, q_Rate, q_Capacity, now)
@@ -177,7 +193,8 @@ local function leakingBucketStep(s_Last, s_Water, q_Burst, q_Unit, q_Rate, q_Cap
   water = water + pour
   return now, water, false, floorDiv(q_Capacity - water, q_Unit), 0, later(ceilDiv(water, q_Rate), lag)
 end
-
+return leakingBucketInit, leakingBucketStep, 2
+elseif code == 2 then -- sliding_window
 -- algo/slidingwindow.go:13
 -- SlidingWindowInit is the state of a key with no history: nothing counted.
 local function slidingWindowInit(q_Period, q_Limit, now)
@@ -241,7 +258,8 @@ local function slidingWindowStep(s_Last, s_Prev, s_Curr, q_Period, q_Limit, now,
   end
   return s_Last, s_Prev, s_Curr, true, remaining, retry + lag, later(reset, lag)
 end
-
+return slidingWindowInit, slidingWindowStep, 3
+elseif code == 3 then -- token_bucket
 -- algo/tokenbucket.go:12
 -- TokenBucketInit is the state of a key with no history: a full bucket.
 local function tokenBucketInit(q_Burst, q_Unit, q_Rate, q_Capacity, now)
@@ -281,38 +299,121 @@ local function tokenBucketStep(s_Last, s_Level, q_Burst, q_Unit, q_Rate, q_Capac
   level = level - need
   return now, level, false, floorDiv(level, q_Unit), 0, later(ceilDiv(q_Capacity - level, q_Rate), lag)
 end
-
+return tokenBucketInit, tokenBucketStep, 2
+end
+end
 
 local spack, sunpack, rcall, fmt = struct.pack, struct.unpack, redis.call, string.format
 
--- isStored reports whether v can be a stored number: a whole number in
--- [0, 2^53].
-local function isStored(v)
-  return v >= 0 and v <= 9007199254740992 and v % 1 == 0
+-- One request under one policy: the decision, the writes and the reply of
+-- the general path below, without its tables and functions.
+local argv1 = ARGV[1]
+if #KEYS == 1 and #ARGV == 1 and #argv1 == 80 then
+  local now, slack, headroom, npol, code, q1, q2, q3, q4, cost = sunpack('<dddddddddd', argv1)
+  local init, step, nfields = algorithm(code)
+  if npol == 1 and step then
+    local key, nowMs = KEYS[1], -1
+    if now < 0 then
+      local t = rcall('TIME')
+      local sec, usec = t[1] + 0, t[2] + 0 -- the strings as numbers (cheaper than tonumber)
+      now = sec * 1000000 + usec
+      nowMs = sec * 1000 + (usec - usec % 1000) / 1000
+    end
+    local raw = rcall('MGET', key)[1] -- false when absent or of another type
+    local known, s1, s2, s3, expires = not raw
+    if not raw then
+      expires = 0
+      if code == 1 then
+        s1, s2 = init(q1, q2, now)
+      elseif code == 5 then
+        s1, s2 = init(q1, q2, q3, q4, now)
+      elseif code == 4 then
+        s1, s2 = init(q1, q2, q3, q4, now)
+      elseif code == 2 then
+        s1, s2, s3 = init(q1, q2, now)
+      elseif code == 3 then
+        s1, s2 = init(q1, q2, q3, q4, now)
+      end
+    elseif nfields == 2 and #raw == 24 then
+      s1, s2, expires = sunpack('<ddd', raw)
+      known = s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0
+    elseif nfields == 3 and #raw == 32 then
+      s1, s2, s3, expires = sunpack('<dddd', raw)
+      known = s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and s3 >= 0 and s3 <= 9007199254740992 and s3 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0
+    end
+    if not known then
+      return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- corrupt state
+    end
+    local n1, n2, n3, limited, remaining, retryAfter, resetAfter
+    if code == 1 then
+      n1, n2, limited, remaining, retryAfter, resetAfter = step(s1, s2, q1, q2, now, cost)
+    elseif code == 5 then
+      n1, n2, limited, remaining, retryAfter, resetAfter = step(s1, s2, q1, q2, q3, q4, now, cost)
+    elseif code == 4 then
+      n1, n2, limited, remaining, retryAfter, resetAfter = step(s1, s2, q1, q2, q3, q4, now, cost)
+    elseif code == 2 then
+      n1, n2, n3, limited, remaining, retryAfter, resetAfter = step(s1, s2, s3, q1, q2, now, cost)
+    elseif code == 3 then
+      n1, n2, limited, remaining, retryAfter, resetAfter = step(s1, s2, q1, q2, q3, q4, now, cost)
+    end
+    if cost > 0 and not limited then
+      -- The TTL as ttlFor below chooses it: kept (nil) when long enough.
+      local ttl = ceilDiv(resetAfter, 1000) + slack
+      if raw and nowMs >= 0 and expires >= nowMs + ttl then
+        ttl = nil
+      elseif nowMs >= 0 then
+        ttl = ttl + headroom
+        expires = nowMs + ttl - 1
+      else
+        expires = 0
+      end
+      local packed
+      if nfields == 2 then
+        packed = spack('<ddd', n1, n2, expires)
+      elseif nfields == 3 then
+        packed = spack('<dddd', n1, n2, n3, expires)
+      end
+      if not raw then -- NX: a key of another type fails, nothing written
+        if not rcall('SET', key, packed, 'PX', fmt('%d', ttl), 'NX') then
+          return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+        end
+      elseif ttl then
+        rcall('SET', key, packed, 'PX', fmt('%d', ttl)) -- a string: Redis formats numbers slowly
+      else
+        rcall('SET', key, packed, 'KEEPTTL')
+      end
+    elseif not raw and rcall('EXISTS', key) == 1 then -- as the write would have found it
+      return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+    end
+    return spack('<dddddd', 0, 0, limited and 1 or 0, remaining, retryAfter, resetAfter)
+  end
 end
 
--- The algorithms by code, each in one shape: state padded to 3 fields
--- (s1…s3), parameters padded to 4 (q1…q4). Plain functions that
--- branch on the code, not a table of closures: a script's chunk runs on
--- every call, and each closure it makes costs Redis time.
-local fields = { [1] = 2, [5] = 2, [4] = 2, [2] = 3, [3] = 2 } -- state fields by code
+-- The general path: any number of requests under any number of policies.
+
+-- The algorithms of the call's policies by code: their init and step
+-- functions and their numbers of state fields, filled in with the
+-- arguments. Each in one shape: state padded to 3 fields (s1…s3),
+-- parameters padded to 4 (q1…q4).
+local inits, steps, fields = {}, {}, {}
 
 -- fresh returns the state of a key with no history.
 local function fresh(code, q1, q2, q3, q4, now)
+  local init = inits[code]
   if code == 1 then -- fixed_window
-    local s1, s2 = fixedWindowInit(q1, q2, now)
+    local s1, s2 = init(q1, q2, now)
     return s1, s2, 0
   elseif code == 5 then -- gcra
-    local s1, s2 = gcraInit(q1, q2, q3, q4, now)
+    local s1, s2 = init(q1, q2, q3, q4, now)
     return s1, s2, 0
   elseif code == 4 then -- leaking_bucket
-    local s1, s2 = leakingBucketInit(q1, q2, q3, q4, now)
+    local s1, s2 = init(q1, q2, q3, q4, now)
     return s1, s2, 0
   elseif code == 2 then -- sliding_window
-    local s1, s2, s3 = slidingWindowInit(q1, q2, now)
+    local s1, s2, s3 = init(q1, q2, now)
     return s1, s2, s3
   elseif code == 3 then -- token_bucket
-    local s1, s2 = tokenBucketInit(q1, q2, q3, q4, now)
+    local s1, s2 = init(q1, q2, q3, q4, now)
     return s1, s2, 0
   end
 end
@@ -320,33 +421,34 @@ end
 -- run runs a step: the new state, then Limited, Remaining, RetryAfter,
 -- ResetAfter.
 local function run(code, s1, s2, s3, q1, q2, q3, q4, now, cost)
+  local step = steps[code]
   if code == 1 then -- fixed_window: state Last, Count; parameters Period, Limit
-    local n1, n2, limited, remaining, retryAfter, resetAfter = fixedWindowStep(s1, s2, q1, q2, now, cost)
+    local n1, n2, limited, remaining, retryAfter, resetAfter = step(s1, s2, q1, q2, now, cost)
     return n1, n2, 0, limited, remaining, retryAfter, resetAfter
   elseif code == 5 then -- gcra: state Last, Ahead; parameters Burst, Unit, Rate, Capacity
-    local n1, n2, limited, remaining, retryAfter, resetAfter = gcraStep(s1, s2, q1, q2, q3, q4, now, cost)
+    local n1, n2, limited, remaining, retryAfter, resetAfter = step(s1, s2, q1, q2, q3, q4, now, cost)
     return n1, n2, 0, limited, remaining, retryAfter, resetAfter
   elseif code == 4 then -- leaking_bucket: state Last, Water; parameters Burst, Unit, Rate, Capacity
-    local n1, n2, limited, remaining, retryAfter, resetAfter = leakingBucketStep(s1, s2, q1, q2, q3, q4, now, cost)
+    local n1, n2, limited, remaining, retryAfter, resetAfter = step(s1, s2, q1, q2, q3, q4, now, cost)
     return n1, n2, 0, limited, remaining, retryAfter, resetAfter
   elseif code == 2 then -- sliding_window: state Last, Prev, Curr; parameters Period, Limit
-    local n1, n2, n3, limited, remaining, retryAfter, resetAfter = slidingWindowStep(s1, s2, s3, q1, q2, now, cost)
+    local n1, n2, n3, limited, remaining, retryAfter, resetAfter = step(s1, s2, s3, q1, q2, now, cost)
     return n1, n2, n3, limited, remaining, retryAfter, resetAfter
   elseif code == 3 then -- token_bucket: state Last, Level; parameters Burst, Unit, Rate, Capacity
-    local n1, n2, limited, remaining, retryAfter, resetAfter = tokenBucketStep(s1, s2, q1, q2, q3, q4, now, cost)
+    local n1, n2, limited, remaining, retryAfter, resetAfter = step(s1, s2, q1, q2, q3, q4, now, cost)
     return n1, n2, 0, limited, remaining, retryAfter, resetAfter
   end
 end
 
 -- load returns a stored state of n fields and its Expires, or nil when raw
--- is not one.
+-- is not one (each number stored is a whole number in [0, 2^53]).
 local function load(n, raw)
   if n == 2 then
     if #raw ~= 24 then
       return nil
     end
     local s1, s2, expires = sunpack('<ddd', raw)
-    if isStored(s1) and isStored(s2) and isStored(expires) then
+    if s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0 then
       return s1, s2, 0, expires
     end
     return nil
@@ -355,7 +457,7 @@ local function load(n, raw)
       return nil
     end
     local s1, s2, s3, expires = sunpack('<dddd', raw)
-    if isStored(s1) and isStored(s2) and isStored(s3) and isStored(expires) then
+    if s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and s3 >= 0 and s3 <= 9007199254740992 and s3 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0 then
       return s1, s2, s3, expires
     end
     return nil
@@ -392,10 +494,15 @@ end
 local alg, nfields, q1, q2, q3, q4 = {}, {}, {}, {}, {}, {}
 for j = 1, npol do
   local at = 4 + 5 * (j - 1)
-  alg[j], nfields[j] = argv[at + 1], fields[argv[at + 1]]
-  if not nfields[j] then
-    return redis.error_reply('throttled: unknown algorithm code ' .. argv[at + 1])
+  local code = argv[at + 1]
+  if not fields[code] then
+    local init, step, n = algorithm(code)
+    if not n then
+      return redis.error_reply('throttled: unknown algorithm code ' .. code)
+    end
+    inits[code], steps[code], fields[code] = init, step, n
   end
+  alg[j], nfields[j] = code, fields[code]
   q1[j], q2[j], q3[j], q4[j] = argv[at + 2], argv[at + 3], argv[at + 4], argv[at + 5]
 end
 local nowMs = -1 -- the server's time in ms, when it is the clock
@@ -510,12 +617,16 @@ for i = 1, nreq do
       end
     end
   end
-  out[#out + 1] = spack('<dd', status, fault)
-  for j = 1, npol do
-    if status == 0 then
-      out[#out + 1] = spack('<dddd', limited[j] and 1 or 0, remaining[j], retryAfter[j], resetAfter[j])
-    else
-      out[#out + 1] = zeros
+  if status == 0 and npol == 1 then -- the common reply, in one piece
+    out[#out + 1] = spack('<dddddd', 0, 0, limited[1] and 1 or 0, remaining[1], retryAfter[1], resetAfter[1])
+  else
+    out[#out + 1] = spack('<dd', status, fault)
+    for j = 1, npol do
+      if status == 0 then
+        out[#out + 1] = spack('<dddd', limited[j] and 1 or 0, remaining[j], retryAfter[j], resetAfter[j])
+      else
+        out[#out + 1] = zeros
+      end
     end
   end
 end

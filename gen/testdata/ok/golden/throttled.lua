@@ -28,6 +28,13 @@
 -- policy whose key is at fault (0 when decided), then for each policy the
 -- Decision fields Limited (0 or 1), Remaining, RetryAfter, ResetAfter.
 -- A request that is not decided charges nothing, and the others are decided.
+--
+-- A script's chunk runs on every call, and each table and closure it makes
+-- costs Redis time: a single decision through the general path (at the
+-- end) costs about twice the instructions of the path made for it. So the
+-- algorithms' functions are made only for the algorithms a call uses, and
+-- one request under one policy, the common call, has a path of its own
+-- that makes no table and calls no glue function.
 
 local fmod, min, max = math.fmod, math.min, math.max
 
@@ -60,6 +67,13 @@ local function later(d, lag)
   return d
 end
 
+-- testdata/ok/*.go, translated: algorithm(code) makes and returns the init and
+-- step functions of the algorithm with that code and its number of state
+-- fields (nothing for another code). The functions keep the indentation of
+-- their translation in the chain, as the tests and scripts/mutate-lua.sh
+-- read them.
+local function algorithm(code)
+if code == 1 then -- meter
 -- testdata/ok/meter.go:13
 -- MeterInit leaves Debt out of its literal: it becomes 0.
 local function meterInit(q_Period, q_Limit, q_Burst, now)
@@ -115,7 +129,8 @@ local function meterStep(s_Last, s_Level, s_Debt, q_Period, q_Limit, q_Burst, no
   end
   return now, level - cost * 1000, 0, false, floorDiv(level, 1000) - cost, 0, ceilDiv(q_Burst * 1000 - level + cost * 1000, q_Limit)
 end
-
+return meterInit, meterStep, 3
+elseif code == 2 then -- window
 -- testdata/ok/window.go:12
 -- WindowInit names its parameters differently from MeterInit.
 local function windowInit(p_Period, p_Limit, t)
@@ -141,29 +156,100 @@ local function windowStep(until_Last, until_Count, p_Period, p_Limit, then_, cos
   until_Last = then_
   return until_Last, until_Count, false, p_Limit - until_Count, 0, start + p_Period - then_
 end
-
+return windowInit, windowStep, 2
+end
+end
 
 local spack, sunpack, rcall, fmt = struct.pack, struct.unpack, redis.call, string.format
 
--- isStored reports whether v can be a stored number: a whole number in
--- [0, 2^53].
-local function isStored(v)
-  return v >= 0 and v <= 9007199254740992 and v % 1 == 0
+-- One request under one policy: the decision, the writes and the reply of
+-- the general path below, without its tables and functions.
+local argv1 = ARGV[1]
+if #KEYS == 1 and #ARGV == 1 and #argv1 == 72 then
+  local now, slack, headroom, npol, code, q1, q2, q3, cost = sunpack('<ddddddddd', argv1)
+  local init, step, nfields = algorithm(code)
+  if npol == 1 and step then
+    local key, nowMs = KEYS[1], -1
+    if now < 0 then
+      local t = rcall('TIME')
+      local sec, usec = t[1] + 0, t[2] + 0 -- the strings as numbers (cheaper than tonumber)
+      now = sec * 1000000 + usec
+      nowMs = sec * 1000 + (usec - usec % 1000) / 1000
+    end
+    local raw = rcall('MGET', key)[1] -- false when absent or of another type
+    local known, s1, s2, s3, expires = not raw
+    if not raw then
+      expires = 0
+      if code == 1 then
+        s1, s2, s3 = init(q1, q2, q3, now)
+      elseif code == 2 then
+        s1, s2 = init(q1, q2, now)
+      end
+    elseif nfields == 2 and #raw == 24 then
+      s1, s2, expires = sunpack('<ddd', raw)
+      known = s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0
+    elseif nfields == 3 and #raw == 32 then
+      s1, s2, s3, expires = sunpack('<dddd', raw)
+      known = s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and s3 >= 0 and s3 <= 9007199254740992 and s3 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0
+    end
+    if not known then
+      return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- corrupt state
+    end
+    local n1, n2, n3, limited, remaining, retryAfter, resetAfter
+    if code == 1 then
+      n1, n2, n3, limited, remaining, retryAfter, resetAfter = step(s1, s2, s3, q1, q2, q3, now, cost)
+    elseif code == 2 then
+      n1, n2, limited, remaining, retryAfter, resetAfter = step(s1, s2, q1, q2, now, cost)
+    end
+    if cost > 0 and not limited then
+      -- The TTL as ttlFor below chooses it: kept (nil) when long enough.
+      local ttl = ceilDiv(resetAfter, 1000) + slack
+      if raw and nowMs >= 0 and expires >= nowMs + ttl then
+        ttl = nil
+      elseif nowMs >= 0 then
+        ttl = ttl + headroom
+        expires = nowMs + ttl - 1
+      else
+        expires = 0
+      end
+      local packed
+      if nfields == 2 then
+        packed = spack('<ddd', n1, n2, expires)
+      elseif nfields == 3 then
+        packed = spack('<dddd', n1, n2, n3, expires)
+      end
+      if not raw then -- NX: a key of another type fails, nothing written
+        if not rcall('SET', key, packed, 'PX', fmt('%d', ttl), 'NX') then
+          return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+        end
+      elseif ttl then
+        rcall('SET', key, packed, 'PX', fmt('%d', ttl)) -- a string: Redis formats numbers slowly
+      else
+        rcall('SET', key, packed, 'KEEPTTL')
+      end
+    elseif not raw and rcall('EXISTS', key) == 1 then -- as the write would have found it
+      return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+    end
+    return spack('<dddddd', 0, 0, limited and 1 or 0, remaining, retryAfter, resetAfter)
+  end
 end
 
--- The algorithms by code, each in one shape: state padded to 3 fields
--- (s1…s3), parameters padded to 3 (q1…q3). Plain functions that
--- branch on the code, not a table of closures: a script's chunk runs on
--- every call, and each closure it makes costs Redis time.
-local fields = { [1] = 3, [2] = 2 } -- state fields by code
+-- The general path: any number of requests under any number of policies.
+
+-- The algorithms of the call's policies by code: their init and step
+-- functions and their numbers of state fields, filled in with the
+-- arguments. Each in one shape: state padded to 3 fields (s1…s3),
+-- parameters padded to 3 (q1…q3).
+local inits, steps, fields = {}, {}, {}
 
 -- fresh returns the state of a key with no history.
 local function fresh(code, q1, q2, q3, now)
+  local init = inits[code]
   if code == 1 then -- meter
-    local s1, s2, s3 = meterInit(q1, q2, q3, now)
+    local s1, s2, s3 = init(q1, q2, q3, now)
     return s1, s2, s3
   elseif code == 2 then -- window
-    local s1, s2 = windowInit(q1, q2, now)
+    local s1, s2 = init(q1, q2, now)
     return s1, s2, 0
   end
 end
@@ -171,24 +257,25 @@ end
 -- run runs a step: the new state, then Limited, Remaining, RetryAfter,
 -- ResetAfter.
 local function run(code, s1, s2, s3, q1, q2, q3, now, cost)
+  local step = steps[code]
   if code == 1 then -- meter: state Last, Level, Debt; parameters Period, Limit, Burst
-    local n1, n2, n3, limited, remaining, retryAfter, resetAfter = meterStep(s1, s2, s3, q1, q2, q3, now, cost)
+    local n1, n2, n3, limited, remaining, retryAfter, resetAfter = step(s1, s2, s3, q1, q2, q3, now, cost)
     return n1, n2, n3, limited, remaining, retryAfter, resetAfter
   elseif code == 2 then -- window: state Last, Count; parameters Period, Limit
-    local n1, n2, limited, remaining, retryAfter, resetAfter = windowStep(s1, s2, q1, q2, now, cost)
+    local n1, n2, limited, remaining, retryAfter, resetAfter = step(s1, s2, q1, q2, now, cost)
     return n1, n2, 0, limited, remaining, retryAfter, resetAfter
   end
 end
 
 -- load returns a stored state of n fields and its Expires, or nil when raw
--- is not one.
+-- is not one (each number stored is a whole number in [0, 2^53]).
 local function load(n, raw)
   if n == 2 then
     if #raw ~= 24 then
       return nil
     end
     local s1, s2, expires = sunpack('<ddd', raw)
-    if isStored(s1) and isStored(s2) and isStored(expires) then
+    if s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0 then
       return s1, s2, 0, expires
     end
     return nil
@@ -197,7 +284,7 @@ local function load(n, raw)
       return nil
     end
     local s1, s2, s3, expires = sunpack('<dddd', raw)
-    if isStored(s1) and isStored(s2) and isStored(s3) and isStored(expires) then
+    if s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and s3 >= 0 and s3 <= 9007199254740992 and s3 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0 then
       return s1, s2, s3, expires
     end
     return nil
@@ -234,10 +321,15 @@ end
 local alg, nfields, q1, q2, q3 = {}, {}, {}, {}, {}
 for j = 1, npol do
   local at = 4 + 4 * (j - 1)
-  alg[j], nfields[j] = argv[at + 1], fields[argv[at + 1]]
-  if not nfields[j] then
-    return redis.error_reply('throttled: unknown algorithm code ' .. argv[at + 1])
+  local code = argv[at + 1]
+  if not fields[code] then
+    local init, step, n = algorithm(code)
+    if not n then
+      return redis.error_reply('throttled: unknown algorithm code ' .. code)
+    end
+    inits[code], steps[code], fields[code] = init, step, n
   end
+  alg[j], nfields[j] = code, fields[code]
   q1[j], q2[j], q3[j] = argv[at + 2], argv[at + 3], argv[at + 4]
 end
 local nowMs = -1 -- the server's time in ms, when it is the clock
@@ -352,12 +444,16 @@ for i = 1, nreq do
       end
     end
   end
-  out[#out + 1] = spack('<dd', status, fault)
-  for j = 1, npol do
-    if status == 0 then
-      out[#out + 1] = spack('<dddd', limited[j] and 1 or 0, remaining[j], retryAfter[j], resetAfter[j])
-    else
-      out[#out + 1] = zeros
+  if status == 0 and npol == 1 then -- the common reply, in one piece
+    out[#out + 1] = spack('<dddddd', 0, 0, limited[1] and 1 or 0, remaining[1], retryAfter[1], resetAfter[1])
+  else
+    out[#out + 1] = spack('<dd', status, fault)
+    for j = 1, npol do
+      if status == 0 then
+        out[#out + 1] = spack('<dddd', limited[j] and 1 or 0, remaining[j], retryAfter[j], resetAfter[j])
+      else
+        out[#out + 1] = zeros
+      end
     end
   end
 end

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// latencyProxy is a TCP proxy that adds a round-trip time to every
+// connection: each chunk of bytes read from one side is written to the
+// other delay (half the round trip) after it arrived, in order. Delays are
+// not added up: a chunk that arrives while others wait is forwarded at its
+// own arrival time plus delay, so the proxy adds latency, not a throughput
+// cap (a real network's pipe carries many packets in flight at once).
+//
+// Go's timers are too coarse for sub-millisecond delays (about 1 ms on an
+// idle Linux VM), so a chunk's last stretch of waiting spins (see
+// waitUntil): a waiting chunk keeps a core busy. The round trip actually
+// achieved is what the report prints, measured with PING through the proxy.
+type latencyProxy struct {
+	ln      net.Listener
+	network string // the target's network, "tcp" or "unix"
+	target  string
+	delay   time.Duration
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// startProxy listens on a free loopback port and forwards every
+// connection to target on network, delaying each direction by delay.
+func startProxy(network, target string, delay time.Duration) (*latencyProxy, error) {
+	if delay < 0 {
+		return nil, errors.New("proxy: negative delay")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &latencyProxy{ln: ln, network: network, target: target, delay: delay, conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.accept()
+	return p, nil
+}
+
+// Addr returns the proxy's address, host:port.
+func (p *latencyProxy) Addr() string { return p.ln.Addr().String() }
+
+// Close stops accepting, closes every connection and waits for the
+// forwarding goroutines to end.
+func (p *latencyProxy) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	err := p.ln.Close()
+	p.wg.Wait()
+	return err
+}
+
+// track registers c to be closed by Close; false if the proxy is closed.
+func (p *latencyProxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *latencyProxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	c.Close()
+}
+
+func (p *latencyProxy) accept() {
+	defer p.wg.Done()
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return // closed
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.serve(client)
+		}()
+	}
+}
+
+// serve forwards one connection both ways until either side ends.
+func (p *latencyProxy) serve(client net.Conn) {
+	if !p.track(client) {
+		client.Close()
+		return
+	}
+	defer p.untrack(client)
+	server, err := net.DialTimeout(p.network, p.target, 5*time.Second)
+	if err != nil {
+		return
+	}
+	if !p.track(server) {
+		server.Close()
+		return
+	}
+	defer p.untrack(server)
+	setNoDelay(client)
+	setNoDelay(server)
+	// Each direction ends when its source does, passing the end on (a
+	// half-close), so a reply still on its way is delivered; a failed
+	// write ends its direction at once.
+	var both sync.WaitGroup
+	both.Add(2)
+	go func() { defer both.Done(); p.pipe(server, client) }()
+	go func() { defer both.Done(); p.pipe(client, server) }()
+	both.Wait()
+}
+
+func setNoDelay(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+}
+
+// chunk is what one read returned, with when it arrived.
+type chunk struct {
+	at time.Time
+	b  []byte
+}
+
+// pipe copies src to dst, each chunk delay after it was read: a reader
+// stamps and queues the chunks, a writer sends each when its time comes.
+// The reader never waits for the writer (short of a full queue), so chunks
+// in flight overlap as on a real link.
+func (p *latencyProxy) pipe(dst, src net.Conn) {
+	queue := make(chan chunk, 4096)
+	go func() {
+		defer close(queue)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				queue <- chunk{at: time.Now(), b: append([]byte(nil), buf[:n]...)}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range queue {
+		waitUntil(c.at.Add(p.delay))
+		if _, err := dst.Write(c.b); err != nil {
+			src.Close() // ends the reader; drain what it queued
+			for range queue {
+			}
+			return
+		}
+	}
+	if hc, ok := dst.(interface{ CloseWrite() error }); ok {
+		hc.CloseWrite() // src ended: pass the end on
+	} else {
+		dst.Close()
+	}
+}
+
+// spinFor is how much of a wait is spun rather than slept: Go's timers
+// may fire a millisecond late, so only a wait longer than this sleeps, and
+// only until this much is left.
+const spinFor = 2 * time.Millisecond
+
+// waitUntil returns at t (on the monotonic clock), a few µs late at most
+// unless the machine is overloaded: it sleeps while more than spinFor is
+// left, then spins, yielding the processor to other goroutines.
+func waitUntil(t time.Time) {
+	for {
+		d := time.Until(t)
+		if d <= 0 {
+			return
+		}
+		if d > spinFor {
+			time.Sleep(d - spinFor)
+			continue
+		}
+		runtime.Gosched()
+	}
+}

@@ -51,7 +51,11 @@
 //     Burst L}, on a go-redis v9 client from redis.ParseURL.
 //   - throttled (this repository): token bucket and GCRA through
 //     throttled.Limiter.Limit on its memstore (memory) or on
-//     redisstore.FromURL (Redis); its quota is PerSec(L), burst L.
+//     redisstore.FromURL (Redis, coalescing concurrent calls by default);
+//     its quota is PerSec(L), burst L. Two more Redis rows: GCRA on a
+//     store with coalescing off (redisstore.WithCoalescing(0)), and GCRA
+//     with the limiter's deny cache (WithDenyCache(time.Second)), which
+//     in the "deny" scenario answers most calls from memory.
 //
 // Reference rows, not limiters: the mutex-guarded map[string]int64
 // increment (memory) and INCRBY on rueidis and on go-redis (Redis).
@@ -456,6 +460,7 @@ func (w *discardWriter) WriteHeader(int)             {}
 // redisEnv holds the Redis clients of a run.
 type redisEnv struct {
 	store   *redisstore.Store
+	alone   *redisstore.Store // the same server, coalescing off
 	rdb     *redis.Client
 	version string
 }
@@ -465,12 +470,18 @@ func openRedis(url string) (redisEnv, error) {
 	if err != nil {
 		return redisEnv{}, err
 	}
-	opt, err := redis.ParseURL(url)
+	alone, err := redisstore.FromURL(url, redisstore.WithCoalescing(0))
 	if err != nil {
 		s.Close()
 		return redisEnv{}, err
 	}
-	e := redisEnv{store: s, rdb: redis.NewClient(opt)}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		s.Close()
+		alone.Close()
+		return redisEnv{}, err
+	}
+	e := redisEnv{store: s, alone: alone, rdb: redis.NewClient(opt)}
 	info, err := e.rdb.Info(context.Background(), "server").Result()
 	if err != nil {
 		e.close()
@@ -496,14 +507,15 @@ func (e redisEnv) close() {
 	}
 	e.rdb.Close()
 	e.store.Close()
+	e.alone.Close()
 }
 
 func (e redisEnv) peers() []peer {
 	ctx := context.Background()
 	rc := e.store.Client()
-	oursRedis := func(a throttled.Algorithm) func(sc scenario) (decide, func(), error) {
+	oursRedis := func(a throttled.Algorithm, st *redisstore.Store, opts ...throttled.Option) func(sc scenario) (decide, func(), error) {
 		return func(sc scenario) (decide, func(), error) {
-			t, err := throttled.New(throttled.WithAlgorithm(a), throttled.WithQuota(throttled.PerSec(int64(sc.limit))), throttled.WithStore(e.store))
+			t, err := throttled.New(append([]throttled.Option{throttled.WithAlgorithm(a), throttled.WithQuota(throttled.PerSec(int64(sc.limit))), throttled.WithStore(st)}, opts...)...)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -527,8 +539,10 @@ func (e redisEnv) peers() []peer {
 				return false, e.rdb.IncrBy(ctx, "peers:incr:goredis", 1).Err()
 			}, func() {}, nil
 		}},
-		{name: "**throttled GCRA** (redisstore, rueidis)", redis: true, ours: true, make: oursRedis(throttled.GCRA)},
-		{name: "throttled token bucket (redisstore, rueidis)", redis: true, make: oursRedis(throttled.TokenBucket)},
+		{name: "**throttled GCRA** (redisstore, rueidis)", redis: true, ours: true, make: oursRedis(throttled.GCRA, e.store)},
+		{name: "throttled token bucket (redisstore, rueidis)", redis: true, make: oursRedis(throttled.TokenBucket, e.store)},
+		{name: "throttled GCRA, coalescing off", redis: true, make: oursRedis(throttled.GCRA, e.alone)},
+		{name: "throttled GCRA, deny cache (WithDenyCache(1s))", redis: true, make: oursRedis(throttled.GCRA, e.store, throttled.WithDenyCache(time.Second))},
 		{name: "go-redis/redis_rate/v10 GCRA (go-redis)", redis: true, make: func(sc scenario) (decide, func(), error) {
 			l := redis_rate.NewLimiter(e.rdb)
 			if err := l.Reset(ctx, "/ping"); err != nil {

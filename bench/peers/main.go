@@ -51,9 +51,9 @@
 //     Burst L}, on a go-redis v9 client from redis.ParseURL.
 //   - throttled (this repository): token bucket and GCRA through
 //     throttled.Limiter.Limit on its memstore (memory) or on
-//     redisstore.FromURL (Redis, coalescing concurrent calls by default);
-//     its quota is PerSec(L), burst L. Two more Redis rows: GCRA on a
-//     store with coalescing off (redisstore.WithCoalescing(0)), and GCRA
+//     redisstore.FromURL (Redis); its quota is PerSec(L), burst L. Two
+//     more Redis rows: GCRA on a store coalescing concurrent calls
+//     (redisstore.WithCoalescing(redisstore.DefaultCoalescing)), and GCRA
 //     with the limiter's deny cache (WithDenyCache(time.Second)), which
 //     in the "deny" scenario answers most calls from memory.
 //
@@ -460,7 +460,7 @@ func (w *discardWriter) WriteHeader(int)             {}
 // redisEnv holds the Redis clients of a run.
 type redisEnv struct {
 	store   *redisstore.Store
-	alone   *redisstore.Store // the same server, coalescing off
+	grouped *redisstore.Store // the same server, coalescing on
 	rdb     *redis.Client
 	version string
 }
@@ -470,7 +470,7 @@ func openRedis(url string) (redisEnv, error) {
 	if err != nil {
 		return redisEnv{}, err
 	}
-	alone, err := redisstore.FromURL(url, redisstore.WithCoalescing(0))
+	grouped, err := redisstore.FromURL(url, redisstore.WithCoalescing(redisstore.DefaultCoalescing))
 	if err != nil {
 		s.Close()
 		return redisEnv{}, err
@@ -478,10 +478,10 @@ func openRedis(url string) (redisEnv, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		s.Close()
-		alone.Close()
+		grouped.Close()
 		return redisEnv{}, err
 	}
-	e := redisEnv{store: s, alone: alone, rdb: redis.NewClient(opt)}
+	e := redisEnv{store: s, grouped: grouped, rdb: redis.NewClient(opt)}
 	info, err := e.rdb.Info(context.Background(), "server").Result()
 	if err != nil {
 		e.close()
@@ -507,7 +507,7 @@ func (e redisEnv) close() {
 	}
 	e.rdb.Close()
 	e.store.Close()
-	e.alone.Close()
+	e.grouped.Close()
 }
 
 func (e redisEnv) peers() []peer {
@@ -541,7 +541,7 @@ func (e redisEnv) peers() []peer {
 		}},
 		{name: "**throttled GCRA** (redisstore, rueidis)", redis: true, ours: true, make: oursRedis(throttled.GCRA, e.store)},
 		{name: "throttled token bucket (redisstore, rueidis)", redis: true, make: oursRedis(throttled.TokenBucket, e.store)},
-		{name: "throttled GCRA, coalescing off", redis: true, make: oursRedis(throttled.GCRA, e.alone)},
+		{name: "throttled GCRA, coalescing on (WithCoalescing(64))", redis: true, make: oursRedis(throttled.GCRA, e.grouped)},
 		{name: "throttled GCRA, deny cache (WithDenyCache(1s))", redis: true, make: oursRedis(throttled.GCRA, e.store, throttled.WithDenyCache(time.Second))},
 		{name: "go-redis/redis_rate/v10 GCRA (go-redis)", redis: true, make: func(sc scenario) (decide, func(), error) {
 			l := redis_rate.NewLimiter(e.rdb)

@@ -13,17 +13,16 @@ import (
 	"github.com/throttled-go/throttled/store"
 )
 
-// DefaultCoalescing is how many decisions one coalesced script call
-// carries at most by default (see WithCoalescing). A group's queue never
-// holds more than the callers waiting on it, so the bound only matters
-// with more concurrent callers than that under one policy set (and, on a
-// Cluster, in one slot); it keeps each call's hold on the server short.
+// DefaultCoalescing is a good bound for WithCoalescing: 64 decisions a
+// script call. With more concurrent callers than that under one policy
+// set (and, on a Cluster, in one slot) a call carries no more, which keeps
+// each call's hold on the server short.
 const DefaultCoalescing = 64
 
-// WithCoalescing sets the most decisions one script call carries when
-// concurrent Decide calls are coalesced (default DefaultCoalescing, 64,
-// and never more than 256 keys, the policies of each decision counted).
-// 0 or 1 turns coalescing off: every Decide is then a script call of its
+// WithCoalescing turns on coalescing of concurrent Decide calls, with at
+// most max decisions a script call (and never more than 256 keys, the
+// policies of each decision counted); DefaultCoalescing is a good max. 0
+// or 1 (the default) leaves it off: every Decide is a script call of its
 // own. max must be 0 to 256. DecideBatch and Reset are never coalesced.
 //
 // Coalescing is a group commit. Decisions under the same policies (in the
@@ -48,12 +47,16 @@ const DefaultCoalescing = 64
 // caller leaving never fails the others; with WithTimeout(0) it is
 // cancelled once every caller in it has left.
 //
-// Measured with BenchmarkCoalescing (16 goroutines, GCRA, loopback
-// redis-server 7.0, 2 shared cores, medians of 8 runs): one hot key
-// 10.5 µs/decision and 4.5 server-µs/decision coalesced against 19.5 and
-// 11.8 without; 10,000 keys 14.8 and 5.5 against 19.7 and 12.7. A lone
-// caller's latency (about 25 µs) and allocations (8) are the same either
-// way, so coalescing is on by default.
+// What it buys is server time, at the price of client work and of a wait
+// for the call in flight. Measured with BenchmarkCoalescing (16
+// goroutines, GCRA, loopback redis-server 7.0 sharing 2 cores with the
+// client): one hot key 4.0 server-µs a decision coalesced against 5.2
+// alone, 0.12 script calls a decision, 2 allocations instead of 9; but
+// 14.5–15.2 µs a decision of wall time against 11.2–11.4 alone, because
+// rueidis already pipelines concurrent calls and each key of a batch still
+// costs the server its reads and writes. So it is off by default; turn it
+// on where the Redis server's CPU is what runs out (many clients on one
+// server), and measure.
 func WithCoalescing(max int) Option {
 	return func(s *Store) error {
 		if max < 0 || max > maxKeysPerCall {
@@ -61,7 +64,7 @@ func WithCoalescing(max int) Option {
 		}
 		s.coalesce = max
 		if max <= 1 {
-			s.coalesce = -1 // off; 0 means the default
+			s.coalesce = 0 // off
 		}
 		return nil
 	}
@@ -268,11 +271,7 @@ func (s *Store) next(g *group) {
 func (s *Store) flush(g *group) {
 	c := &s.co
 	npol := g.npol
-	perCall := s.coalesce
-	if perCall == 0 {
-		perCall = DefaultCoalescing
-	}
-	perCall = max(1, min(perCall, maxKeysPerCall/npol))
+	perCall := max(1, min(s.coalesce, maxKeysPerCall/npol))
 	f := flusher{ds: make([]algo.Decision, perCall*npol), errs: make([]error, perCall)}
 	for {
 		b := &batch{}

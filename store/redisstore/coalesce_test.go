@@ -178,7 +178,7 @@ func TestCoalescedEqualsSerial(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := newClient(t, srv.Addr())
 	fake := store.NewFakeClock(t0)
-	co := mustNew(t, c, WithClock(fake), WithPrefix("co:"))
+	co := mustNew(t, c, WithClock(fake), WithPrefix("co:"), WithCoalescing(DefaultCoalescing))
 	alone := mustNew(t, c, WithClock(fake), WithPrefix("alone:"), WithCoalescing(0))
 
 	sets := [][]*store.Policy{
@@ -359,7 +359,7 @@ func TestCoalescingOff(t *testing.T) {
 func TestCoalescedCancel(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)))
+	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
 	ps := []*store.Policy{pol(t, algo.TokenBucket, algo.PerSec(10))}
 	holdFirst, holdBatch := make(chan struct{}), make(chan struct{})
 	g := newGate(ctx, s, func(keys []string) <-chan struct{} {
@@ -432,7 +432,7 @@ func TestCoalescedCancel(t *testing.T) {
 func TestCoalescedAllLeave(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithTimeout(0))
+	s := mustNew(t, newClient(t, srv.Addr()), WithTimeout(0), WithCoalescing(DefaultCoalescing))
 	ps := []*store.Policy{pol(t, algo.TokenBucket, algo.PerSec(10))}
 	decide(t, s, "warm", ps[0], 1)
 	g := newGate(ctx, s, nil)
@@ -475,7 +475,7 @@ func TestCoalescedAllLeave(t *testing.T) {
 func TestCoalescedDeadServer(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()))
+	s := mustNew(t, newClient(t, srv.Addr()), WithCoalescing(DefaultCoalescing))
 	ps := []*store.Policy{pol(t, algo.GCRA, algo.PerSec(100))}
 	decide(t, s, "warm", ps[0], 1)
 	release := make(chan struct{})
@@ -537,7 +537,7 @@ func TestCoalescedDeadServer(t *testing.T) {
 func TestCoalescedClusterSlots(t *testing.T) {
 	ctx := deadline(t, 40*time.Second) // the Cluster takes up to 20s to start
 	cl := redistest.Cluster(t)
-	s := mustNew(t, newClient(t, cl.Addrs()...), WithClock(store.NewFakeClock(t0)))
+	s := mustNew(t, newClient(t, cl.Addrs()...), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
 	ps := []*store.Policy{pol(t, algo.TokenBucket, algo.PerMin(3))}
 	// Three user keys in each of three slots.
 	bySlot := map[uint16][]string{}
@@ -602,7 +602,7 @@ func TestCoalescedClusterSlots(t *testing.T) {
 func TestCoalescedPolicySets(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)))
+	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
 	a, b := pol(t, algo.TokenBucket, algo.PerMin(30)), pol(t, algo.FixedWindow, algo.PerMin(30))
 	sets := [][]*store.Policy{{a}, {b}, {a, b}, {b, a}}
 	release := make(chan struct{})
@@ -671,7 +671,7 @@ func TestCoalescedNeverOverAdmits(t *testing.T) {
 			return // out of time: the deadline fails the test below
 		}
 		prefix := fmt.Sprintf("prop%d:", run.Add(1))
-		co, err := New(c, WithTimeout(testTimeout), WithClock(fake), WithPrefix(prefix+"co:"))
+		co, err := New(c, WithTimeout(testTimeout), WithClock(fake), WithPrefix(prefix+"co:"), WithCoalescing(DefaultCoalescing))
 		if err != nil {
 			rt.Fatal(err)
 		}
@@ -778,7 +778,7 @@ func TestCoalescedNeverOverAdmits(t *testing.T) {
 // longer in use are forgotten, so that the coalescer's memory is bounded.
 func TestCoalescerForgetsIdleGroups(t *testing.T) {
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)))
+	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
 	for i := range sweepAt + 200 {
 		decide(t, s, "k", pol(t, algo.FixedWindow, algo.PerSec(int64(i+1))), 1)
 	}

@@ -49,7 +49,7 @@ type Store struct {
 	timeout time.Duration // bounds every call; 0: only the caller's ctx does
 	script  *rueidis.Lua
 
-	coalesce int       // most decisions per coalesced call; 0: DefaultCoalescing, -1: no coalescing
+	coalesce int       // most decisions per coalesced call; 0: no coalescing
 	co       coalescer // the groups of concurrent decisions (coalesce.go)
 }
 
@@ -254,8 +254,7 @@ func (s *Store) appendKey(b []byte, key string, p *store.Policy) []byte {
 }
 
 // Decide implements store.Store with one script call, which it shares
-// with concurrent calls under the same policies unless WithCoalescing
-// turned that off.
+// with concurrent calls under the same policies when WithCoalescing is on.
 func (s *Store) Decide(ctx context.Context, key string, ps []*store.Policy, cost int64, each []algo.Decision) (algo.Decision, error) {
 	if err := check(ctx, ps, each); err != nil {
 		return algo.Decision{}, err
@@ -271,7 +270,7 @@ func (s *Store) Decide(ctx context.Context, key string, ps []*store.Policy, cost
 	var dsArray [store.MaxPolicies]algo.Decision
 	ds := dsArray[:len(ps)]
 	var err error
-	if s.coalesce >= 0 {
+	if s.coalesce > 0 {
 		err = s.decideCoalesced(ctx, keys, ps, cost, ds)
 	} else {
 		err = s.decideAlone(ctx, keys, ps, cost, ds)

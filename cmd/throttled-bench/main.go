@@ -69,7 +69,7 @@
 //	                write path is measured; "1000/s" is throttled-py's quota,
 //	                under which nearly every request is denied)
 //	-redis URL      also measure Redis at URL (redisstore.FromURL syntax)
-//	-api A          what is called: "limiter" (default), throttled.Throttled.Limit
+//	-api A          what is called: "limiter" (default), throttled.Limiter.Limit
 //	                as an application would; or "store", the store's Decide
 //	                with precompiled params, without the limiter's checks
 //	-json           print one JSON object with every cell instead of tables

@@ -432,7 +432,7 @@ func TestWriteTextVariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	out = b.String()
-	if !strings.Contains(out, "- **Run**: 5 per memory cell, median of 1 passes; parallel columns use 4 goroutines; called: `throttled.Throttled.Limit(ctx, key, 1)`\n") {
+	if !strings.Contains(out, "- **Run**: 5 per memory cell, median of 1 passes; parallel columns use 4 goroutines; called: `throttled.Limiter.Limit(ctx, key, 1)`\n") {
 		t.Errorf("the text without options:\n%s", out)
 	}
 	for _, unwanted := range []string{"Redis", "[5]", "Load average"} {

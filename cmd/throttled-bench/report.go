@@ -230,7 +230,7 @@ func (r *report) writeText(w io.Writer) error {
 		ops = "about " + c.Duration + " per cell"
 	}
 	ops += fmt.Sprintf(", median of %d passes", c.Count)
-	api := "`throttled.Throttled.Limit(ctx, key, 1)`"
+	api := "`throttled.Limiter.Limit(ctx, key, 1)`"
 	if c.API == "store" {
 		api = "the store's `Decide` with precompiled params"
 	}
@@ -277,7 +277,7 @@ func (r *report) writeText(w io.Writer) error {
 	b.WriteString(".*\n")
 	b.WriteString("* *[2] Latency is the mean time of one call as seen by its goroutine: elapsed/ops serially, elapsed×goroutines/ops in parallel.*\n")
 	fmt.Fprintf(&b, "* *[3] Many-key cells cycle through %s distinct keys, each inserted before timing; parallel goroutines start at different keys.*\n", group(float64(c.Keys)))
-	b.WriteString("* *[4] The coarse-clock rows use `memstore.WithClock(clock.NewCoarse(time.Millisecond))`; their baseline is the plain memory baseline of the same workload.*\n")
+	b.WriteString("* *[4] The coarse-clock rows use `memstore.WithClock(store.NewCoarseClock(time.Millisecond))`; their baseline is the plain memory baseline of the same workload.*\n")
 	if e.Redis != "" {
 		b.WriteString("* *[5] Redis server µs/call: `usec_per_call` of EVALSHA (INCRBY for the baseline) in `INFO commandstats`, after `CONFIG RESETSTAT` before each row.*\n")
 	}

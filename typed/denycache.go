@@ -298,10 +298,9 @@ func (c *denyCache[K]) recordAll(set *policySet, reqs []Request[K], results []Re
 		return
 	}
 	for i, r := range reqs {
-		switch {
-		case errs[i] == errDenyCached:
+		if errs[i] == errDenyCached {
 			errs[i] = nil
-		case errs[i] == nil && r.Cost > 0:
+		} else if errs[i] == nil && r.Cost > 0 {
 			q := p
 			q.had = !results[i].Limited && c.holds(r.Key)
 			c.record(r.Key, set, r.Cost, q, &results[i])

@@ -29,7 +29,36 @@ read -r -a packages <<<"${PACKAGES:-${default_packages[*]}}"
 out="${MUTATE_OUT:-$root/mutate.out}"
 rm -rf "$out"
 mkdir -p "$out"
-export GOFLAGS=-count=1 THROTTLED_REQUIRE_REDIS=${THROTTLED_REQUIRE_REDIS:-1}
+export THROTTLED_REQUIRE_REDIS=${THROTTLED_REQUIRE_REDIS:-1}
+
+# Two gremlins v0.6.0 quirks, worked around here:
+#  - For a package main (gen, the cmd tools) it runs `go test <module path>`,
+#    the root package's tests, from the package's directory: a `go` wrapper
+#    first on PATH turns that run into `go test .` (MUTATE_MAIN_MODULE).
+#  - It copies only the module's directory, so a module whose go.mod says
+#    `replace ... => ../..` (contrib/*) would not build: such a module runs
+#    with -modfile, a copy of its go.mod replacing to this checkout.
+wrap=$(mktemp -d)
+trap 'rm -rf "$wrap"' EXIT
+realgo=$(command -v go)
+cat >"$wrap/go" <<WRAP
+#!/bin/sh
+if [ "\$1" = test ] && [ -n "\$MUTATE_MAIN_MODULE" ]; then
+	for last; do :; done
+	if [ "\$last" = "\$MUTATE_MAIN_MODULE" ]; then
+		n=\$#; i=0
+		for a; do
+			i=\$((i+1))
+			[ \$i -eq 1 ] && set --
+			[ \$i -lt \$n ] && set -- "\$@" "\$a"
+		done
+		exec "$realgo" "\$@" .
+	fi
+fi
+exec "$realgo" "\$@"
+WRAP
+chmod +x "$wrap/go"
+
 start=$(date +%s)
 for entry in "${packages[@]}"; do
 	mod=${entry%%:*}
@@ -37,11 +66,22 @@ for entry in "${packages[@]}"; do
 	[ "$entry" = "$mod" ] && { mod=.; pkg=$entry; }
 	name=$(echo "$mod/$pkg" | sed 's|^\./||; s|/\.$||; s|^\.$|root|; s|/|_|g')
 	echo "== $mod $pkg"
-	(cd "$root/$mod" && "$gremlins" unleash --workers 1 --timeout-coefficient 6 \
+	flags=-count=1
+	if grep -q '=> \.\./\.\.$' "$root/$mod/go.mod"; then
+		sed "s|=> \.\./\.\.\$|=> $root|" "$root/$mod/go.mod" >"$wrap/$name.mod"
+		cp "$root/$mod/go.sum" "$wrap/$name.sum"
+		flags="$flags -modfile=$wrap/$name.mod"
+	fi
+	main=
+	if [ "$(cd "$root/$mod" && go list -f '{{.Name}}' "./$pkg")" = main ]; then
+		main=$(cd "$root/$mod" && go list -m)
+	fi
+	(cd "$root/$mod" && PATH="$wrap:$PATH" GOFLAGS="$flags" MUTATE_MAIN_MODULE="$main" \
+		"$gremlins" unleash --workers 1 --timeout-coefficient 6 \
 		--exclude-files '_gen\.go$' --exclude-files '_test\.go$' --exclude-files '/' \
 		-o "$out/$name.json" "$(cd "$root/$mod/$pkg" && pwd)") >"$out/$name.log" 2>&1 || true
 	tail -4 "$out/$name.log"
-	(cd "$root/$mod" && go test -count=1 -cover "./$pkg" 2>&1 | tail -1) >"$out/$name.cover" || true
+	(cd "$root/$mod" && GOFLAGS=-count=1 go test -cover "./$pkg" 2>&1 | tail -1) >"$out/$name.cover" || true
 done
 echo "wall time: $(( $(date +%s) - start )) s" | tee "$out/wall"
 go run ./scripts/mutatereport -dir "$out" -equivalent scripts/mutants-equivalent.txt | tee "$out/summary.md"

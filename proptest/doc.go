@@ -92,7 +92,7 @@
 // bound (at a fixed time, exactly what the models admit, each quota's
 // state then equal to its model's: a request one quota denied charged
 // none). FuzzKeys feeds arbitrary bytes as keys to every store, under one
-// quota or two (seed corpus in testdata/fuzz/FuzzKeys). FuzzParseQuota
+// quota or two (starting corpus in testdata/fuzz/FuzzKeys). FuzzParseQuota
 // lives in package algo.
 //
 // Every test that could hang has a deadline of its own: the machines'

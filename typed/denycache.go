@@ -3,9 +3,7 @@ package typed
 import (
 	"context"
 	"errors"
-	"hash/maphash"
 	"math"
-	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -84,15 +82,9 @@ type denyProbe struct {
 // newDenyCache returns a deny cache of at most max per denial for a
 // limiter on st.
 func newDenyCache[K comparable](st store.Store[K], max time.Duration) *denyCache[K] {
-	c := &denyCache[K]{clock: store.SystemClock(), max: int64(max / time.Microsecond)}
+	c := &denyCache[K]{clock: store.SystemClock(), max: int64(max / time.Microsecond), hash: storeutil.Hasher[K]()}
 	if cs, ok := st.(store.Clocked); ok && !storeutil.IsNil(cs.Clock()) {
 		c.clock = cs.Clock()
-	}
-	seed := maphash.MakeSeed()
-	if reflect.TypeFor[K]().Kind() == reflect.String {
-		c.hash = func(k K) uint64 { return maphash.String(seed, *(*string)(unsafe.Pointer(&k))) }
-	} else {
-		c.hash = func(k K) uint64 { return maphash.Comparable(seed, k) }
 	}
 	return c
 }

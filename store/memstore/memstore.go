@@ -3,11 +3,9 @@ package memstore
 import (
 	"context"
 	"fmt"
-	"hash/maphash"
 	"reflect"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/internal/storeutil"
@@ -168,7 +166,7 @@ type counter interface{ len() int }
 // store.Store[K] and store.Batcher[K].
 type Table[K comparable] struct {
 	store  *Store
-	hash   func(K) uint64 // picks the shard; see hasher
+	hash   func(K) uint64 // picks the shard (storeutil.Hasher)
 	mask   uint64
 	shards []shard[K]
 }
@@ -186,7 +184,7 @@ func For[K comparable](s *Store) *Table[K] {
 	if t, ok := s.tables.Load(typ); ok {
 		return t.(*Table[K])
 	}
-	t := &Table[K]{store: s, hash: hasher[K](maphash.MakeSeed()), mask: uint64(s.nShards - 1), shards: make([]shard[K], s.nShards)}
+	t := &Table[K]{store: s, hash: storeutil.Hasher[K](), mask: uint64(s.nShards - 1), shards: make([]shard[K], s.nShards)}
 	per := max(1, s.maxSize/s.nShards)
 	for i := range t.shards {
 		t.shards[i].cap = per
@@ -194,15 +192,6 @@ func For[K comparable](s *Store) *Table[K] {
 	s.tables.Store(typ, t)
 	s.all = append(s.all, t)
 	return t
-}
-
-// hasher returns the shard hash for K: maphash.String for string kinds (a
-// direct call), maphash.Comparable otherwise.
-func hasher[K comparable](seed maphash.Seed) func(K) uint64 {
-	if reflect.TypeFor[K]().Kind() == reflect.String {
-		return func(k K) uint64 { return maphash.String(seed, *(*string)(unsafe.Pointer(&k))) }
-	}
-	return func(k K) uint64 { return maphash.Comparable(seed, k) }
 }
 
 var (

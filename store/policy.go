@@ -6,6 +6,8 @@ import (
 	"unique"
 
 	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/internal/fastgcra"
+	"github.com/throttled-go/throttled/internal/steps"
 )
 
 // MaxPolicies is the most policies one decision may take: a limiter holds
@@ -27,6 +29,7 @@ type Policy struct {
 	quota  algo.Quota
 	id     PolicyID
 	key    string
+	gcra   *fastgcra.Params // GCRA's step with reciprocals; nil for the others
 }
 
 // PolicyID is a policy's identity as a comparable value: equal for
@@ -58,7 +61,28 @@ func NewPolicy(q algo.Quota) (*Policy, error) {
 		id.burst = p.Burst
 		key += ":b" + strconv.FormatInt(p.Burst, 10)
 	}
-	return &Policy{params: p, quota: q, id: PolicyID{unique.Make(id)}, key: key}, nil
+	pol := &Policy{params: p, quota: q, id: PolicyID{unique.Make(id)}, key: key}
+	if q.Algorithm == algo.GCRA {
+		pol.gcra = fastgcra.New(&pol.params)
+	}
+	return pol, nil
+}
+
+// Step runs p's step function on a key's stored state, as a store that
+// decides in Go does (the memory store): st holds the state's fields (see
+// the algorithm's State type, field by field), fresh means the key has no
+// state, and the time now is in µs since the epoch, in [0, algo.MaxTime].
+// It returns the decision and, when the request consumed something
+// (allowed, cost above 0), stores the new state in *st and returns the
+// time at which it expires, now + ResetAfter; otherwise keep is false and
+// *st is unchanged. GCRA's step divides by multiplying with reciprocals
+// computed by NewPolicy; its results equal algo.GCRAStep's (a property
+// test compares them).
+func (p *Policy) Step(st *[3]int64, fresh bool, now, cost int64) (d algo.Decision, expireAt int64, keep bool) {
+	if p.gcra != nil {
+		return p.gcra.Step(st, fresh, now, cost)
+	}
+	return steps.Step((*steps.Slots)(st), fresh, &p.params, now, cost)
 }
 
 // Params returns the step functions' parameters. The caller must not

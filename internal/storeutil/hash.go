@@ -1,19 +1,65 @@
 package storeutil
 
 import (
+	"encoding/binary"
 	"hash/maphash"
+	"math/bits"
 	"reflect"
 	"unsafe"
 )
 
 // Hasher returns a hash of K's values under a random key of its own, for
-// picking a shard: maphash.String for string kinds (a direct call),
-// maphash.Comparable otherwise. Each call draws a new key, so keys an
-// attacker chose cannot be aimed at one shard.
+// picking a shard: StringHash for string kinds, maphash.Comparable
+// otherwise. Each call draws a new key, so keys an attacker chose cannot
+// be aimed at one shard.
 func Hasher[K comparable]() func(K) uint64 {
 	k := maphash.MakeSeed()
 	if reflect.TypeFor[K]().Kind() == reflect.String {
-		return func(v K) uint64 { return maphash.String(k, *(*string)(unsafe.Pointer(&v))) }
+		s := maphash.Comparable(k, 0) // a random 64-bit key
+		return func(v K) uint64 { return StringHash(s, *(*string)(unsafe.Pointer(&v))) }
 	}
 	return func(v K) uint64 { return maphash.Comparable(k, v) }
+}
+
+// The multipliers of wyhash, the hash Go's runtime uses for maps on
+// processors without AES instructions.
+const (
+	wy0 = 0xa0761d6478bd642f
+	wy1 = 0xe7037ed1a0b428db
+)
+
+func wymix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+// StringHash hashes s under the random key seed with wyhash's mixing, as
+// Go's runtime does for maps without AES: a few multiplications for a short
+// key, where maphash.String (AES rounds behind four calls) cost a tenth of
+// a memory decision.
+func StringHash(seed uint64, s string) uint64 {
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	n := len(b)
+	seed ^= wy0
+	var x, y uint64
+	switch {
+	case n == 0:
+	case n < 4:
+		x = uint64(b[0])<<16 | uint64(b[n>>1])<<8 | uint64(b[n-1])
+	case n <= 8:
+		x = uint64(binary.LittleEndian.Uint32(b))
+		y = uint64(binary.LittleEndian.Uint32(b[n-4:]))
+	case n <= 16:
+		x = binary.LittleEndian.Uint64(b)
+		y = binary.LittleEndian.Uint64(b[n-8:])
+	default:
+		for len(b) > 16 {
+			seed = wymix(binary.LittleEndian.Uint64(b)^wy1, binary.LittleEndian.Uint64(b[8:])^seed)
+			b = b[16:]
+		}
+		b = unsafe.Slice(unsafe.StringData(s), n)
+		x = binary.LittleEndian.Uint64(b[n-16:])
+		y = binary.LittleEndian.Uint64(b[n-8:])
+	}
+	return wymix(wy1^uint64(n), wymix(x^wy1, y^seed))
 }

@@ -143,6 +143,18 @@ func (s *Store) Decide(ctx context.Context, key string, ps []*store.Policy, cost
 	return s.strings.decide(key, ps, cost, each)
 }
 
+// DecideOne implements store.SingleDecider for string keys: Decide with
+// the one policy p.
+func (s *Store) DecideOne(ctx context.Context, key string, p *store.Policy, cost int64) (algo.Decision, error) {
+	if err := checkOne(ctx, p, cost); err != nil {
+		return algo.Decision{}, err
+	}
+	if key == "" {
+		return algo.Decision{}, storeutil.CheckKey(key)
+	}
+	return s.strings.decideOne(key, p, cost)
+}
+
 // Reset implements store.Store for string keys.
 func (s *Store) Reset(ctx context.Context, key string, ps []*store.Policy) error {
 	if err := storeutil.CheckContext(ctx); err != nil {
@@ -155,8 +167,9 @@ func (s *Store) Reset(ctx context.Context, key string, ps []*store.Policy) error
 }
 
 var (
-	_ store.Store[string] = (*Store)(nil)
-	_ store.Clocked       = (*Store)(nil)
+	_ store.Store[string]         = (*Store)(nil)
+	_ store.SingleDecider[string] = (*Store)(nil)
+	_ store.Clocked               = (*Store)(nil)
 )
 
 type counter interface{ len() int }
@@ -195,9 +208,10 @@ func For[K comparable](s *Store) *Table[K] {
 }
 
 var (
-	_ store.Store[int]   = (*Table[int])(nil)
-	_ store.Batcher[int] = (*Table[int])(nil)
-	_ store.Clocked      = (*Table[int])(nil)
+	_ store.Store[int]         = (*Table[int])(nil)
+	_ store.Batcher[int]       = (*Table[int])(nil)
+	_ store.SingleDecider[int] = (*Table[int])(nil)
+	_ store.Clocked            = (*Table[int])(nil)
 )
 
 // Clock returns the store's clock (store.Clocked).
@@ -228,6 +242,38 @@ func (t *Table[K]) decide(key K, ps []*store.Policy, cost int64, each []algo.Dec
 	d := sh.decide(t.store, key, ps, cost, now, each)
 	sh.mu.Unlock()
 	return d, nil
+}
+
+// DecideOne implements store.SingleDecider: Decide with the one policy p.
+func (t *Table[K]) DecideOne(ctx context.Context, key K, p *store.Policy, cost int64) (algo.Decision, error) {
+	if err := checkOne(ctx, p, cost); err != nil {
+		return algo.Decision{}, err
+	}
+	return t.decideOne(key, p, cost)
+}
+
+// decideOne is DecideOne on checked input: decide without the slices.
+func (t *Table[K]) decideOne(key K, p *store.Policy, cost int64) (algo.Decision, error) {
+	now := t.store.clock.Now()
+	if err := storeutil.CheckTime(now); err != nil {
+		return algo.Decision{}, err
+	}
+	sh := &t.shards[t.shardIndex(key)]
+	sh.mu.Lock()
+	d := sh.decideOne(t.store, key, sh.m[key], p, cost, now)
+	sh.mu.Unlock()
+	return d, nil
+}
+
+// checkOne is check for one policy: the errors Decide gives for []{p}.
+func checkOne(ctx context.Context, p *store.Policy, cost int64) error {
+	if err := storeutil.CheckContext(ctx); err != nil {
+		return err
+	}
+	if p == nil || !p.Algorithm().Valid() {
+		return storeutil.CheckPolicies([]*store.Policy{p})
+	}
+	return storeutil.CheckCost(cost)
 }
 
 // check validates a call's shared inputs, ctx first.

@@ -102,7 +102,7 @@ func (sh *shard[K]) decide(s *Store, key K, ps []*store.Policy, cost, now int64,
 				cur[i], next[i] = c, c.st
 			}
 		}
-		ds[i], expireAt[i], _ = steps.Step(&next[i], cur[i] == nil, p.Params(), now, cost)
+		ds[i], expireAt[i], _ = p.Step((*[3]int64)(&next[i]), cur[i] == nil, now, cost)
 		limited = limited || ds[i].Limited
 	}
 	if limited && cost > 0 {
@@ -114,7 +114,7 @@ func (sh *shard[K]) decide(s *Store, key K, ps []*store.Policy, cost, now int64,
 				if cur[i] != nil {
 					st = cur[i].st
 				}
-				ds[i], _, _ = steps.Step(&st, cur[i] == nil, p.Params(), now, 0)
+				ds[i], _, _ = p.Step((*[3]int64)(&st), cur[i] == nil, now, 0)
 			}
 		}
 	} else if cost > 0 {
@@ -146,7 +146,7 @@ func (sh *shard[K]) decideOne(s *Store, key K, e *entry, p *store.Policy, cost, 
 		}
 	}
 	if cur != nil {
-		d, exp, keep := steps.Step(&cur.st, false, p.Params(), now, cost)
+		d, exp, keep := p.Step((*[3]int64)(&cur.st), false, now, cost)
 		if keep {
 			cur.expireAt = exp
 			sh.nextExp = min(sh.nextExp, exp)
@@ -154,7 +154,7 @@ func (sh *shard[K]) decideOne(s *Store, key K, e *entry, p *store.Policy, cost, 
 		return d
 	}
 	var fresh steps.Slots
-	d, exp, keep := steps.Step(&fresh, true, p.Params(), now, cost)
+	d, exp, keep := p.Step((*[3]int64)(&fresh), true, now, cost)
 	if keep {
 		sh.add(s, key, e, state{id: p.ID(), st: fresh, expireAt: exp, params: p.Params()}, now)
 		sh.nextExp = min(sh.nextExp, exp)

@@ -43,7 +43,16 @@ type identity struct {
 	period time.Duration
 	limit  int64
 	burst  int64 // 0 for the window algorithms, which ignore it
+	// params are compiled from the fields above (so equal identities have
+	// equal params): a store holding only a state's PolicyID can still run
+	// its step.
+	params algo.Params
 }
+
+// Params returns the step functions' parameters of the policies with this
+// identity (for the window algorithms, which ignore the burst, those of the
+// default burst). The memory store weighs a state for eviction with them.
+func (id PolicyID) Params() algo.Params { return id.h.Value().params }
 
 // NewPolicy compiles q, whose Algorithm must be set. A bad quota gives a
 // *algo.DataError (errors.Is(err, algo.ErrInvalid)) naming the bad value.
@@ -55,11 +64,13 @@ func NewPolicy(q algo.Quota) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	id := identity{alg: q.Algorithm, period: q.Period, limit: q.Limit}
+	id := identity{alg: q.Algorithm, period: q.Period, limit: q.Limit, params: p}
 	key := q.Algorithm.String() + ":" + q.Rate.String()
 	if q.Algorithm.IsBucket() {
 		id.burst = p.Burst
 		key += ":b" + strconv.FormatInt(p.Burst, 10)
+	} else if id.params, err = algo.Compile(q.Algorithm, algo.Quota{Rate: q.Rate}); err != nil {
+		return nil, err // cannot happen: the burst is the only difference, and the windows ignore it
 	}
 	pol := &Policy{params: p, quota: q, id: PolicyID{unique.Make(id)}, key: key}
 	if q.Algorithm == algo.GCRA {

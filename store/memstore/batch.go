@@ -32,12 +32,14 @@ func (t *Table[K]) DecideBatch(ctx context.Context, ps []*store.Policy, reqs []s
 	}
 	type item struct {
 		shard uint64
+		hash  uint64
 		index int
 	}
 	order := make([]item, 0, len(reqs))
 	for i, r := range reqs {
 		if errs[i] = storeutil.CheckCost(r.Cost); errs[i] == nil {
-			order = append(order, item{t.shardIndex(r.Key), i})
+			h := t.hash(r.Key)
+			order = append(order, item{h & t.mask, h, i})
 		}
 	}
 	slices.SortStableFunc(order, func(a, b item) int { return int(a.shard) - int(b.shard) })
@@ -59,7 +61,7 @@ func (t *Table[K]) DecideBatch(ctx context.Context, ps []*store.Policy, reqs []s
 			if each != nil {
 				e = each[it.index*n : (it.index+1)*n]
 			}
-			out[it.index] = sh.decide(t.store, reqs[it.index].Key, ps, reqs[it.index].Cost, now, e)
+			out[it.index] = sh.decide(t.store, reqs[it.index].Key, it.hash, ps, reqs[it.index].Cost, now, e)
 		}
 		sh.mu.Unlock()
 		start = end

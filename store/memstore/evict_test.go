@@ -95,14 +95,13 @@ func TestEvictionSampleBounded(t *testing.T) {
 				}
 			}
 		}
-		e := s.strings.shards[0].m
 		decide(t, s, "new", newcomer, 1) // weight 1/1000: lighter than all, but not in the shard yet
 		if st := s.Stats(); st != (Stats{Keys: keys, LiveEvictions: 1}) {
 			t.Fatalf("trial %d: Stats = %+v, want %d keys and 1 live eviction", trial, st, keys)
 		}
 		evicted := -1
 		for i := range keys {
-			if _, ok := e[fmt.Sprint("k", i)]; !ok {
+			if s.strings.held(fmt.Sprint("k", i)) == nil {
 				if evicted >= 0 {
 					t.Fatalf("trial %d: k%d and k%d both evicted", trial, evicted, i)
 				}
@@ -165,7 +164,7 @@ func TestSweepAtExpiry(t *testing.T) {
 			if st := s.Stats(); st != (Stats{Keys: 2, LiveEvictions: wantEvictions}) {
 				t.Fatalf("Stats = %+v, want 2 keys, %d live evictions", st, wantEvictions)
 			}
-			_, shortHeld := s.strings.shards[0].m["short"]
+			shortHeld := s.strings.held("short") != nil
 			if early == 0 && shortHeld {
 				t.Fatalf("the short key, expired at now, is still held: want it %s", wantShort)
 			}
@@ -240,11 +239,8 @@ func TestEvictionWeightBeforeExpiry(t *testing.T) {
 				if st := s.Stats(); st != (Stats{Keys: evictionSample, LiveEvictions: 1}) {
 					t.Fatalf("trial %d: Stats = %+v, want %d keys and 1 live eviction", trial, st, evictionSample)
 				}
-				if _, ok := s.strings.shards[0].m[tc.want]; ok {
-					var kept []string
-					for k := range s.strings.shards[0].m {
-						kept = append(kept, k)
-					}
+				if s.strings.held(tc.want) != nil {
+					kept := s.strings.keys()
 					t.Fatalf("trial %d: %s kept (the shard holds %v), want it evicted", trial, tc.want, kept)
 				}
 			}

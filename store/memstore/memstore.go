@@ -222,6 +222,12 @@ func (t *Table[K]) Name() string { return "memory" }
 
 func (t *Table[K]) shardIndex(key K) uint64 { return t.hash(key) & t.mask }
 
+// lookup returns key's hash and shard.
+func (t *Table[K]) lookup(key K) (uint64, *shard[K]) {
+	h := t.hash(key)
+	return h, &t.shards[h&t.mask]
+}
+
 // Decide implements store.Store: it decides a request of cost for key under
 // every policy of ps at the store's current time, under one lock.
 func (t *Table[K]) Decide(ctx context.Context, key K, ps []*store.Policy, cost int64, each []algo.Decision) (algo.Decision, error) {
@@ -237,9 +243,9 @@ func (t *Table[K]) decide(key K, ps []*store.Policy, cost int64, each []algo.Dec
 	if err := storeutil.CheckTime(now); err != nil {
 		return algo.Decision{}, err
 	}
-	sh := &t.shards[t.shardIndex(key)]
+	h, sh := t.lookup(key)
 	sh.mu.Lock()
-	d := sh.decide(t.store, key, ps, cost, now, each)
+	d := sh.decide(t.store, key, h, ps, cost, now, each)
 	sh.mu.Unlock()
 	return d, nil
 }
@@ -258,9 +264,9 @@ func (t *Table[K]) decideOne(key K, p *store.Policy, cost int64) (algo.Decision,
 	if err := storeutil.CheckTime(now); err != nil {
 		return algo.Decision{}, err
 	}
-	sh := &t.shards[t.shardIndex(key)]
+	h, sh := t.lookup(key)
 	sh.mu.Lock()
-	d := sh.decideOne(t.store, key, sh.m[key], p, cost, now)
+	d := sh.decideOne(t.store, key, h, sh.idx.get(h, key), p, cost, now)
 	sh.mu.Unlock()
 	return d, nil
 }
@@ -299,14 +305,14 @@ func (t *Table[K]) Reset(ctx context.Context, key K, ps []*store.Policy) error {
 	if err := storeutil.CheckPolicies(ps); err != nil {
 		return err
 	}
-	sh := &t.shards[t.shardIndex(key)]
+	h, sh := t.lookup(key)
 	sh.mu.Lock()
-	if e := sh.m[key]; e != nil {
+	if e := sh.idx.get(h, key); e != nil {
 		for _, p := range ps {
-			e.remove(p.ID())
-		}
-		if len(e.states) == 0 {
-			delete(sh.m, key)
+			if e.remove(p.ID()) {
+				sh.idx.remove(h, key)
+				break
+			}
 		}
 	}
 	sh.mu.Unlock()
@@ -317,7 +323,7 @@ func (t *Table[K]) len() int {
 	n := 0
 	for i := range t.shards {
 		t.shards[i].mu.Lock()
-		n += len(t.shards[i].m)
+		n += t.shards[i].idx.n
 		t.shards[i].mu.Unlock()
 	}
 	return n

@@ -97,6 +97,30 @@ func peek[K comparable](t testing.TB, st store.Store[K], key K, p *store.Policy)
 
 func entries(s *Store) int { return s.Stats().Keys }
 
+// held returns key's entry, nil when t holds none.
+func (t *Table[K]) held(key K) *entry[K] {
+	h, sh := t.lookup(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.idx.get(h, key)
+}
+
+// keys returns every key t holds.
+func (t *Table[K]) keys() []K {
+	var ks []K
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for _, sl := range sh.idx.slots {
+			if sl.e != nil {
+				ks = append(ks, sl.e.key)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return ks
+}
+
 // sweepAll sweeps every shard of t at now, as a full shard does when it
 // needs room: the tests call it where the old janitor ran.
 func (t *Table[K]) sweepAll(now int64) {
@@ -753,9 +777,9 @@ func TestSweepKeepsLiveStates(t *testing.T) {
 	if n := entries(s); n != 1 {
 		t.Fatalf("Keys = %d, want 1 (the long state is live)", n)
 	}
-	e := s.strings.shards[0].m["k"]
-	if len(e.states) != 1 || e.states[0].id != long.ID() {
-		t.Fatalf("states after the sweep: %+v, want only the long policy's", e.states)
+	e := s.strings.held("k")
+	if e == nil || e.len() != 1 || e.first.id != long.ID() {
+		t.Fatalf("states after the sweep: %+v, want only the long policy's", e)
 	}
 	if d := peek(t, s, "k", long); d.Remaining != 9 {
 		t.Fatalf("long policy after the sweep: %+v, want Remaining 9", d)
@@ -860,7 +884,7 @@ func TestAlgorithmsIndependent(t *testing.T) {
 	if n := entries(s); n != 1 {
 		t.Fatalf("Keys = %d, want 1: a key's states share one entry", n)
 	}
-	if n := len(s.strings.shards[s.strings.shardIndex("k")].m["k"].states); n != len(algo.Algorithms) {
+	if n := s.strings.held("k").len(); n != len(algo.Algorithms) {
 		t.Fatalf("the key holds %d states, want %d", n, len(algo.Algorithms))
 	}
 }

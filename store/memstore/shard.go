@@ -15,37 +15,54 @@ import (
 // request under all its policies.
 type shard[K comparable] struct {
 	mu      sync.Mutex
-	m       map[K]*entry
+	idx     index[K]
 	cap     int
 	nextExp int64 // no state expires before this time (a lower bound)
-	_       [40]byte
+	_       [32]byte
 }
 
-// entry is one key's states, one per policy that has charged it.
-type entry struct {
-	states []state
-	one    [1]state // the first state, so a key of one policy is one allocation
+// entry is one key's states, one per policy that has charged it: the
+// first in the entry itself, so that a key of one policy is one
+// allocation of 64 bytes (with a string key): one cache line.
+type entry[K comparable] struct {
+	key   K
+	first state    // always held while the entry is in its shard
+	more  *[]state // the other policies' states; nil when there are none
 }
 
 // state is a key's state under one policy.
 type state struct {
 	id       store.PolicyID
 	st       steps.Slots
-	expireAt int64        // µs; the state is back to initial (absent) from this time on
-	params   *algo.Params // the policy's, to weigh the state for eviction
+	expireAt int64 // µs; the state is back to initial (absent) from this time on
 }
 
-func newEntry() *entry {
-	e := &entry{}
-	e.states = e.one[:0]
-	return e
+// len returns the number of states e holds.
+func (e *entry[K]) len() int {
+	if e.more == nil {
+		return 1
+	}
+	return 1 + len(*e.more)
+}
+
+// at returns e's state i, 0 ≤ i < e.len().
+func (e *entry[K]) at(i int) *state {
+	if i == 0 {
+		return &e.first
+	}
+	return &(*e.more)[i-1]
 }
 
 // find returns the state of policy id, nil if there is none.
-func (e *entry) find(id store.PolicyID) *state {
-	for i := range e.states {
-		if e.states[i].id == id {
-			return &e.states[i]
+func (e *entry[K]) find(id store.PolicyID) *state {
+	if e.first.id == id {
+		return &e.first
+	}
+	if e.more != nil {
+		for i := range *e.more {
+			if (*e.more)[i].id == id {
+				return &(*e.more)[i]
+			}
 		}
 	}
 	return nil
@@ -55,35 +72,67 @@ func (e *entry) find(id store.PolicyID) *state {
 // policies' expired states stay until a sweep under memory pressure drops
 // them, as reads keep them: with a clock that steps back before their
 // expiry, they still decide.
-func (e *entry) put(s state) {
-	for i := range e.states {
-		if e.states[i].id == s.id {
-			e.states[i] = s
-			return
-		}
+func (e *entry[K]) put(s state) {
+	if c := e.find(s.id); c != nil {
+		*c = s
+		return
 	}
-	e.states = append(e.states, s)
+	if e.more == nil {
+		e.more = new([]state)
+	}
+	*e.more = append(*e.more, s)
 }
 
-// remove deletes the state of policy id, if any.
-func (e *entry) remove(id store.PolicyID) {
-	for i := range e.states {
-		if e.states[i].id == id {
-			last := len(e.states) - 1
-			e.states[i] = e.states[last]
-			e.states = e.states[:last]
-			return
+// remove deletes the state of policy id, if any, and reports whether the
+// entry is left with none.
+func (e *entry[K]) remove(id store.PolicyID) (empty bool) {
+	c := e.find(id)
+	if c == nil {
+		return false
+	}
+	if e.more == nil {
+		*c = state{}
+		return true
+	}
+	more := *e.more
+	*c = more[len(more)-1]
+	if len(more) == 1 {
+		e.more = nil
+	} else {
+		*e.more = more[:len(more)-1]
+	}
+	return false
+}
+
+// keepLive drops the states expired at now and reports whether any is
+// left, and the soonest expiry of those left (math.MaxInt64 if none).
+func (e *entry[K]) keepLive(now int64) (live bool, next int64) {
+	next = math.MaxInt64
+	var kept []state
+	for i := range e.len() {
+		if st := e.at(i); st.expireAt > now {
+			kept = append(kept, *st)
+			next = min(next, st.expireAt)
 		}
 	}
+	if len(kept) == 0 {
+		return false, next
+	}
+	e.first, e.more = kept[0], nil
+	if len(kept) > 1 {
+		more := kept[1:]
+		e.more = &more
+	}
+	return true, next
 }
 
 // decide decides a request under every policy of ps; sh.mu is held. Each
 // policy's state, when present and not expired, is its stored state;
 // otherwise the key is fresh under it.
-func (sh *shard[K]) decide(s *Store, key K, ps []*store.Policy, cost, now int64, each []algo.Decision) algo.Decision {
-	e := sh.m[key]
+func (sh *shard[K]) decide(s *Store, key K, h uint64, ps []*store.Policy, cost, now int64, each []algo.Decision) algo.Decision {
+	e := sh.idx.get(h, key)
 	if len(ps) == 1 {
-		d := sh.decideOne(s, key, e, ps[0], cost, now)
+		d := sh.decideOne(s, key, h, e, ps[0], cost, now)
 		if each != nil {
 			each[0] = d
 		}
@@ -127,7 +176,7 @@ func (sh *shard[K]) decide(s *Store, key K, ps []*store.Policy, cost, now int64,
 		}
 		for i, p := range ps {
 			if cur[i] == nil {
-				e = sh.add(s, key, e, state{id: p.ID(), st: next[i], expireAt: expireAt[i], params: p.Params()}, now)
+				e = sh.add(s, key, h, e, state{id: p.ID(), st: next[i], expireAt: expireAt[i]}, now)
 			}
 		}
 	}
@@ -138,7 +187,7 @@ func (sh *shard[K]) decide(s *Store, key K, ps []*store.Policy, cost, now int64,
 }
 
 // decideOne is decide for a single policy, the common case, with no copies.
-func (sh *shard[K]) decideOne(s *Store, key K, e *entry, p *store.Policy, cost, now int64) algo.Decision {
+func (sh *shard[K]) decideOne(s *Store, key K, h uint64, e *entry[K], p *store.Policy, cost, now int64) algo.Decision {
 	var cur *state
 	if e != nil {
 		if c := e.find(p.ID()); c != nil && c.expireAt > now {
@@ -156,7 +205,7 @@ func (sh *shard[K]) decideOne(s *Store, key K, e *entry, p *store.Policy, cost, 
 	var fresh steps.Slots
 	d, exp, keep := p.Step((*[3]int64)(&fresh), true, now, cost)
 	if keep {
-		sh.add(s, key, e, state{id: p.ID(), st: fresh, expireAt: exp, params: p.Params()}, now)
+		sh.add(s, key, h, e, state{id: p.ID(), st: fresh, expireAt: exp}, now)
 		sh.nextExp = min(sh.nextExp, exp)
 	}
 	// An expired state that nothing replaced stays until its key is written
@@ -165,28 +214,24 @@ func (sh *shard[K]) decideOne(s *Store, key K, e *entry, p *store.Policy, cost, 
 	return d
 }
 
-// add stores st under key, whose entry is e (nil: none yet), making room
-// when the shard is full, and returns the key's entry.
-func (sh *shard[K]) add(s *Store, key K, e *entry, st state, now int64) *entry {
+// add stores st under key (hash h), whose entry is e (nil: none yet),
+// making room when the shard is full, and returns the key's entry.
+func (sh *shard[K]) add(s *Store, key K, h uint64, e *entry[K], st state, now int64) *entry[K] {
 	if e != nil {
 		e.put(st)
 		return e
 	}
-	if len(sh.m) >= sh.cap {
+	if sh.idx.n >= sh.cap {
 		if now >= sh.nextExp {
 			sh.sweep(now)
 		}
-		if len(sh.m) >= sh.cap {
+		if sh.idx.n >= sh.cap {
 			sh.evict(now)
 			s.liveEvictions.Add(1)
 		}
 	}
-	if sh.m == nil {
-		sh.m = make(map[K]*entry)
-	}
-	e = newEntry()
-	e.states = append(e.states, st)
-	sh.m[key] = e
+	e = &entry[K]{key: key, first: st}
+	sh.idx.put(h, e)
 	return e
 }
 
@@ -194,19 +239,11 @@ func (sh *shard[K]) add(s *Store, key K, e *entry, st state, now int64) *entry {
 // exact. sh.mu is held.
 func (sh *shard[K]) sweep(now int64) {
 	next := int64(math.MaxInt64)
-	for k, e := range sh.m {
-		live := e.states[:0]
-		for _, st := range e.states {
-			if st.expireAt > now {
-				live = append(live, st)
-				next = min(next, st.expireAt)
-			}
-		}
-		e.states = live
-		if len(live) == 0 {
-			delete(sh.m, k)
-		}
-	}
+	sh.idx.filter(func(e *entry[K]) bool {
+		live, n := e.keepLive(now)
+		next = min(next, n)
+		return live
+	})
 	sh.nextExp = next
 }
 
@@ -217,33 +254,33 @@ func (sh *shard[K]) sweep(now int64) {
 // used its quota is thus kept over the keys of a flood, fresh or not, that
 // each used less. sh.mu is held, on a shard without expired state.
 func (sh *shard[K]) evict(now int64) {
-	var victim K
-	found, least, soonest, n := false, int64(math.MaxInt64), int64(math.MaxInt64), 0
-	for k, e := range sh.m { // map iteration starts at a random place
-		if w, exp := e.weight(now); w < least || w == least && exp < soonest {
-			victim, least, soonest, found = k, w, exp, true
+	var (
+		victim        *entry[K]
+		victimHash    uint64
+		least, soonest = int64(math.MaxInt64), int64(math.MaxInt64)
+	)
+	sh.idx.sample(evictionSample, func(h uint64, e *entry[K]) { // from a random slot on
+		if w, exp := e.weight(now); victim == nil || w < least || w == least && exp < soonest {
+			victim, victimHash, least, soonest = e, h, w, exp
 		}
-		if n++; n == evictionSample {
-			break
-		}
-	}
-	if found {
-		delete(sh.m, victim)
+	})
+	if victim != nil {
+		sh.idx.remove(victimHash, victim.key)
 	}
 }
 
 // weight is what evicting the key would admit at once: the most, over its
 // live states, of the quota used (Limit − Remaining, as a peek reports),
 // and the latest of their expiries.
-func (e *entry) weight(now int64) (used, expireAt int64) {
-	for i := range e.states {
-		st := &e.states[i]
+func (e *entry[K]) weight(now int64) (used, expireAt int64) {
+	for i := range e.len() {
+		st := e.at(i)
 		if st.expireAt <= now {
 			continue
 		}
-		slots := st.st
-		d, _, _ := steps.Step(&slots, false, st.params, now, 0)
-		used = max(used, st.params.Max-d.Remaining)
+		slots, p := st.st, st.id.Params()
+		d, _, _ := steps.Step(&slots, false, &p, now, 0)
+		used = max(used, p.Max-d.Remaining)
 		expireAt = max(expireAt, st.expireAt)
 	}
 	return used, expireAt

@@ -55,7 +55,7 @@ func (t *Table[K]) DecideBatch(ctx context.Context, ps []*store.Policy, reqs []s
 			return
 		}
 		sh := &t.shards[order[start].shard]
-		sh.mu.Lock()
+		sh.lock()
 		for _, it := range order[start:end] {
 			var e []algo.Decision
 			if each != nil {

@@ -2,9 +2,22 @@
 // lock), bounded, expiring, and keyed by any comparable type without turning
 // keys into strings.
 //
-// It runs the step functions of package algo through generated bindings
-// (the *_gen.go files, written by gen from algo), so its decisions are the
-// Redis store's decisions.
+// It runs the step functions of package algo through store.Policy.Step:
+// the bindings gen writes from algo, and for GCRA the same step with its
+// divisions by the quota's constants done as multiplications by
+// reciprocals (a property test checks it equal to the generated step on
+// every input family), so its decisions are the Redis store's decisions.
+//
+// # Layout
+//
+// A table is 64 shards (WithShards), each a lock and an index of its keys:
+// open addressing over (hash, entry) slots, so a lookup reads the slot
+// array and the entry it finds, two cache lines, and compares keys only
+// when their 64-bit hashes match. A key of one policy is one 64-byte
+// entry. The shard is picked by a hash under a key drawn per table (wyhash
+// mixing for string kinds), so keys an attacker chose cannot be aimed at
+// one shard. The lock spins briefly before it blocks: a decision holds it
+// for a few tens of nanoseconds, less than parking a goroutine costs.
 //
 // # Keys and policies
 //

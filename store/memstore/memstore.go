@@ -244,7 +244,7 @@ func (t *Table[K]) decide(key K, ps []*store.Policy, cost int64, each []algo.Dec
 		return algo.Decision{}, err
 	}
 	h, sh := t.lookup(key)
-	sh.mu.Lock()
+	sh.lock()
 	d := sh.decide(t.store, key, h, ps, cost, now, each)
 	sh.mu.Unlock()
 	return d, nil
@@ -265,7 +265,7 @@ func (t *Table[K]) decideOne(key K, p *store.Policy, cost int64) (algo.Decision,
 		return algo.Decision{}, err
 	}
 	h, sh := t.lookup(key)
-	sh.mu.Lock()
+	sh.lock()
 	d := sh.decideOne(t.store, key, h, sh.idx.get(h, key), p, cost, now)
 	sh.mu.Unlock()
 	return d, nil
@@ -306,7 +306,7 @@ func (t *Table[K]) Reset(ctx context.Context, key K, ps []*store.Policy) error {
 		return err
 	}
 	h, sh := t.lookup(key)
-	sh.mu.Lock()
+	sh.lock()
 	if e := sh.idx.get(h, key); e != nil {
 		for _, p := range ps {
 			if e.remove(p.ID()) {

@@ -414,6 +414,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		b.total += 2*len(redisRows()) + 2*len(rs.nets)
 	}
 	b.total *= c.count
+	if rs != nil {
+		b.total += 2*c.count + 1 // the paired floor rounds
+	}
 	fmt.Fprintf(stderr, "throttled-bench: %s %s/%s, %d CPUs; quota %s; api %s\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), c.quota, c.api)
 
@@ -437,6 +440,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			cl.Runs = append(cl.Runs, m.nsPerOp())
 		}
 		b.rep.Cells = append(b.rep.Cells, cl)
+	}
+	if rs != nil {
+		if err := b.floorPairs(rs); err != nil {
+			return err
+		}
 	}
 	for _, row := range redisRows() {
 		if st := b.server[row]; st != nil {

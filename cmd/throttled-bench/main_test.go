@@ -244,6 +244,20 @@ func TestRedis(t *testing.T) {
 		if want := st.SerialUSecPerCall / floor.SerialUSecPerCall; st.FloorRatio != want {
 			t.Errorf("server stat %+v: ratio to the floor %v, want %v", st, st.FloorRatio, want)
 		}
+		// The paired rounds: 2·count + 1 of them, for the floor and every
+		// algorithm (not INCRBY), the median one reported.
+		if serverRows[i] == rowBaseline {
+			if st.PairedFloorRatio != 0 || st.PairedFloorRatios != nil {
+				t.Errorf("baseline server stat %+v: a paired ratio, want none (INCRBY is not a script)", st)
+			}
+			continue
+		}
+		if len(st.PairedFloorRatios) != 2*r.Config.Count+1 || st.PairedFloorRatio != medianFloat(st.PairedFloorRatios) || st.PairedFloorRatio <= 0 {
+			t.Errorf("server stat %+v: want %d paired rounds and their median", st, 2*r.Config.Count+1)
+		}
+		if serverRows[i] == rowFloor && st.PairedFloorRatio != 1 {
+			t.Errorf("floor server stat %+v: paired ratio %v, want 1", st, st.PairedFloorRatio)
+		}
 	}
 	if floor.Calls != calls || floor.FloorRatio != 1 {
 		t.Errorf("floor server stat %+v, want exactly %d EVALSHA and EVAL calls and a ratio of 1", floor, calls)
@@ -262,8 +276,8 @@ func TestRedis(t *testing.T) {
 	}
 
 	out, progress := runBench(t, "-redis", srv.URL(), "-batch", "5")
-	if !strings.Contains(progress, "[62/62] pass 1/1") {
-		t.Errorf("progress does not count to 62 steps (44 in memory, 14 on Redis, 4 of batches):\n%s", progress)
+	if !strings.Contains(progress, "[62/65] pass 1/1") || !strings.Contains(progress, "[65/65] floor round 3/3") {
+		t.Errorf("progress does not count to 65 steps (44 in memory, 14 on Redis, 4 of batches, 3 paired floor rounds):\n%s", progress)
 	}
 	checkTable(t, out, "#### One key", "In-Memory (serial)", "In-Memory (3 goroutines)",
 		"Redis (serial)", "Redis (3 goroutines)", "Redis server µs/call")
@@ -291,7 +305,7 @@ func TestRedis(t *testing.T) {
 		t.Errorf("batch note %q", r.BatchNote)
 	}
 	out, progress = runBench(t, "-redis", srv.URL(), "-batch", "0")
-	if strings.Contains(out, "#### Batches") || strings.Contains(out, "[7]") || !strings.Contains(progress, "[58/58] pass 1/1") {
+	if strings.Contains(out, "#### Batches") || strings.Contains(out, "[7]") || !strings.Contains(progress, "[61/61] floor round 3/3") {
 		t.Errorf("-batch 0 measured batches:\n%s\n%s", out, progress)
 	}
 	if got := srv.Do(t, "DBSIZE"); got != "0" {

@@ -88,6 +88,11 @@ type serverStat struct {
 	SerialCalls       int64   `json:"serial_calls,omitempty"`
 	SerialUSecPerCall float64 `json:"serial_usec_per_call,omitempty"`
 	FloorRatio        float64 `json:"ratio_vs_floor,omitempty"`
+	// PairedFloorRatio is the median over the rounds of the paired floor
+	// measurement (floorPairs) of this script's server time per call over
+	// the floor's in the same round; PairedFloorRatios are the rounds'.
+	PairedFloorRatio  float64   `json:"ratio_vs_floor_paired,omitempty"`
+	PairedFloorRatios []float64 `json:"ratio_vs_floor_paired_rounds,omitempty"`
 	usec, serialUsec  int64
 }
 
@@ -284,6 +289,9 @@ func (r *report) writeText(w io.Writer) error {
 	if r.serverStat(rowFloor) != nil {
 		b.WriteString("* *[6] Floor: a script doing only what any decision must, `GET key`, `TIME`, `SET key state PX ttl`, called as the limiter's script is (EVALSHA, one key, one ARGV string); × floor is each script's server µs per call in the serial cells, one decision a call, over the floor's (target: at most 1.25×).*\n")
 	}
+	if st := r.serverStat(rowFloor); st != nil && st.PairedFloorRatio > 0 {
+		fmt.Fprintf(&b, "* *[8] Paired: %d rounds, in each %d serial calls of every script one after the other (the order rotating), server time from `INFO commandstats`; the median over the rounds of each script's time per call over the floor's in the same round, so a server whose speed drifts during the run does not tilt the ratio.*\n", len(st.PairedFloorRatios), pairedCalls)
+	}
 	if len(r.Batch) > 0 {
 		fmt.Fprintf(&b, "* *[7] Batches: %s `Limit` calls one after another, then one `LimitAll` of as many keys, through `throttled.Limiter` (%s, every key written before timing); RTT is the median of %d PINGs. The proxy row goes through an in-process TCP proxy delaying every chunk by half the added round trip each way (target: × at least 20 at 200 µs).*\n",
 			group(float64(r.Batch[0].Keys)), r.Batch[0].Algorithm, pings)
@@ -306,7 +314,7 @@ func (r *report) serverStat(row string) *serverStat {
 // of each algorithm's, with the ratio to the floor's and the client-side
 // Redis cells of the one-key table.
 func (r *report) floorTable(b *strings.Builder) {
-	head := []string{"Script", "Redis (serial)", fmt.Sprintf("Redis (%d goroutines)", r.Config.Goroutines), "Server µs/call, serial *[5]*", "× floor *[6]*"}
+	head := []string{"Script", "Redis (serial)", fmt.Sprintf("Redis (%d goroutines)", r.Config.Goroutines), "Server µs/call, serial *[5]*", "× floor *[6]*", "× floor, paired *[8]*"}
 	var body [][]string
 	for _, row := range append([]string{rowFloor}, rows()[1:]...) {
 		name := displayName(row)
@@ -322,9 +330,13 @@ func (r *report) floorTable(b *strings.Builder) {
 			line = append(line, v)
 		}
 		if st := r.serverStat(row); st != nil {
-			line = append(line, fmt.Sprintf("%.2f", st.SerialUSecPerCall), fmt.Sprintf("%.2f×", st.FloorRatio))
+			paired := "—"
+			if st.PairedFloorRatio > 0 {
+				paired = fmt.Sprintf("%.2f×", st.PairedFloorRatio)
+			}
+			line = append(line, fmt.Sprintf("%.2f", st.SerialUSecPerCall), fmt.Sprintf("%.2f×", st.FloorRatio), paired)
 		} else {
-			line = append(line, "—", "—")
+			line = append(line, "—", "—", "—")
 		}
 		body = append(body, line)
 	}

@@ -319,7 +319,12 @@ if #KEYS == 1 and #ARGV == 1 and #argv1 == 80 then
       now = sec * 1000000 + usec
       nowMs = sec * 1000 + (usec - usec % 1000) / 1000
     end
-    local raw = rcall('MGET', key)[1] -- false when absent or of another type
+    -- GET: false when absent, and for a key of another type an error reply
+    -- (a table), where the general path's MGET makes a table every call.
+    local raw = redis.pcall('GET', key)
+    if type(raw) == 'table' then
+      return spack('<dddddd', 2, 1, 0, 0, 0, 0) -- as the write or EXISTS would have found it
+    end
     local known, s1, s2, s3, expires = not raw
     if not raw then
       expires = 0
@@ -373,17 +378,11 @@ if #KEYS == 1 and #ARGV == 1 and #argv1 == 80 then
       elseif nfields == 3 then
         packed = spack('<dddd', n1, n2, n3, expires)
       end
-      if not raw then -- NX: a key of another type fails, nothing written
-        if not rcall('SET', key, packed, 'PX', fmt('%d', ttl), 'NX') then
-          return spack('<dddddd', 2, 1, 0, 0, 0, 0)
-        end
-      elseif ttl then
+      if ttl then
         rcall('SET', key, packed, 'PX', fmt('%d', ttl)) -- a string: Redis formats numbers slowly
       else
         rcall('SET', key, packed, 'KEEPTTL')
       end
-    elseif not raw and rcall('EXISTS', key) == 1 then -- as the write would have found it
-      return spack('<dddddd', 2, 1, 0, 0, 0, 0)
     end
     return spack('<dddddd', 0, 0, limited and 1 or 0, remaining, retryAfter, resetAfter)
   end

@@ -45,13 +45,19 @@ type jsonNote struct {
 const peerVersions = "x/time v0.16.0, go-limiter v0.7.1, throttled/v2 v2.15.0, ulule/limiter v3.11.2, httprate v0.16.1, redis_rate v10.0.1 (go-redis v9.23.0)"
 
 // writeJSON writes the scenario's results to path in the charts' schema.
-func writeJSON(path string, args []string, redisVersion string, sc scenario, peers []peer, cols []column, res map[[2]int]cellResult) error {
+// The Redis table has the proxied columns too when the run has them (a
+// row's direct and proxied peers in one row, as in the markdown table),
+// and proxyNote, what they measure, is appended to the machine line.
+func writeJSON(path string, args []string, redisVersion, proxyNote string, sc scenario, peers []peer, cols []column, res map[[2]int]cellResult) error {
 	machine := fmt.Sprintf("%d CPUs, %s, %s/%s", runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	if redisVersion != "" {
 		machine += ", Redis " + redisVersion + " on the same host"
 	}
 	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
 		machine += ", load " + strings.Join(strings.Fields(string(load))[:3], " ") + " at the end"
+	}
+	if proxyNote != "" {
+		machine += ". " + strings.TrimSuffix(proxyNote, ".")
 	}
 	out := peersJSON{
 		Schema:       "throttled-peers/1",
@@ -78,13 +84,11 @@ func writeJSON(path string, args []string, redisVersion string, sc scenario, pee
 		if len(cis) == 0 {
 			continue
 		}
-		for pi, p := range peers {
-			if p.redis != remote {
-				continue
-			}
+		for _, tr := range tableRows(peers, cols, cis, remote) {
+			p := tr.peer
 			row := jsonRow{Library: strings.ReplaceAll(p.name, "**", ""), Kind: kindOf(p)}
-			for _, ci := range cis {
-				r, ok := res[[2]int{pi, ci}]
+			for i, ci := range cis {
+				r, ok := tr.cell(i, ci, res)
 				if !ok {
 					row.NsPerOp = append(row.NsPerOp, nil)
 					continue

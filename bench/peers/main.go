@@ -14,9 +14,31 @@
 // Workloads (memory): one key serially; one key from -goroutines
 // goroutines; -keys distinct keys serially (every key inserted before
 // timing); -keys keys from -goroutines goroutines. With -redis: one key
-// serially and from -goroutines goroutines. Every cell makes the same
-// number of calls (-n, or -redis-n on Redis); ns/op is elapsed wall time
-// over calls, so in parallel cells it is the inverse of total throughput.
+// serially and from -goroutines goroutines, on loopback ("Redis 1 key,
+// serial" and "Redis 1 key, 16 goroutines") and again through a latency
+// proxy ("Redis +200µs RTT, serial" and "Redis +200µs RTT, 16 goroutines",
+// named after -rtt). Every cell makes the same number of calls (-n in
+// memory, -redis-n on Redis, -rtt-n through the proxy); ns/op is elapsed
+// wall time over calls, so in parallel cells it is the inverse of total
+// throughput.
+//
+// The proxy: a round trip to Redis on loopback takes about 10 µs, so the
+// loopback columns show the clients' and the scripts' own costs, not how
+// a limiter compares with a bare INCRBY over a real network (about 200 µs
+// a round trip within a cloud zone). For the proxied columns every Redis
+// peer gets clients of its own connected to an in-process TCP proxy
+// (internal/latencyproxy) listening on 127.0.0.1 and forwarding to the
+// -redis URL's host:port, which delays each chunk of bytes by -rtt/2 in
+// each direction (chunks in flight overlap, as on a real link: it adds
+// latency, not a throughput cap). Its sub-millisecond waits spin, so on a
+// machine with few cores the proxy competes with the clients and the
+// server for CPU; the header prints the PING round trip achieved through
+// it next to the direct one. The proxy stands in for a standalone
+// redis:// server only: with a rediss://, unix:// or Cluster/Sentinel URL
+// the proxied columns are left out, with a note on stderr. In the "deny"
+// scenario a serial client through the proxy makes only a few thousand
+// calls a second, not far above the quota of 1,000, so fewer of its calls
+// are denied than on loopback (the table shows the share).
 //
 // Two scenarios, run one after the other unless -scenario picks one:
 // "allow" gives every limiter 1,000,000,000 requests per second with a
@@ -60,16 +82,30 @@
 // Reference rows, not limiters: the mutex-guarded map[string]int64
 // increment (memory) and INCRBY on rueidis and on go-redis (Redis).
 //
+// Every Redis row is measured twice, by two sets of clients: those
+// connected to the server directly run the loopback columns only, those
+// connected through the proxy the proxied columns only. The table shows
+// both in one row, and each cell's × divides by throttled GCRA's cell in
+// the same column, so a proxied cell compares with GCRA through the same
+// proxy.
+//
 // Flags:
 //
 //	-n N          calls per memory cell and pass (default 200000)
-//	-redis-n N    calls per Redis cell and pass (default 10000)
+//	-redis-n N    calls per loopback Redis cell and pass (default 10000)
+//	-rtt D        round trip the proxy adds, half each way (default 200µs;
+//	              0: no proxied columns)
+//	-rtt-n N      calls per proxied Redis cell and pass (default 2000: a
+//	              serial call takes -rtt plus a loopback call or more)
 //	-count N      passes over every cell (default 3); each cell reports the
 //	              pass with the median ns/op
 //	-goroutines N goroutines of the parallel columns (default 16)
 //	-keys N       distinct keys of the many-key columns (default 100000)
 //	-scenario S   "allow", "deny" or "both" (default)
-//	-redis URL    also run the Redis workloads against URL
+//	-redis URL    also run the Redis workloads against URL (and, with -rtt,
+//	              through the proxy to the same server)
+//	-json FILE    also write the "allow" scenario (or the one -scenario
+//	              picks) to FILE, in the schema of docs/bench/peers.json
 //
 // Progress goes to stderr; the tables (markdown) go to stdout.
 package main
@@ -102,6 +138,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/throttled-go/throttled"
+	"github.com/throttled-go/throttled/internal/latencyproxy"
 	"github.com/throttled-go/throttled/store/memstore"
 	"github.com/throttled-go/throttled/store/redisstore"
 )
@@ -119,6 +156,8 @@ func main() {
 
 type config struct {
 	n, redisN  int64
+	rtt        time.Duration // the round trip the proxy adds; 0: no proxy
+	rttN       int64         // calls per proxied Redis cell
 	count      int
 	goroutines int
 	keys       int
@@ -142,6 +181,10 @@ type decide func(ctx context.Context, key string) (limited bool, err error)
 type peer struct {
 	name  string
 	redis bool
+	// proxied marks a Redis peer whose clients connect through the
+	// latency proxy: it runs in the proxied columns only. A direct peer
+	// and a proxied one of the same name share a table row.
+	proxied bool
 	// oneKeyOnly marks limiters without keys, measured on one key only.
 	oneKeyOnly bool
 	// ref marks the reference rows (not limiters).
@@ -157,6 +200,13 @@ type column struct {
 	many       bool
 	goroutines int
 	redis      bool
+	proxied    bool // on Redis through the latency proxy
+}
+
+// runs reports whether p is measured in column c: the same store and
+// network, and a limiter with keys unless c has one key.
+func (c column) runs(p peer) bool {
+	return p.redis == c.redis && p.proxied == c.proxied && !(p.oneKeyOnly && c.many)
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -164,18 +214,37 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("peers", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Int64Var(&c.n, "n", 200_000, "calls per memory cell and pass")
-	fs.Int64Var(&c.redisN, "redis-n", 10_000, "calls per Redis cell and pass")
+	fs.Int64Var(&c.redisN, "redis-n", 10_000, "calls per loopback Redis cell and pass")
+	fs.DurationVar(&c.rtt, "rtt", 200*time.Microsecond, "round trip an in-process TCP proxy adds (half each way) for the proxied Redis columns; 0: none")
+	fs.Int64Var(&c.rttN, "rtt-n", 2_000, "calls per proxied Redis cell and pass")
 	fs.IntVar(&c.count, "count", 3, "passes over every cell; each cell reports its median run")
 	fs.IntVar(&c.goroutines, "goroutines", 16, "goroutines of the parallel columns")
 	fs.IntVar(&c.keys, "keys", 100_000, "distinct keys of the many-key columns")
 	fs.StringVar(&c.scenario, "scenario", "both", `"allow" (1e9/s), "deny" (1000/s) or "both"`)
-	fs.StringVar(&c.redisURL, "redis", "", "Redis URL; adds the Redis workloads")
+	fs.StringVar(&c.redisURL, "redis", "", "Redis URL; adds the Redis workloads, on loopback and (with -rtt) through the proxy")
 	fs.StringVar(&c.jsonPath, "json", "", `also write the "allow" scenario (or the one -scenario picks) to this file, in the schema of docs/bench/peers.json`)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: cd bench/peers && go run . [flags]
+
+Runs cmd/throttled-bench's workloads on throttled and other Go rate limiters
+and prints ns/op and the ratio to throttled's GCRA on the same store, as
+markdown tables on stdout (progress on stderr). With -redis, the Redis rows
+are measured on the server directly and, with -rtt above 0, again through an
+in-process TCP proxy on 127.0.0.1 that adds -rtt to every round trip (the
+"Redis +RTT" columns; standalone redis:// URLs only).
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 || c.n < 1 || c.redisN < 1 || c.count < 1 || c.goroutines < 1 || c.keys < 1 {
-		return errors.New("bad flags: -n, -redis-n, -count, -goroutines and -keys must be at least 1, and no arguments")
+	if fs.NArg() > 0 || c.n < 1 || c.redisN < 1 || c.rttN < 1 || c.count < 1 || c.goroutines < 1 || c.keys < 1 {
+		return errors.New("bad flags: -n, -redis-n, -rtt-n, -count, -goroutines and -keys must be at least 1, and no arguments")
+	}
+	if c.rtt < 0 {
+		return fmt.Errorf("bad flags: -rtt is %v, want 0 (no proxy) or more", c.rtt)
 	}
 	var scs []scenario
 	for _, sc := range scenarios {
@@ -192,23 +261,39 @@ func run(args []string, stdout, stderr io.Writer) error {
 		keys[i] = fmt.Sprintf("user:%d", i)
 	}
 	cols := []column{
-		{"1 key, serial", false, 1, false},
-		{fmt.Sprintf("1 key, %d goroutines", c.goroutines), false, c.goroutines, false},
-		{fmt.Sprintf("%s keys, serial", group(int64(c.keys))), true, 1, false},
-		{fmt.Sprintf("%s keys, %d goroutines", group(int64(c.keys)), c.goroutines), true, c.goroutines, false},
+		{title: "1 key, serial", goroutines: 1},
+		{title: fmt.Sprintf("1 key, %d goroutines", c.goroutines), goroutines: c.goroutines},
+		{title: fmt.Sprintf("%s keys, serial", group(int64(c.keys))), many: true, goroutines: 1},
+		{title: fmt.Sprintf("%s keys, %d goroutines", group(int64(c.keys)), c.goroutines), many: true, goroutines: c.goroutines},
 	}
 	peers := memoryPeers()
 	var env redisEnv
+	var px *proxiedRedis
 	if c.redisURL != "" {
 		var err error
-		if env, err = openRedis(c.redisURL); err != nil {
+		if env, err = openRedis(c.redisURL, false); err != nil {
 			return err
 		}
 		defer env.close()
 		peers = append(peers, env.peers()...)
 		cols = append(cols,
-			column{"Redis 1 key, serial", false, 1, true},
-			column{fmt.Sprintf("Redis 1 key, %d goroutines", c.goroutines), false, c.goroutines, true})
+			column{title: "Redis 1 key, serial", goroutines: 1, redis: true},
+			column{title: fmt.Sprintf("Redis 1 key, %d goroutines", c.goroutines), goroutines: c.goroutines, redis: true})
+		if c.rtt > 0 {
+			var note string
+			if px, note, err = openProxied(c.redisURL, c.rtt, env); err != nil {
+				return err
+			}
+			if note != "" {
+				fmt.Fprintln(stderr, "peers: no proxied Redis columns:", note)
+			} else {
+				defer px.close()
+				peers = append(peers, px.env.peers()...)
+				cols = append(cols,
+					column{title: fmt.Sprintf("Redis +%v RTT, serial", c.rtt), goroutines: 1, redis: true, proxied: true},
+					column{title: fmt.Sprintf("Redis +%v RTT, %d goroutines", c.rtt, c.goroutines), goroutines: c.goroutines, redis: true, proxied: true})
+			}
+		}
 	}
 
 	fmt.Fprintf(stdout, "Go %s, %s/%s, %d CPUs", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
@@ -219,15 +304,23 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if env.version != "" {
 		fmt.Fprintf(stdout, ", %s per Redis cell", group(c.redisN))
 	}
+	if px != nil {
+		fmt.Fprintf(stdout, ", %s per proxied Redis cell", group(c.rttN))
+	}
 	fmt.Fprintf(stdout, ", median of %d passes", c.count)
-	fmt.Fprintf(stdout, ". ns/op = wall time / calls (in parallel cells, the inverse of total throughput); × = ns/op ÷ throttled GCRA's on the same store (above 1: the peer is slower).\n")
+	fmt.Fprintf(stdout, ". ns/op = wall time / calls (in parallel cells, the inverse of total throughput); × = ns/op ÷ throttled GCRA's in the same column (above 1: the peer is slower).\n")
+	proxyNote := ""
+	if px != nil {
+		proxyNote = px.describe(c.rtt)
+		fmt.Fprintf(stdout, "\n%s\n", proxyNote)
+	}
 
 	for _, sc := range scs {
 		runs := map[[2]int][]cellResult{}
 		for pass := 1; pass <= c.count; pass++ {
 			for ci, col := range cols {
 				for pi, p := range peers {
-					if p.redis != col.redis || (p.oneKeyOnly && col.many) {
+					if !col.runs(p) {
 						continue
 					}
 					d, closeFn, err := p.make(sc)
@@ -236,7 +329,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 					}
 					ks := keys[:1]
 					n := c.n
-					if col.redis {
+					switch {
+					case col.proxied:
+						n = c.rttN
+					case col.redis:
 						n = c.redisN
 					}
 					if col.many {
@@ -260,7 +356,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		printTable(stdout, sc, peers, cols, res)
 		if c.jsonPath != "" && (sc.name == "allow" || len(scs) == 1) {
-			if err := writeJSON(c.jsonPath, args, env.version, sc, peers, cols, res); err != nil {
+			if err := writeJSON(c.jsonPath, args, env.version, proxyNote, sc, peers, cols, res); err != nil {
 				return err
 			}
 		}
@@ -457,15 +553,19 @@ func (w *discardWriter) Header() http.Header {
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *discardWriter) WriteHeader(int)             {}
 
-// redisEnv holds the Redis clients of a run.
+// redisEnv holds the Redis clients of a run: connected to the server
+// directly, or (proxied) through the latency proxy.
 type redisEnv struct {
 	store   *redisstore.Store
 	grouped *redisstore.Store // the same server, coalescing on
 	rdb     *redis.Client
 	version string
+	proxied bool
 }
 
-func openRedis(url string) (redisEnv, error) {
+// openRedis opens the clients of every Redis peer on url; proxied marks
+// clients connected through the latency proxy (url is then the proxy's).
+func openRedis(url string, proxied bool) (redisEnv, error) {
 	s, err := redisstore.FromURL(url)
 	if err != nil {
 		return redisEnv{}, err
@@ -481,7 +581,7 @@ func openRedis(url string) (redisEnv, error) {
 		grouped.Close()
 		return redisEnv{}, err
 	}
-	e := redisEnv{store: s, grouped: grouped, rdb: redis.NewClient(opt)}
+	e := redisEnv{store: s, grouped: grouped, rdb: redis.NewClient(opt), proxied: proxied}
 	info, err := e.rdb.Info(context.Background(), "server").Result()
 	if err != nil {
 		e.close()
@@ -495,13 +595,17 @@ func openRedis(url string) (redisEnv, error) {
 	return e, nil
 }
 
+// close closes the clients. The direct clients delete the keys the run
+// wrote first (the proxied ones wrote the same keys on the same server).
 func (e redisEnv) close() {
 	ctx := context.Background()
-	e.rdb.Del(ctx, "peers:incr:rueidis", "peers:incr:goredis", "rate:/ping")
-	for _, a := range []throttled.Algorithm{throttled.GCRA, throttled.TokenBucket} {
-		for _, sc := range scenarios {
-			if t, err := throttled.New(throttled.WithAlgorithm(a), throttled.WithQuota(throttled.PerSec(int64(sc.limit))), throttled.WithStore(e.store)); err == nil {
-				t.Reset(ctx, "/ping")
+	if !e.proxied {
+		e.rdb.Del(ctx, "peers:incr:rueidis", "peers:incr:goredis", "rate:/ping")
+		for _, a := range []throttled.Algorithm{throttled.GCRA, throttled.TokenBucket} {
+			for _, sc := range scenarios {
+				if t, err := throttled.New(throttled.WithAlgorithm(a), throttled.WithQuota(throttled.PerSec(int64(sc.limit))), throttled.WithStore(e.store)); err == nil {
+					t.Reset(ctx, "/ping")
+				}
 			}
 		}
 	}
@@ -510,6 +614,8 @@ func (e redisEnv) close() {
 	e.grouped.Close()
 }
 
+// peers returns the Redis peers on e's clients, marked proxied if e's
+// clients go through the proxy.
 func (e redisEnv) peers() []peer {
 	ctx := context.Background()
 	rc := e.store.Client()
@@ -528,7 +634,7 @@ func (e redisEnv) peers() []peer {
 			}, func() {}, nil
 		}
 	}
-	return []peer{
+	ps := []peer{
 		{name: "baseline: rueidis INCRBY", redis: true, ref: true, make: func(scenario) (decide, func(), error) {
 			return func(ctx context.Context, _ string) (bool, error) {
 				return false, rc.Do(ctx, rc.B().Incrby().Key("peers:incr:rueidis").Increment(1).Build()).Error()
@@ -558,6 +664,86 @@ func (e redisEnv) peers() []peer {
 			}, func() {}, nil
 		}},
 	}
+	for i := range ps {
+		ps[i].proxied = e.proxied
+	}
+	return ps
+}
+
+// pings is how many PINGs measure a round trip to Redis.
+const pings = 50
+
+// proxiedRedis is the Redis side of a run reached through the latency
+// proxy: the proxy and the Redis peers' clients connected to it.
+type proxiedRedis struct {
+	proxy *latencyproxy.Proxy
+	env   redisEnv
+	// Median PING round trips, measured when the proxy opened: to the
+	// server directly and through the proxy.
+	direct, ping time.Duration
+}
+
+// openProxied starts a latency proxy adding rtt to every round trip (rtt/2
+// each way) in front of the server of url, and opens the Redis peers'
+// clients on it; direct's clients measure the direct PING. For a URL the
+// proxy cannot stand in for (see latencyproxy.RedisTarget) it returns no
+// proxy and a note saying why.
+func openProxied(url string, rtt time.Duration, direct redisEnv) (px *proxiedRedis, note string, err error) {
+	network, target, err := latencyproxy.RedisTarget(url)
+	if err != nil {
+		return nil, err.Error(), nil
+	}
+	p, err := latencyproxy.Start(network, target, rtt/2)
+	if err != nil {
+		return nil, "", fmt.Errorf("proxy: %w", err)
+	}
+	purl, err := latencyproxy.ProxiedURL(url, p.Addr())
+	if err != nil {
+		p.Close()
+		return nil, "", err
+	}
+	env, err := openRedis(purl, true)
+	if err != nil {
+		p.Close()
+		return nil, "", fmt.Errorf("through the proxy: %w", err)
+	}
+	px = &proxiedRedis{proxy: p, env: env}
+	ctx := context.Background()
+	if px.direct, err = pingRTT(ctx, direct.store); err == nil {
+		px.ping, err = pingRTT(ctx, env.store)
+	}
+	if err != nil {
+		px.close()
+		return nil, "", fmt.Errorf("PING: %w", err)
+	}
+	return px, "", nil
+}
+
+// close closes the clients, then the proxy.
+func (px *proxiedRedis) close() {
+	px.env.close()
+	px.proxy.Close()
+}
+
+// describe says what the proxied columns measure, for the header.
+func (px *proxiedRedis) describe(rtt time.Duration) string {
+	return fmt.Sprintf("Redis +%v RTT columns: every Redis row again, its clients connected to an in-process TCP proxy on 127.0.0.1 (internal/latencyproxy) in front of the same server, delaying each direction by %v; PING round trip %v through the proxy, %v direct (median of %d).",
+		rtt, px.proxy.Delay(), px.ping.Round(time.Microsecond), px.direct.Round(time.Microsecond), pings)
+}
+
+// pingRTT returns the median round trip of pings PINGs on s's client.
+func pingRTT(ctx context.Context, s *redisstore.Store) (time.Duration, error) {
+	c := s.Client()
+	ds := make([]time.Duration, pings)
+	for i := range ds {
+		start := time.Now()
+		if err := c.Do(ctx, c.B().Ping().Build()).Error(); err != nil {
+			return 0, err
+		}
+		ds[i] = time.Since(start)
+	}
+	slices.Sort(ds)
+	return ds[(len(ds)-1)/2], nil
 }
 
 // printTable prints one scenario's markdown tables: memory, then Redis.
@@ -577,7 +763,55 @@ func printTable(w io.Writer, sc scenario, peers []peer, cols []column, res map[[
 	}
 }
 
-// printStoreTable prints the columns cis of the memory or Redis peers.
+// tableRow is one library's row of a table: the peer measured in each of
+// the table's columns, or -1. A Redis library has two peers of the same
+// name, direct and proxied, each measured in its own network's columns.
+type tableRow struct {
+	peer peer  // the row's first peer (for its name and kind)
+	at   []int // per column of the table, an index into peers, or -1
+}
+
+// tableRows returns the rows of the table of columns cis, the memory or
+// the Redis peers, one per name in the order of peers.
+func tableRows(peers []peer, cols []column, cis []int, remote bool) []tableRow {
+	var rows []tableRow
+	index := map[string]int{}
+	for pi, p := range peers {
+		if p.redis != remote {
+			continue
+		}
+		ri, ok := index[p.name]
+		if !ok {
+			ri = len(rows)
+			index[p.name] = ri
+			at := make([]int, len(cis))
+			for i := range at {
+				at[i] = -1
+			}
+			rows = append(rows, tableRow{peer: p, at: at})
+		}
+		for i, ci := range cis {
+			if cols[ci].runs(p) {
+				rows[ri].at[i] = pi
+			}
+		}
+	}
+	return rows
+}
+
+// cell returns the result of row's peer in the table's column i (column
+// ci of cols), if measured.
+func (row tableRow) cell(i, ci int, res map[[2]int]cellResult) (cellResult, bool) {
+	if row.at[i] < 0 {
+		return cellResult{}, false
+	}
+	r, ok := res[[2]int{row.at[i], ci}]
+	return r, ok
+}
+
+// printStoreTable prints the columns cis of the memory or Redis peers. A
+// cell's ratio divides by throttled GCRA's cell in the same column: on the
+// same store and, on Redis, through the same network (direct or proxied).
 func printStoreTable(w io.Writer, peers []peer, cols []column, cis []int, remote bool, res map[[2]int]cellResult) {
 	head := []string{"Library"}
 	for _, ci := range cis {
@@ -585,7 +819,7 @@ func printStoreTable(w io.Writer, peers []peer, cols []column, cis []int, remote
 	}
 	oursAt := func(ci int) (cellResult, bool) {
 		for pi, p := range peers {
-			if p.ours && p.redis == remote {
+			if p.ours && cols[ci].runs(p) {
 				r, ok := res[[2]int{pi, ci}]
 				return r, ok
 			}
@@ -594,13 +828,11 @@ func printStoreTable(w io.Writer, peers []peer, cols []column, cis []int, remote
 	}
 	var body [][]string
 	var notes []string
-	for pi, p := range peers {
-		if p.redis != remote {
-			continue
-		}
+	for _, row := range tableRows(peers, cols, cis, remote) {
+		p := row.peer
 		line := []string{p.name}
-		for _, ci := range cis {
-			r, ok := res[[2]int{pi, ci}]
+		for i, ci := range cis {
+			r, ok := row.cell(i, ci, res)
 			if !ok {
 				line = append(line, "—", "—")
 				continue

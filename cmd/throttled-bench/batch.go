@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	neturl "net/url"
 	"slices"
 	"time"
 
 	"github.com/throttled-go/throttled"
 	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/internal/latencyproxy"
 	"github.com/throttled-go/throttled/store"
 	"github.com/throttled-go/throttled/store/redisstore"
 )
@@ -36,7 +34,7 @@ type batchNet struct {
 	store *redisstore.Store
 	owned bool // store was opened for this network (closed by close)
 	lim   *throttled.Limiter
-	proxy *latencyProxy
+	proxy *latencyproxy.Proxy
 }
 
 // batchRuns are a network's measurements, one per pass.
@@ -61,15 +59,15 @@ func (r *redisBench) openBatch() (note string, err error) {
 	if r.c.rtt == 0 {
 		return "no proxy row: -rtt 0", nil
 	}
-	network, target, err := proxyTarget(r.c.redisURL)
+	network, target, err := latencyproxy.RedisTarget(r.c.redisURL)
 	if err != nil {
 		return "no proxy row: " + err.Error(), nil
 	}
-	p, err := startProxy(network, target, r.c.rtt/2)
+	p, err := latencyproxy.Start(network, target, r.c.rtt/2)
 	if err != nil {
 		return "", fmt.Errorf("proxy: %w", err)
 	}
-	url, err := proxiedURL(r.c.redisURL, p.Addr())
+	url, err := latencyproxy.ProxiedURL(r.c.redisURL, p.Addr())
 	if err != nil {
 		p.Close()
 		return "", err
@@ -105,39 +103,6 @@ func (n *batchNet) close() {
 	if n.proxy != nil {
 		n.proxy.Close()
 	}
-}
-
-// proxyTarget returns where the proxy forwards to for a standalone
-// redis:// URL (host:port, port 6379 by default).
-func proxyTarget(raw string) (network, target string, err error) {
-	u, err := neturl.Parse(raw)
-	if err != nil {
-		return "", "", err
-	}
-	q := u.Query()
-	switch {
-	case u.Scheme != "redis":
-		return "", "", fmt.Errorf("the proxy stands in for redis:// URLs, not %s://", u.Scheme)
-	case q.Has("addr") || q.Has("master_set"):
-		return "", "", errors.New("the proxy stands in for a standalone server, not a Cluster or Sentinel")
-	case u.Host == "":
-		return "", "", errors.New("the URL names no host")
-	}
-	host := u.Host
-	if u.Port() == "" {
-		host = net.JoinHostPort(u.Hostname(), "6379")
-	}
-	return "tcp", host, nil
-}
-
-// proxiedURL returns raw with its host replaced by addr.
-func proxiedURL(raw, addr string) (string, error) {
-	u, err := neturl.Parse(raw)
-	if err != nil {
-		return "", err
-	}
-	u.Host = addr
-	return u.String(), nil
 }
 
 // batchKeys returns the batch table's keys.

@@ -1,4 +1,4 @@
-package main
+package latencyproxy
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -42,9 +43,9 @@ func echoServer(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func newProxy(t *testing.T, target string, delay time.Duration) *latencyProxy {
+func newProxy(t *testing.T, target string, delay time.Duration) *Proxy {
 	t.Helper()
-	p, err := startProxy("tcp", target, delay)
+	p, err := Start("tcp", target, delay)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func TestWaitUntil(t *testing.T) {
 // accepting; a proxy whose target does not answer closes the client's
 // connection.
 func TestProxyClose(t *testing.T) {
-	p, err := startProxy("tcp", echoServer(t), time.Millisecond)
+	p, err := Start("tcp", echoServer(t), time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,8 +215,11 @@ func TestProxyClose(t *testing.T) {
 	c = dial(t, newProxy(t, dead, 0).Addr())
 	wantClosed(t, "through a proxy to nothing", c)
 
-	if _, err := startProxy("tcp", dead, -time.Nanosecond); err == nil {
-		t.Error("startProxy with a negative delay succeeded")
+	if p, err := Start("tcp", dead, -time.Nanosecond); err == nil || err.Error() != "latencyproxy: negative delay" {
+		if p != nil {
+			p.Close()
+		}
+		t.Errorf("Start with a negative delay = %v, want an error", err)
 	}
 }
 
@@ -230,7 +234,7 @@ func wantClosed(t *testing.T, what string, c net.Conn) {
 	}
 }
 
-func TestProxyTarget(t *testing.T) {
+func TestRedisTarget(t *testing.T) {
 	for _, tc := range []struct {
 		url, target, err string
 	}{
@@ -244,15 +248,15 @@ func TestProxyTarget(t *testing.T) {
 		{"redis:///0", "", "names no host"},
 		{"redis://%zz", "", "invalid URL escape"},
 	} {
-		network, target, err := proxyTarget(tc.url)
+		network, target, err := RedisTarget(tc.url)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("proxyTarget(%q) = %q, %v; want an error saying %q", tc.url, target, err, tc.err)
+				t.Errorf("RedisTarget(%q) = %q, %v; want an error saying %q", tc.url, target, err, tc.err)
 			}
 			continue
 		}
 		if err != nil || network != "tcp" || target != tc.target {
-			t.Errorf("proxyTarget(%q) = %s %q, %v; want tcp %q", tc.url, network, target, err, tc.target)
+			t.Errorf("RedisTarget(%q) = %s %q, %v; want tcp %q", tc.url, network, target, err, tc.target)
 		}
 	}
 	for in, want := range map[string]string{
@@ -260,11 +264,98 @@ func TestProxyTarget(t *testing.T) {
 		"redis://user:pw@localhost/3":   "redis://user:pw@127.0.0.1:5000/3",
 		"redis://127.0.0.1:6490?x=1#no": "redis://127.0.0.1:5000?x=1#no",
 	} {
-		if got, err := proxiedURL(in, "127.0.0.1:5000"); err != nil || got != want {
-			t.Errorf("proxiedURL(%q) = %q, %v; want %q", in, got, err, want)
+		if got, err := ProxiedURL(in, "127.0.0.1:5000"); err != nil || got != want {
+			t.Errorf("ProxiedURL(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := proxiedURL("redis://%zz", "x"); err == nil {
+	if _, err := ProxiedURL("redis://%zz", "x"); err == nil {
 		t.Error("proxiedURL of a bad URL succeeded")
+	}
+}
+
+// TestWaitUntilOnTime checks that waitUntil returns at its time, not a
+// spinFor later: the least lateness of a few waits longer than spinFor is
+// under spinFor (one of them may be late on a loaded machine, not all).
+func TestWaitUntilOnTime(t *testing.T) {
+	least := time.Hour
+	for range 5 {
+		at := time.Now().Add(spinFor + 5*time.Millisecond)
+		waitUntil(at)
+		least = min(least, time.Since(at))
+	}
+	if least < 0 || least >= spinFor {
+		t.Errorf("waitUntil returned %v after its time at best, want less than %v", least, spinFor)
+	}
+}
+
+// cpuTime returns the CPU time the process has used.
+func cpuTime(t *testing.T) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestWaitUntilSleeps checks that a long wait sleeps, spinning only its
+// last spinFor: waiting 300ms costs far less than 300ms of CPU.
+func TestWaitUntilSleeps(t *testing.T) {
+	before := cpuTime(t)
+	waitUntil(time.Now().Add(300 * time.Millisecond))
+	if used := cpuTime(t) - before; used > 60*time.Millisecond {
+		t.Errorf("a 300ms wait used %v of CPU, want it to sleep all but the last %v", used, spinFor)
+	}
+}
+
+// TestProxyPassesEndAtOnce checks that the end of a stream with nothing
+// left to forward is passed on at once, not a delay later: a client that
+// half-closes an idle connection to an echo server through a proxy of a
+// 1s delay each way reads the end of the echo well within that second.
+func TestProxyPassesEndAtOnce(t *testing.T) {
+	p := newProxy(t, echoServer(t), time.Second)
+	c := dial(t, p.Addr())
+	start := time.Now()
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := c.Read(make([]byte, 1))
+	if n != 0 || err != io.EOF {
+		t.Fatalf("read after the half-close = %d, %v; want the end of the stream", n, err)
+	}
+	if took := time.Since(start); took >= time.Second {
+		t.Errorf("the end came back after %v, want it passed on at once both ways", took)
+	}
+}
+
+// TestDelay: Delay is the delay each way that Start was given, and a round
+// trip through the proxy takes at least twice that.
+func TestDelay(t *testing.T) {
+	p := newProxy(t, echoServer(t), 1500*time.Microsecond)
+	if d := p.Delay(); d != 1500*time.Microsecond {
+		t.Errorf("Delay() = %v, want 1.5ms", d)
+	}
+	if d := roundTrip(t, dial(t, p.Addr()), []byte("PING\r\n")); d < 3*time.Millisecond {
+		t.Errorf("round trip %v, want at least 3ms", d)
+	}
+	if !strings.HasPrefix(p.Addr(), "127.0.0.1:") {
+		t.Errorf("Addr() = %q, want a loopback port", p.Addr())
+	}
+}
+
+// within fails the test if fn does not return within d: a mutant that
+// loops for ever fails here, not at go test's timeout.
+func within(t *testing.T, d time.Duration, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("still running after %v", d)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"unique"
 
 	"github.com/throttled-go/throttled/algo"
-	"github.com/throttled-go/throttled/internal/fastgcra"
+	"github.com/throttled-go/throttled/internal/faststep"
 	"github.com/throttled-go/throttled/internal/steps"
 )
 
@@ -29,7 +29,7 @@ type Policy struct {
 	quota  algo.Quota
 	id     PolicyID
 	key    string
-	gcra   *fastgcra.Params // GCRA's step with reciprocals; nil for the others
+	fast   *faststep.Params // the step with reciprocals; nil for the sliding window
 }
 
 // PolicyID is a policy's identity as a comparable value: equal for
@@ -73,9 +73,7 @@ func NewPolicy(q algo.Quota) (*Policy, error) {
 		return nil, err // cannot happen: the burst is the only difference, and the windows ignore it
 	}
 	pol := &Policy{params: p, quota: q, id: PolicyID{unique.Make(id)}, key: key}
-	if q.Algorithm == algo.GCRA {
-		pol.gcra = fastgcra.New(&pol.params)
-	}
+	pol.fast = faststep.New(&pol.params)
 	return pol, nil
 }
 
@@ -86,12 +84,12 @@ func NewPolicy(q algo.Quota) (*Policy, error) {
 // It returns the decision and, when the request consumed something
 // (allowed, cost above 0), stores the new state in *st and returns the
 // time at which it expires, now + ResetAfter; otherwise keep is false and
-// *st is unchanged. GCRA's step divides by multiplying with reciprocals
-// computed by NewPolicy; its results equal algo.GCRAStep's (a property
-// test compares them).
+// *st is unchanged. Except for the sliding window's, the steps divide by
+// multiplying with reciprocals computed by NewPolicy; their results equal
+// the algo step functions' (a property test compares them).
 func (p *Policy) Step(st *[3]int64, fresh bool, now, cost int64) (d algo.Decision, expireAt int64, keep bool) {
-	if p.gcra != nil {
-		return p.gcra.Step(st, fresh, now, cost)
+	if p.fast != nil {
+		return p.fast.Step(st, fresh, now, cost)
 	}
 	return steps.Step((*steps.Slots)(st), fresh, &p.params, now, cost)
 }

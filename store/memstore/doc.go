@@ -3,10 +3,11 @@
 // keys into strings.
 //
 // It runs the step functions of package algo through store.Policy.Step:
-// the bindings gen writes from algo, and for GCRA the same step with its
-// divisions by the quota's constants done as multiplications by
-// reciprocals (a property test checks it equal to the generated step on
-// every input family), so its decisions are the Redis store's decisions.
+// the bindings gen writes from algo, and for every algorithm but the
+// sliding window the same step with its divisions by the quota's constants
+// done as multiplications by reciprocals (a property test checks them
+// equal to the generated steps on every input family), so its decisions
+// are the Redis store's decisions.
 //
 // # Layout
 //

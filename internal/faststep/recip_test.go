@@ -1,4 +1,4 @@
-package fastgcra
+package faststep
 
 import (
 	"math"

@@ -1,9 +1,12 @@
-// Package fastgcra runs GCRA's step on stored state as internal/steps
-// does, with its divisions by the quota's constants (Unit and Rate) done
-// by multiplying by reciprocals computed once per quota. Its decisions,
-// durations and states equal the generated step's for every input: the
-// tests compare them on random and edge-case inputs.
-package fastgcra
+// Package faststep runs the steps of the token bucket, the leaky bucket,
+// GCRA and the fixed window on stored state as internal/steps does, with
+// their divisions by the quota's constants (Unit, Rate, Period) done by
+// multiplying by reciprocals computed once per quota. Its decisions,
+// durations and states equal the generated steps' for every input the
+// stores give it: proptest's TestFastStepEqualsStep compares them on every
+// quota family, and this package's tests compare the reciprocals with
+// integer division.
+package faststep
 
 import "math/bits"
 
@@ -25,7 +28,7 @@ type Reciprocal struct {
 // NewReciprocal returns d's reciprocal; d must be positive.
 func NewReciprocal(d int64) Reciprocal {
 	if d <= 0 {
-		panic("fastgcra: divisor must be positive")
+		panic("faststep: divisor must be positive")
 	}
 	if d == 1 {
 		return Reciprocal{d: 1}

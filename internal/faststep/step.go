@@ -1,0 +1,192 @@
+package faststep
+
+import (
+	"math/bits"
+
+	"github.com/throttled-go/throttled/algo"
+)
+
+// Params are a quota's parameters with the reciprocals of the divisors its
+// step uses. Build them with New.
+type Params struct {
+	P                  *algo.Params
+	unit, rate, period Reciprocal
+}
+
+// New returns p's Params when its algorithm has a step here (token bucket,
+// leaky bucket, GCRA, fixed window), nil otherwise (the sliding window);
+// p must be built by algo.Compile and not change afterwards.
+func New(p *algo.Params) *Params {
+	switch p.Algorithm {
+	case algo.TokenBucket, algo.LeakingBucket, algo.GCRA, algo.FixedWindow:
+		return &Params{P: p, unit: NewReciprocal(p.Unit), rate: NewReciprocal(p.Rate), period: NewReciprocal(p.Period)}
+	}
+	return nil
+}
+
+// Step is the algorithm's step run on a stored state as the generated
+// binding (internal/steps) runs it: fresh means the key has no state; it
+// returns the decision and, when the request consumed something, the
+// state to store (in *st, its fields in the algorithm's State order) and
+// its expiry, now + ResetAfter; otherwise keep is false and *st is
+// unchanged. Only the arithmetic differs from algo's: divisions by the
+// quota's constants are reciprocal multiplications, and the comparisons
+// that algo makes on a quotient before multiplying (⌈x/Rate⌉ against an
+// elapsed time) are made on the 128-bit product, which is equivalent for
+// integers. Times are µs in [0, algo.MaxTime], as the stores check, and
+// stored states are those the step wrote.
+func (f *Params) Step(st *[3]int64, fresh bool, now, cost int64) (d algo.Decision, expireAt int64, keep bool) {
+	var s0, s1 int64
+	switch f.P.Algorithm {
+	case algo.GCRA:
+		s0, s1, d = f.gcra(st[0], st[1], fresh, now, cost)
+	case algo.TokenBucket:
+		s0, s1, d = f.tokenBucket(st[0], st[1], fresh, now, cost)
+	case algo.LeakingBucket:
+		s0, s1, d = f.leakingBucket(st[0], st[1], fresh, now, cost)
+	default: // algo.FixedWindow: New builds no other
+		s0, s1, d = f.fixedWindow(st[0], st[1], fresh, now, cost)
+	}
+	if d.Limited || cost == 0 {
+		return d, 0, false
+	}
+	st[0], st[1] = s0, s1
+	return d, now + d.ResetAfter, true
+}
+
+// above reports e·r > a, for e, r ≥ 0, on the exact 128-bit product: for
+// integers, ⌈a/r⌉ > e ⇔ a > e·r, and ⌈a/r⌉ ≤ e ⇔ a ≤ e·r.
+func above(e, r, a int64) bool {
+	hi, lo := bits.Mul64(uint64(e), uint64(r))
+	return hi != 0 || lo >= 1<<63 || int64(lo) > a
+}
+
+// gcra is algo.GCRAStep (and GCRAInit for a fresh key): the new state's
+// fields and the decision.
+func (f *Params) gcra(last, ahead int64, fresh bool, now, cost int64) (int64, int64, algo.Decision) {
+	q := f.P
+	if fresh {
+		last, ahead = now, 0
+	}
+	var lag int64
+	if now < last {
+		lag = last - now
+		now = last
+	}
+	// tat is max(TAT, now) − now, scaled by Rate: Ahead − elapsed·Rate
+	// when that is positive (⌈Ahead/Rate⌉ > elapsed ⇔ Ahead > elapsed·Rate).
+	var tat int64
+	if !above(now-last, q.Rate, ahead-1) { // elapsed·Rate < Ahead
+		tat = ahead - (now-last)*q.Rate
+	}
+	if cost > q.Burst {
+		return 0, 0, algo.Decision{Limited: true, Remaining: f.unit.Floor(q.Capacity - tat), RetryAfter: -1, ResetAfter: later(f.rate.Ceil(tat), lag)}
+	}
+	newTAT := tat + cost*q.Unit
+	if newTAT > q.Capacity {
+		return 0, 0, algo.Decision{Limited: true, Remaining: f.unit.Floor(q.Capacity - tat), RetryAfter: f.rate.Ceil(newTAT-q.Capacity) + lag, ResetAfter: later(f.rate.Ceil(tat), lag)}
+	}
+	return now, newTAT, algo.Decision{Remaining: f.unit.Floor(q.Capacity - newTAT), ResetAfter: later(f.rate.Ceil(newTAT), lag)}
+}
+
+// tokenBucket is algo.TokenBucketStep (and TokenBucketInit).
+func (f *Params) tokenBucket(last, level int64, fresh bool, now, cost int64) (int64, int64, algo.Decision) {
+	q := f.P
+	if fresh {
+		last, level = now, q.Capacity
+	}
+	var lag int64
+	if now < last {
+		lag = last - now
+		now = last
+	}
+	if level < q.Capacity {
+		// elapsed ≥ ⌈(Capacity − level)/Rate⌉ ⇔ elapsed·Rate ≥ Capacity − level
+		if above(now-last, q.Rate, q.Capacity-level-1) {
+			level = q.Capacity
+		} else {
+			level = level + (now-last)*q.Rate
+		}
+	}
+	if cost > q.Burst {
+		return 0, 0, algo.Decision{Limited: true, Remaining: f.unit.Floor(level), RetryAfter: -1, ResetAfter: later(f.rate.Ceil(q.Capacity-level), lag)}
+	}
+	need := cost * q.Unit
+	if need > level {
+		return 0, 0, algo.Decision{Limited: true, Remaining: f.unit.Floor(level), RetryAfter: f.rate.Ceil(need-level) + lag, ResetAfter: later(f.rate.Ceil(q.Capacity-level), lag)}
+	}
+	level -= need
+	return now, level, algo.Decision{Remaining: f.unit.Floor(level), ResetAfter: later(f.rate.Ceil(q.Capacity-level), lag)}
+}
+
+// leakingBucket is algo.LeakingBucketStep (and LeakingBucketInit).
+func (f *Params) leakingBucket(last, water int64, fresh bool, now, cost int64) (int64, int64, algo.Decision) {
+	q := f.P
+	if fresh {
+		last, water = now, 0
+	}
+	var lag int64
+	if now < last {
+		lag = last - now
+		now = last
+	}
+	if water > 0 {
+		// elapsed ≥ ⌈water/Rate⌉ ⇔ elapsed·Rate ≥ water
+		if above(now-last, q.Rate, water-1) {
+			water = 0
+		} else {
+			water = water - (now-last)*q.Rate
+		}
+	}
+	room := q.Capacity - water
+	if cost > q.Burst {
+		return 0, 0, algo.Decision{Limited: true, Remaining: f.unit.Floor(room), RetryAfter: -1, ResetAfter: later(f.rate.Ceil(water), lag)}
+	}
+	pour := cost * q.Unit
+	if pour > room {
+		return 0, 0, algo.Decision{Limited: true, Remaining: f.unit.Floor(room), RetryAfter: f.rate.Ceil(pour-room) + lag, ResetAfter: later(f.rate.Ceil(water), lag)}
+	}
+	water += pour
+	return now, water, algo.Decision{Remaining: f.unit.Floor(q.Capacity - water), ResetAfter: later(f.rate.Ceil(water), lag)}
+}
+
+// fixedWindow is algo.FixedWindowStep (and FixedWindowInit).
+func (f *Params) fixedWindow(last, count int64, fresh bool, now, cost int64) (int64, int64, algo.Decision) {
+	q := f.P
+	if fresh {
+		last, count = now, 0
+	}
+	var lag int64
+	if now < last {
+		lag = last - now
+		now = last
+	}
+	start := f.period.Floor(now) * q.Period
+	end := start + q.Period
+	if last < start {
+		count = 0
+	}
+	var reset int64
+	if count > 0 {
+		reset = end - now
+	}
+	if cost > q.Limit {
+		return 0, 0, algo.Decision{Limited: true, Remaining: q.Limit - count, RetryAfter: -1, ResetAfter: later(reset, lag)}
+	}
+	if cost > q.Limit-count {
+		return 0, 0, algo.Decision{Limited: true, Remaining: q.Limit - count, RetryAfter: end - now + lag, ResetAfter: later(reset, lag)}
+	}
+	count += cost
+	if count > 0 {
+		reset = end - now
+	}
+	return now, count, algo.Decision{Remaining: q.Limit - count, ResetAfter: later(reset, lag)}
+}
+
+// later is algo's: d + lag for d > 0, else d.
+func later(d, lag int64) int64 {
+	if d > 0 {
+		return d + lag
+	}
+	return d
+}

@@ -11,14 +11,23 @@
 //
 // # Layout
 //
-// A table is 64 shards (WithShards), each a lock and an index of its keys:
-// open addressing over (hash, entry) slots, so a lookup reads the slot
-// array and the entry it finds, two cache lines, and compares keys only
-// when their 64-bit hashes match. A key of one policy is one 64-byte
-// entry. The shard is picked by a hash under a key drawn per table (wyhash
-// mixing for string kinds), so keys an attacker chose cannot be aimed at
-// one shard. The lock spins briefly before it blocks: a decision holds it
-// for a few tens of nanoseconds, less than parking a goroutine costs.
+// A table is 64 shards (WithShards), each an index of its keys and a lock
+// that guards adding and removing keys. The index is open addressing over
+// (hash, entry) slots, so a lookup reads the slot array and the entry it
+// finds, two cache lines, and compares keys only when their 64-bit hashes
+// match. A key's entry is 64 bytes (with a string key): its own lock and
+// its state under its first policy, on one cache line. A decision on a key
+// the index holds, under that policy, looks the key up without the shard's
+// lock and takes only the entry's (the index's slots are atomic, and an
+// entry removed meanwhile is empty, so the decision then takes the shard's
+// lock and looks again); new keys, other policies' states, resets,
+// sweeps and evictions take the shard's lock, then the entry's. So
+// goroutines on one key pass one cache line between them, and goroutines
+// on different keys share nothing but a shard's slot array. The shard is
+// picked by a hash under a key drawn per table (wyhash mixing for string
+// kinds), so keys an attacker chose cannot be aimed at one shard. Locks
+// spin briefly before they block: a decision holds one for a few tens of
+// nanoseconds, less than parking a goroutine costs.
 //
 // # Keys and policies
 //

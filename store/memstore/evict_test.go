@@ -152,8 +152,8 @@ func TestSweepAtExpiry(t *testing.T) {
 			}
 			d := decide(t, s, "short", short, 1) // expires first: nextExp is its expiry
 			expiry := clk.Now() + d.ResetAfter
-			if sh := &s.strings.shards[0]; sh.nextExp != expiry {
-				t.Fatalf("nextExp = %d, want the short key's expiry %d", sh.nextExp, expiry)
+			if sh := &s.strings.shards[0]; sh.nextExp.Load() != expiry {
+				t.Fatalf("nextExp = %d, want the short key's expiry %d", sh.nextExp.Load(), expiry)
 			}
 			clk.Set(expiry - early)
 			decide(t, s, "new", long, 1)

@@ -35,16 +35,12 @@ func TestIndexModel(t *testing.T) {
 				t.Fatalf("%s: n = %d, model holds %d", what, x.n, len(model))
 			}
 			held := 0
-			for _, s := range x.slots {
-				if s.e != nil {
-					held++
-				}
-			}
+			x.each(func(uint64, *entry[int]) { held++ })
 			if held != x.n {
 				t.Fatalf("%s: %d occupied slots, n = %d", what, held, x.n)
 			}
-			if len(x.slots) > 0 && x.n*4 > len(x.slots)*3 {
-				t.Fatalf("%s: %d of %d slots used, above 3/4", what, x.n, len(x.slots))
+			if tab := x.tab.Load(); tab != nil && x.n*4 > len(tab.slots)*3 {
+				t.Fatalf("%s: %d of %d slots used, above 3/4", what, x.n, len(tab.slots))
 			}
 			for k, h := range model {
 				if e := x.get(h, k); e == nil || e.key != k {
@@ -96,11 +92,14 @@ func TestIndexModel(t *testing.T) {
 }
 
 // TestEntrySize: a key of one policy with a string key is one 64-byte
-// allocation, a cache line.
+// allocation (64-byte aligned, so one cache line), its lock first and its
+// state next to it.
 func TestEntrySize(t *testing.T) {
-	if n := sizeofEntry(); n != 64 {
+	var e entry[string]
+	if n := unsafe.Sizeof(e); n != 64 {
 		t.Fatalf("entry[string] is %d bytes, want 64", n)
 	}
+	if end := unsafe.Offsetof(e.first) + unsafe.Sizeof(e.first); unsafe.Offsetof(e.mu) != 0 || end > 48 {
+		t.Fatalf("the lock at %d and the first state ending at %d, want 0 and at most 48", unsafe.Offsetof(e.mu), end)
+	}
 }
-
-func sizeofEntry() uintptr { return unsafe.Sizeof(entry[string]{}) }

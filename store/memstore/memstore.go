@@ -260,13 +260,36 @@ func (t *Table[K]) DecideOne(ctx context.Context, key K, p *store.Policy, cost i
 
 // decideOne is DecideOne on checked input: decide without the slices.
 func (t *Table[K]) decideOne(key K, p *store.Policy, cost int64) (algo.Decision, error) {
+	h, sh := t.lookup(key)
+	// A key the index holds is decided under its entry's lock alone when
+	// its first state is the policy's; the lookup without the shard's lock
+	// may miss a key being moved, or find one being removed (its first
+	// state is then zero): the shard's lock settles both. The clock is
+	// read between the index's lookup and the entry's first read: its
+	// fence then waits for the index's cache miss but not the entry's,
+	// which comes right before the entry's lock, when the line is most
+	// likely still here under contention.
+	e := sh.idx.candidate(h)
 	now := t.store.clock.Now()
 	if err := storeutil.CheckTime(now); err != nil {
 		return algo.Decision{}, err
 	}
-	h, sh := t.lookup(key)
+	if e != nil && e.key != key { // another key of the same hash
+		e = sh.idx.get(h, key)
+	}
+	if e != nil {
+		if !e.mu.TryLock() {
+			spinLock(&e.mu)
+		}
+		if e.first.id == p.ID() { // so e is live; other policies' states need sh.mu
+			d := sh.stepIn(&e.first, p, cost, now)
+			e.mu.Unlock()
+			return d, nil
+		}
+		e.mu.Unlock()
+	}
 	sh.lock()
-	d := sh.decideOne(t.store, key, h, sh.idx.get(h, key), p, cost, now)
+	d := sh.decide(t.store, key, h, []*store.Policy{p}, cost, now, nil)
 	sh.mu.Unlock()
 	return d, nil
 }
@@ -308,12 +331,14 @@ func (t *Table[K]) Reset(ctx context.Context, key K, ps []*store.Policy) error {
 	h, sh := t.lookup(key)
 	sh.lock()
 	if e := sh.idx.get(h, key); e != nil {
+		spinLock(&e.mu)
 		for _, p := range ps {
-			if e.remove(p.ID()) {
+			if sh.remove(e, p.ID()) { // the last state: e is dead
 				sh.idx.remove(h, key)
 				break
 			}
 		}
+		e.mu.Unlock()
 	}
 	sh.mu.Unlock()
 	return nil

@@ -3,6 +3,7 @@ package memstore
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/internal/steps"
@@ -10,15 +11,34 @@ import (
 	"github.com/throttled-go/throttled/store"
 )
 
-// shard holds a table's keys whose hash falls in it, under one lock: every
-// policy's state of a key lives in the key's entry, so one lock decides a
-// request under all its policies.
+// shard holds a table's keys whose hash falls in it. Its lock guards the
+// index (adding and removing keys); each entry's own lock guards the
+// key's states: every policy's state of a key lives in the key's entry, so
+// one lock decides a request under all its policies. The lock order is
+// the shard's, then an entry's. A decision on a key the index holds under
+// one policy takes only the entry's lock (Table.decideOne): many
+// goroutines on one key then pass one cache line between them, the
+// entry's, lock and state together.
 type shard[K comparable] struct {
-	mu      sync.Mutex
-	idx     index[K]
+	mu  sync.Mutex
+	idx index[K]
+	// more holds, for a key with states under several policies, the
+	// states after its entry's first; written with sh.mu and the entry's
+	// lock held, read with sh.mu held.
+	more    map[*entry[K]][]state
 	cap     int
-	nextExp int64 // no state expires before this time (a lower bound)
-	_       [32]byte
+	nextExp atomic.Int64 // no state expires before this time (a lower bound)
+	_       [16]byte
+}
+
+// lower makes exp the shard's nextExp if it is earlier.
+func (sh *shard[K]) lower(exp int64) {
+	for {
+		cur := sh.nextExp.Load()
+		if exp >= cur || sh.nextExp.CompareAndSwap(cur, exp) {
+			return
+		}
+	}
 }
 
 // lockSpins is how many times lock tries the shard's mutex before it
@@ -26,26 +46,30 @@ type shard[K comparable] struct {
 // from 196–199 to 117–127 ns (bench/peers, 2 vCPUs).
 const lockSpins = 64
 
-// lock takes sh.mu, trying it a few times before blocking: a decision
-// holds it for a few tens of nanoseconds, and sync.Mutex does not spin
+// lock takes sh.mu (see spinLock).
+func (sh *shard[K]) lock() { spinLock(&sh.mu) }
+
+// spinLock takes mu, trying it a few times before blocking: a decision
+// holds a lock for a few tens of nanoseconds, and sync.Mutex does not spin
 // while other goroutines are runnable, so under contention (many
 // goroutines on one key) it would park and wake a goroutine per decision.
-func (sh *shard[K]) lock() {
+func spinLock(mu *sync.Mutex) {
 	for range lockSpins {
-		if sh.mu.TryLock() {
+		if mu.TryLock() {
 			return
 		}
 	}
-	sh.mu.Lock()
+	mu.Lock()
 }
 
-// entry is one key's states, one per policy that has charged it: the
-// first in the entry itself, so that a key of one policy is one
-// allocation of 64 bytes (with a string key): one cache line.
+// entry is one key's states, one per policy that has charged it, under
+// its lock: the first next to the lock, the others in the shard's more, so
+// that a key of one policy is one 64-byte allocation (with a string key),
+// a cache line holding the lock and the state.
 type entry[K comparable] struct {
+	mu    sync.Mutex
+	first state // always held while the entry is in its shard; zero once removed
 	key   K
-	first state    // always held while the entry is in its shard
-	more  *[]state // the other policies' states; nil when there are none
 }
 
 // state is a key's state under one policy.
@@ -55,91 +79,95 @@ type state struct {
 	expireAt int64 // µs; the state is back to initial (absent) from this time on
 }
 
-// len returns the number of states e holds.
-func (e *entry[K]) len() int {
-	if e.more == nil {
-		return 1
-	}
-	return 1 + len(*e.more)
-}
+// The methods below work on an entry's states: sh.mu and e.mu are held.
 
-// at returns e's state i, 0 ≤ i < e.len().
-func (e *entry[K]) at(i int) *state {
+// states returns the number of e's states.
+func (sh *shard[K]) states(e *entry[K]) int { return 1 + len(sh.more[e]) }
+
+// stateAt returns e's state i, 0 ≤ i < sh.states(e).
+func (sh *shard[K]) stateAt(e *entry[K], i int) *state {
 	if i == 0 {
 		return &e.first
 	}
-	return &(*e.more)[i-1]
+	return &sh.more[e][i-1]
 }
 
-// find returns the state of policy id, nil if there is none.
-func (e *entry[K]) find(id store.PolicyID) *state {
+// find returns e's state under policy id, nil if there is none.
+func (sh *shard[K]) find(e *entry[K], id store.PolicyID) *state {
 	if e.first.id == id {
 		return &e.first
 	}
-	if e.more != nil {
-		for i := range *e.more {
-			if (*e.more)[i].id == id {
-				return &(*e.more)[i]
-			}
+	more := sh.more[e]
+	for i := range more {
+		if more[i].id == id {
+			return &more[i]
 		}
 	}
 	return nil
 }
 
-// put stores s in place of its policy's state, or after the others. Other
-// policies' expired states stay until a sweep under memory pressure drops
-// them, as reads keep them: with a clock that steps back before their
-// expiry, they still decide.
-func (e *entry[K]) put(s state) {
-	if c := e.find(s.id); c != nil {
+// put stores s in place of its policy's state in e, or after the others.
+// Other policies' expired states stay until a sweep under memory pressure
+// drops them, as reads keep them: with a clock that steps back before
+// their expiry, they still decide.
+func (sh *shard[K]) put(e *entry[K], s state) {
+	if c := sh.find(e, s.id); c != nil {
 		*c = s
 		return
 	}
-	if e.more == nil {
-		e.more = new([]state)
+	if sh.more == nil {
+		sh.more = map[*entry[K]][]state{}
 	}
-	*e.more = append(*e.more, s)
+	sh.more[e] = append(sh.more[e], s)
 }
 
-// remove deletes the state of policy id, if any, and reports whether the
-// entry is left with none.
-func (e *entry[K]) remove(id store.PolicyID) (empty bool) {
-	c := e.find(id)
+// remove deletes e's state under policy id, if any, and reports whether
+// the entry is left with none (it is then dead).
+func (sh *shard[K]) remove(e *entry[K], id store.PolicyID) (empty bool) {
+	c := sh.find(e, id)
 	if c == nil {
 		return false
 	}
-	if e.more == nil {
-		*c = state{}
+	more := sh.more[e]
+	if len(more) == 0 {
+		sh.kill(e)
 		return true
 	}
-	more := *e.more
 	*c = more[len(more)-1]
 	if len(more) == 1 {
-		e.more = nil
+		delete(sh.more, e)
 	} else {
-		*e.more = more[:len(more)-1]
+		sh.more[e] = more[:len(more)-1]
 	}
 	return false
 }
 
-// keepLive drops the states expired at now and reports whether any is
+// kill empties e, removed from the shard.
+func (sh *shard[K]) kill(e *entry[K]) {
+	e.first = state{}
+	delete(sh.more, e)
+}
+
+// keepLive drops e's states expired at now and reports whether any is
 // left, and the soonest expiry of those left (math.MaxInt64 if none).
-func (e *entry[K]) keepLive(now int64) (live bool, next int64) {
+func (sh *shard[K]) keepLive(e *entry[K], now int64) (live bool, next int64) {
 	next = math.MaxInt64
 	var kept []state
-	for i := range e.len() {
-		if st := e.at(i); st.expireAt > now {
+	for i := range sh.states(e) {
+		if st := sh.stateAt(e, i); st.expireAt > now {
 			kept = append(kept, *st)
 			next = min(next, st.expireAt)
 		}
 	}
 	if len(kept) == 0 {
+		sh.kill(e)
 		return false, next
 	}
-	e.first, e.more = kept[0], nil
+	e.first = kept[0]
 	if len(kept) > 1 {
-		more := kept[1:]
-		e.more = &more
+		sh.more[e] = kept[1:]
+	} else {
+		delete(sh.more, e)
 	}
 	return true, next
 }
@@ -148,9 +176,13 @@ func (e *entry[K]) keepLive(now int64) (live bool, next int64) {
 // policy's state, when present and not expired, is its stored state;
 // otherwise the key is fresh under it.
 func (sh *shard[K]) decide(s *Store, key K, h uint64, ps []*store.Policy, cost, now int64, each []algo.Decision) algo.Decision {
-	e := sh.idx.get(h, key)
+	e := sh.idx.get(h, key) // exact: sh.mu is held
+	if e != nil {
+		spinLock(&e.mu)
+		defer e.mu.Unlock()
+	}
 	if len(ps) == 1 {
-		d := sh.decideOne(s, key, h, e, ps[0], cost, now)
+		d := sh.decideIn(s, key, h, e, ps[0], cost, now)
 		if each != nil {
 			each[0] = d
 		}
@@ -165,7 +197,7 @@ func (sh *shard[K]) decide(s *Store, key K, h uint64, ps []*store.Policy, cost, 
 	)
 	for i, p := range ps {
 		if e != nil {
-			if c := e.find(p.ID()); c != nil && c.expireAt > now {
+			if c := sh.find(e, p.ID()); c != nil && c.expireAt > now {
 				cur[i], next[i] = c, c.st
 			}
 		}
@@ -186,16 +218,25 @@ func (sh *shard[K]) decide(s *Store, key K, h uint64, ps []*store.Policy, cost, 
 		}
 	} else if cost > 0 {
 		// The stored states first: adding one may move the entry's states.
-		for i := range ps {
+		var added []state
+		for i, p := range ps {
 			if cur[i] != nil {
 				cur[i].st, cur[i].expireAt = next[i], expireAt[i]
+			} else {
+				added = append(added, state{id: p.ID(), st: next[i], expireAt: expireAt[i]})
 			}
-			sh.nextExp = min(sh.nextExp, expireAt[i])
+			sh.lower(expireAt[i])
 		}
-		for i, p := range ps {
-			if cur[i] == nil {
-				e = sh.add(s, key, h, e, state{id: p.ID(), st: next[i], expireAt: expireAt[i]}, now)
-			}
+		isNew := e == nil
+		if isNew {
+			e = &entry[K]{key: key, first: added[0]}
+			added = added[1:]
+		}
+		for _, st := range added {
+			sh.put(e, st)
+		}
+		if isNew {
+			sh.insert(s, h, e, now)
 		}
 	}
 	if each != nil {
@@ -204,41 +245,49 @@ func (sh *shard[K]) decide(s *Store, key K, h uint64, ps []*store.Policy, cost, 
 	return storeutil.Combine(ds[:len(ps)])
 }
 
-// decideOne is decide for a single policy, the common case, with no copies.
-func (sh *shard[K]) decideOne(s *Store, key K, h uint64, e *entry[K], p *store.Policy, cost, now int64) algo.Decision {
+// decideIn is decide for a single policy, the common case, with no
+// copies, on key's entry e (nil: none); sh.mu and e.mu are held.
+func (sh *shard[K]) decideIn(s *Store, key K, h uint64, e *entry[K], p *store.Policy, cost, now int64) algo.Decision {
 	if e != nil {
-		if c := e.find(p.ID()); c != nil {
-			// An expired state decides as a fresh key; the step leaves it
-			// as it is unless the request is charged, so an expired state
-			// that nothing replaced stays until its key is written or its
-			// shard swept: a read has no side effect, and with a clock
-			// that steps back a Peek cannot make the key fresh early.
-			d, exp, keep := p.Step((*[3]int64)(&c.st), c.expireAt <= now, now, cost)
-			if keep {
-				c.expireAt = exp
-				sh.nextExp = min(sh.nextExp, exp)
-			}
-			return d
+		if c := sh.find(e, p.ID()); c != nil {
+			return sh.stepIn(c, p, cost, now)
 		}
 	}
 	var fresh steps.Slots
 	d, exp, keep := p.Step((*[3]int64)(&fresh), true, now, cost)
 	if keep {
-		sh.add(s, key, h, e, state{id: p.ID(), st: fresh, expireAt: exp}, now)
-		sh.nextExp = min(sh.nextExp, exp)
+		st := state{id: p.ID(), st: fresh, expireAt: exp}
+		if e != nil {
+			sh.put(e, st)
+		} else {
+			sh.insert(s, h, &entry[K]{key: key, first: st}, now)
+		}
+		sh.lower(exp)
 	}
 	return d
 }
 
-// add stores st under key (hash h), whose entry is e (nil: none yet),
-// making room when the shard is full, and returns the key's entry.
-func (sh *shard[K]) add(s *Store, key K, h uint64, e *entry[K], st state, now int64) *entry[K] {
-	if e != nil {
-		e.put(st)
-		return e
+// stepIn decides a request on the stored state c; its entry's lock is
+// held.
+func (sh *shard[K]) stepIn(c *state, p *store.Policy, cost, now int64) algo.Decision {
+	// An expired state decides as a fresh key; the step leaves it as it
+	// is unless the request is charged, so an expired state that nothing
+	// replaced stays until its key is written or its shard swept: a read
+	// has no side effect, and with a clock that steps back a Peek cannot
+	// make the key fresh early.
+	d, exp, keep := p.Step((*[3]int64)(&c.st), c.expireAt <= now, now, cost)
+	if keep {
+		c.expireAt = exp
+		sh.lower(exp)
 	}
+	return d
+}
+
+// insert adds e, a new key's entry (hash h), making room when the shard is
+// full. sh.mu is held.
+func (sh *shard[K]) insert(s *Store, h uint64, e *entry[K], now int64) {
 	if sh.idx.n >= sh.cap {
-		if now >= sh.nextExp {
+		if now >= sh.nextExp.Load() {
 			sh.sweep(now)
 		}
 		if sh.idx.n >= sh.cap {
@@ -246,21 +295,24 @@ func (sh *shard[K]) add(s *Store, key K, h uint64, e *entry[K], st state, now in
 			s.liveEvictions.Add(1)
 		}
 	}
-	e = &entry[K]{key: key, first: st}
 	sh.idx.put(h, e)
-	return e
 }
 
 // sweep drops expired states, and keys left with none, and makes nextExp
-// exact. sh.mu is held.
+// exact. sh.mu is held. Decisions on held keys may charge meanwhile (they
+// take only their entry's lock): nextExp is raised first and lowered by
+// them as by the sweep, so it stays a lower bound.
 func (sh *shard[K]) sweep(now int64) {
+	sh.nextExp.Store(math.MaxInt64)
 	next := int64(math.MaxInt64)
 	sh.idx.filter(func(e *entry[K]) bool {
-		live, n := e.keepLive(now)
+		spinLock(&e.mu)
+		live, n := sh.keepLive(e, now)
+		e.mu.Unlock()
 		next = min(next, n)
 		return live
 	})
-	sh.nextExp = next
+	sh.lower(next)
 }
 
 // evict drops, of a few keys, the one whose loss admits the least: the one
@@ -276,11 +328,17 @@ func (sh *shard[K]) evict(now int64) {
 		least, soonest = int64(math.MaxInt64), int64(math.MaxInt64)
 	)
 	sh.idx.sample(evictionSample, func(h uint64, e *entry[K]) { // from a random slot on
-		if w, exp := e.weight(now); victim == nil || w < least || w == least && exp < soonest {
+		spinLock(&e.mu)
+		w, exp := sh.weight(e, now)
+		e.mu.Unlock()
+		if victim == nil || w < least || w == least && exp < soonest {
 			victim, victimHash, least, soonest = e, h, w, exp
 		}
 	})
 	if victim != nil {
+		spinLock(&victim.mu)
+		sh.kill(victim)
+		victim.mu.Unlock()
 		sh.idx.remove(victimHash, victim.key)
 	}
 }
@@ -288,9 +346,9 @@ func (sh *shard[K]) evict(now int64) {
 // weight is what evicting the key would admit at once: the most, over its
 // live states, of the quota used (Limit − Remaining, as a peek reports),
 // and the latest of their expiries.
-func (e *entry[K]) weight(now int64) (used, expireAt int64) {
-	for i := range e.len() {
-		st := e.at(i)
+func (sh *shard[K]) weight(e *entry[K], now int64) (used, expireAt int64) {
+	for i := range sh.states(e) {
+		st := sh.stateAt(e, i)
 		if st.expireAt <= now {
 			continue
 		}

@@ -311,8 +311,8 @@ Flags:
 	fmt.Fprintf(stdout, ". ns/op = wall time / calls (in parallel cells, the inverse of total throughput); × = ns/op ÷ throttled GCRA's in the same column (above 1: the peer is slower).\n")
 	proxyNote := ""
 	if px != nil {
-		proxyNote = px.describe(c.rtt)
-		fmt.Fprintf(stdout, "\n%s\n", proxyNote)
+		proxyNote = px.brief(c.rtt)
+		fmt.Fprintf(stdout, "\n%s\n", px.describe(c.rtt))
 	}
 
 	for _, sc := range scs {
@@ -723,6 +723,11 @@ func openProxied(url string, rtt time.Duration, direct redisEnv) (px *proxiedRed
 func (px *proxiedRedis) close() {
 	px.env.close()
 	px.proxy.Close()
+}
+
+// brief is describe in a few words, for the chart's machine line.
+func (px *proxiedRedis) brief(rtt time.Duration) string {
+	return fmt.Sprintf("+%v RTT via a proxy (PING %v)", rtt, px.ping.Round(time.Microsecond))
 }
 
 // describe says what the proxied columns measure, for the header.

@@ -20,7 +20,7 @@ if ! "$gremlins" --version 2>/dev/null | grep -q "${GREMLINS_VERSION#v}"; then
 fi
 # module:package pairs; the module is the directory holding its go.mod.
 default_packages=(
-	.:algo .:async .:internal/clock .:internal/storeutil .:store .:store/memstore
+	.:algo .:async .:internal/clock .:internal/faststep .:internal/latencyproxy .:internal/storeutil .:store .:store/memstore
 	.:store/redisstore .:typed .:. .:httplimit .:gen
 	.:internal/redistest .:cmd/throttled-bench .:cmd/throttled-charts
 	contrib/otel:. contrib/mcpsdk:. contrib/mcpgo:.

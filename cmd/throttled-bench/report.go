@@ -289,12 +289,12 @@ func (r *report) writeText(w io.Writer) error {
 	if r.serverStat(rowFloor) != nil {
 		b.WriteString("* *[6] Floor: a script doing only what any decision must, `GET key`, `TIME`, `SET key state PX ttl`, called as the limiter's script is (EVALSHA, one key, one ARGV string); × floor is each script's server µs per call in the serial cells, one decision a call, over the floor's (target: at most 1.25×).*\n")
 	}
-	if st := r.serverStat(rowFloor); st != nil && st.PairedFloorRatio > 0 {
-		fmt.Fprintf(&b, "* *[8] Paired: %d rounds, in each %d serial calls of every script one after the other (the order rotating), server time from `INFO commandstats`; the median over the rounds of each script's time per call over the floor's in the same round, so a server whose speed drifts during the run does not tilt the ratio.*\n", len(st.PairedFloorRatios), pairedCalls)
-	}
 	if len(r.Batch) > 0 {
 		fmt.Fprintf(&b, "* *[7] Batches: %s `Limit` calls one after another, then one `LimitAll` of as many keys, through `throttled.Limiter` (%s, every key written before timing); RTT is the median of %d PINGs. The proxy row goes through an in-process TCP proxy delaying every chunk by half the added round trip each way (target: × at least 20 at 200 µs).*\n",
 			group(float64(r.Batch[0].Keys)), r.Batch[0].Algorithm, pings)
+	}
+	if st := r.serverStat(rowFloor); st != nil && st.PairedFloorRatio > 0 {
+		fmt.Fprintf(&b, "* *[8] Paired: %d rounds, in each %d serial calls of every script one after the other (the order rotating), server time from `INFO commandstats`; the median over the rounds of each script's time per call over the floor's in the same round, so a server whose speed drifts during the run does not tilt the ratio.*\n", len(st.PairedFloorRatios), pairedCalls)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -46,6 +46,11 @@ func TestIndexModel(t *testing.T) {
 				if e := x.get(h, k); e == nil || e.key != k {
 					t.Fatalf("%s: key %d (hash %#x) not found", what, k, h)
 				}
+				// candidate finds an entry of the same hash: k's, or one
+				// before it in k's probe.
+				if c := x.candidate(h); c == nil || model[c.key] != h {
+					t.Fatalf("%s: candidate(%#x) = %v, want an entry of that hash (key %d has it)", what, h, c, k)
+				}
 			}
 		}
 		for range rapid.IntRange(1, 200).Draw(t, "ops") {
@@ -89,6 +94,43 @@ func TestIndexModel(t *testing.T) {
 			check("after op")
 		}
 	})
+}
+
+// TestIndexSizes: the slot array doubles when a put would fill more than
+// 3/4 of it (8 slots hold 6 keys, the 7th makes 16), and a filter halves
+// it while at most 1/4 would be used, down to 8.
+func TestIndexSizes(t *testing.T) {
+	var x index[int]
+	size := func() int { return len(x.tab.Load().slots) }
+	for k := range 6 {
+		x.put(uint64(k)<<32, &entry[int]{key: k})
+	}
+	if size() != 8 {
+		t.Fatalf("6 keys in %d slots, want 8", size())
+	}
+	x.put(6<<32, &entry[int]{key: 6})
+	if size() != 16 {
+		t.Fatalf("7 keys in %d slots, want 16", size())
+	}
+	for k := 7; k < 48; k++ {
+		x.put(uint64(k)<<32, &entry[int]{key: k})
+	}
+	if size() != 64 {
+		t.Fatalf("48 keys in %d slots, want 64", size())
+	}
+	x.filter(func(e *entry[int]) bool { return e.key < 4 }) // 4 of 64: halved to 8
+	if size() != 8 || x.n != 4 {
+		t.Fatalf("after keeping 4 keys: %d slots, n %d; want 8 and 4", size(), x.n)
+	}
+	x.filter(func(e *entry[int]) bool { return e.key < 1 })
+	if size() != 8 {
+		t.Fatalf("after keeping 1 key: %d slots, want 8 (the least)", size())
+	}
+	for k := range 1 {
+		if x.get(uint64(k)<<32, k) == nil {
+			t.Fatalf("key %d lost", k)
+		}
+	}
 }
 
 // TestEntrySize: a key of one policy with a string key is one 64-byte

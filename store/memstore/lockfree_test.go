@@ -147,3 +147,42 @@ func TestRemovedEntriesAreDead(t *testing.T) {
 		t.Errorf("after an eviction: the old entry holds %+v, want a zero state and no entry", e.first)
 	}
 }
+
+// TestHashCollisions: keys whose 64-bit hashes are equal (forced here; a
+// random key makes them rare) keep states of their own, on the lookup
+// without the shard's lock (which then compares keys) as on the locked
+// one, through charges, peeks, resets and new keys.
+func TestHashCollisions(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t, t2025, WithShards(1))
+	tbl := For[string](s)
+	tbl.hash = func(string) uint64 { return 5<<32 | 1 } // every key: one hash, one shard, one home slot
+	p := policy(t, algo.TokenBucket, algo.PerMin(2))
+	keys := []string{"a", "b", "c", "d", "e", "f", "g"}
+	for round := range 3 {
+		for _, k := range keys {
+			for i := range 3 {
+				d, err := tbl.DecideOne(ctx, k, p, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := i == 2; d.Limited != want {
+					t.Fatalf("round %d, %s request %d: %+v, want Limited %v (each key its own burst of 2)", round, k, i, d, want)
+				}
+			}
+		}
+		for _, k := range keys[round:] { // resets shift the run of equal hashes
+			if err := tbl.Reset(ctx, k, []*store.Policy{p}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, k := range keys[:round] { // the others are still exhausted
+			if d, err := tbl.DecideOne(ctx, k, p, 1); err != nil || !d.Limited {
+				t.Fatalf("round %d, %s after the others' resets: %+v, %v; want Limited", round, k, d, err)
+			}
+			if err := tbl.Reset(ctx, k, []*store.Policy{p}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -107,3 +107,81 @@ func TestNewCoversTheFourAlgorithms(t *testing.T) {
 		}
 	}
 }
+
+// TestStepAtProductEdges: the compares made on elapsed·Rate agree with
+// algo's quotient compares exactly at their edges, where random draws
+// rarely land: a product one below, equal to and one above the level,
+// water or ahead it is compared with, and a product of exactly 2^63
+// (2^52 µs elapsed at a Rate of 2^11), the first that does not fit an
+// int64.
+func TestStepAtProductEdges(t *testing.T) {
+	quota := func(periodMicros, limit, burst int64) algo.Quota {
+		return algo.Quota{Rate: algo.Rate{Period: time.Duration(periodMicros) * time.Microsecond, Limit: limit}, Burst: burst}
+	}
+	quotas := []algo.Quota{
+		quota(1e6, 3, 0),     // Rate 3
+		quota(1e6, 1e9, 5),   // Rate 1000
+		quota(7000, 2, 0),    // Rate 1
+		quota(1001, 2048, 2), // Rate 2048, for the 2^63 product
+	}
+	check := func(t *testing.T, f *Params, p *algo.Params, st steps.Slots, now, cost int64) {
+		t.Helper()
+		want, got := st, st
+		wd, wexp, wkeep := steps.Step(&want, false, p, now, cost)
+		gd, gexp, gkeep := f.Step((*[3]int64)(&got), false, now, cost)
+		if wd != gd || wexp != gexp || wkeep != gkeep || want[0] != got[0] || want[1] != got[1] {
+			t.Fatalf("%v %+v from %v at %d cost %d: Step %+v exp %d keep %v state %v, generated %+v exp %d keep %v state %v",
+				p.Algorithm, *p, st, now, cost, gd, gexp, gkeep, got, wd, wexp, wkeep, want)
+		}
+	}
+	for _, a := range []algo.Algorithm{algo.TokenBucket, algo.LeakingBucket, algo.GCRA} {
+		for _, q := range quotas {
+			p, err := algo.Compile(a, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := New(&p)
+			const last = 1000
+			for _, k := range []int64{1, 2, 5} { // elapsed µs
+				for _, j := range []int64{-1, 0, 1} {
+					// The compared amount (the room below capacity for the
+					// token bucket, the water or ahead otherwise) is k·Rate + j.
+					amount := k*p.Rate + j
+					second := amount
+					if a == algo.TokenBucket {
+						second = p.Capacity - amount
+					}
+					if second < 0 || second > p.Capacity {
+						continue
+					}
+					for _, cost := range []int64{0, 1} {
+						check(t, f, &p, steps.Slots{last, second}, last+k, cost)
+					}
+				}
+			}
+			if p.Rate == 2048 { // elapsed·Rate = 2^52 · 2^11 = 2^63
+				for _, second := range []int64{0, 1, p.Unit, p.Capacity} {
+					check(t, f, &p, steps.Slots{0, second}, maxTime, 1)
+				}
+			}
+		}
+	}
+}
+
+// TestAbove: above compares e·r with a exactly, for products that do and
+// do not fit an int64.
+func TestAbove(t *testing.T) {
+	for _, c := range []struct {
+		e, r, a int64
+		want    bool
+	}{
+		{3, 4, 11, true}, {3, 4, 12, false}, {3, 4, 13, false}, {0, 9, -1, true}, {0, 9, 0, false},
+		{1 << 52, 1 << 11, math.MaxInt64, true}, // 2^63 > MaxInt64
+		{1 << 31, 1 << 31, 1<<62 - 1, true}, {1 << 31, 1 << 31, 1 << 62, false},
+		{1 << 40, 1 << 40, math.MaxInt64, true}, // 2^80: hi != 0
+	} {
+		if got := above(c.e, c.r, c.a); got != c.want {
+			t.Errorf("above(%d, %d, %d) = %v, want %v", c.e, c.r, c.a, got, c.want)
+		}
+	}
+}

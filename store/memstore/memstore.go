@@ -267,8 +267,8 @@ func (t *Table[K]) decideOne(key K, p *store.Policy, cost int64) (algo.Decision,
 	// state is then zero): the shard's lock settles both. The clock is
 	// read between the index's lookup and the entry's first read: its
 	// fence then waits for the index's cache miss but not the entry's,
-	// which comes right before the entry's lock, when the line is most
-	// likely still here under contention.
+	// which comes right before the entry's lock: under contention the
+	// entry's cache line is then still on this core when the lock is taken.
 	e := sh.idx.candidate(h)
 	now := t.store.clock.Now()
 	if err := storeutil.CheckTime(now); err != nil {
@@ -278,9 +278,7 @@ func (t *Table[K]) decideOne(key K, p *store.Policy, cost int64) (algo.Decision,
 		e = sh.idx.get(h, key)
 	}
 	if e != nil {
-		if !e.mu.TryLock() {
-			spinLock(&e.mu)
-		}
+		spinLock(&e.mu)
 		if e.first.id == p.ID() { // so e is live; other policies' states need sh.mu
 			d := sh.stepIn(&e.first, p, cost, now)
 			e.mu.Unlock()

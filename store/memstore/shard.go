@@ -41,9 +41,10 @@ func (sh *shard[K]) lower(exp int64) {
 	}
 }
 
-// lockSpins is how many times lock tries the shard's mutex before it
-// blocks. With 16 goroutines denied on one key, spinning took a decision
-// from 196–199 to 117–127 ns (bench/peers, 2 vCPUs).
+// lockSpins is how many times spinLock tries a mutex (a shard's or an
+// entry's) before it blocks. With 16 goroutines denied on one key,
+// spinning took a decision from 196–199 to 117–127 ns (bench/peers, 2
+// vCPUs, when the shard's lock guarded every decision).
 const lockSpins = 64
 
 // lock takes sh.mu (see spinLock).

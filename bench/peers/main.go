@@ -22,7 +22,7 @@
 // wall time over calls, so in parallel cells it is the inverse of total
 // throughput.
 //
-// The proxy: a round trip to Redis on loopback takes about 10 µs, so the
+// The proxy: a round trip to Redis on loopback takes 10–60 µs, so the
 // loopback columns show the clients' and the scripts' own costs, not how
 // a limiter compares with a bare INCRBY over a real network (about 200 µs
 // a round trip within a cloud zone). For the proxied columns every Redis

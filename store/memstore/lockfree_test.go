@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -185,4 +186,77 @@ func TestHashCollisions(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestNextExpStaysALowerBound: decisions that charge under their entry's
+// lock alone while sweeps run keep the shard's nextExp at or below every
+// state's expiry (a sweep raises it first and lowers it to what it found,
+// as the decisions lower it to theirs), so a full shard never skips a
+// sweep that would drop an expired state. Between sweeps the clock moves
+// past the short policy's expiries, so a sweep finds none and only the
+// decisions made during it can lower nextExp below the long ones.
+func TestNextExpStaysALowerBound(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newTestStore(t, t2025, WithShards(1))
+	short := policy(t, algo.GCRA, algo.PerSec(1000)) // a charge expires 1 ms later
+	long := policy(t, algo.GCRA, algo.PerHour(1000))
+	keys := make([]string, 64)
+	for i := range keys {
+		keys[i] = fmt.Sprint("k", i)
+		decide(t, s, keys[i], long, 1) // held, with a long expiry, first
+	}
+	var (
+		wg   sync.WaitGroup
+		gate sync.RWMutex // the checks stop the decisions
+	)
+	done := make(chan struct{})
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				pol := long
+				if i%3 == 0 {
+					pol = short
+				}
+				gate.RLock()
+				_, err := s.DecideOne(ctx, keys[(w*17+i)%len(keys)], pol, 1)
+				gate.RUnlock()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	sh := &s.strings.shards[0]
+	check := func(round int) {
+		gate.Lock()
+		defer gate.Unlock()
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		soonest := int64(math.MaxInt64)
+		sh.idx.each(func(_ uint64, e *entry[string]) {
+			e.mu.Lock()
+			for i := range sh.states(e) {
+				soonest = min(soonest, sh.stateAt(e, i).expireAt)
+			}
+			e.mu.Unlock()
+		})
+		if next := sh.nextExp.Load(); next > soonest {
+			t.Fatalf("round %d: nextExp = %d, after the soonest expiry held %d: a lower bound no longer", round, next, soonest)
+		}
+	}
+	for round := range 300 {
+		clk.Advance(2 * time.Millisecond)
+		s.strings.sweepAll(clk.Now())
+		check(round)
+	}
+	close(done)
+	wg.Wait()
 }

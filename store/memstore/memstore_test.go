@@ -230,23 +230,27 @@ func TestForAllocs(t *testing.T) {
 	}
 }
 
-// An expired state is reused in place: deciding on it does not allocate either.
+// An expired state is reused in place: deciding on it does not allocate
+// either, with one policy or two (whose states are both replaced).
 func TestDecideAllocsExpiredEntry(t *testing.T) {
 	for _, a := range algo.Algorithms {
 		t.Run("algo="+a.String(), func(t *testing.T) {
 			s, clk := newTestStore(t, t2025)
 			p := policy(t, a, algo.PerDuration(time.Millisecond, 1))
+			p2 := policy(t, a, algo.PerDuration(2*time.Millisecond, 1))
 			tbl := For[userKey](s)
-			k := userKey{1, 2}
-			decide(t, tbl, k, p, 1)
-			allocs := testing.AllocsPerRun(1000, func() {
-				clk.Advance(time.Hour) // the stored state has expired
-				if d, err := tbl.Decide(ctx, k, pols(p), 1, nil); err != nil || d.Limited {
-					t.Errorf("Decide on an expired key = %+v, %v; want allowed", d, err)
+			for n, ps := range [][]*store.Policy{{p}, {p, p2}} {
+				k := userKey{1, uint64(n)}
+				decideAll(t, tbl, k, ps, 1)
+				allocs := testing.AllocsPerRun(1000, func() {
+					clk.Advance(time.Hour) // the stored states have expired
+					if d, err := tbl.Decide(ctx, k, ps, 1, nil); err != nil || d.Limited {
+						t.Errorf("Decide on an expired key = %+v, %v; want allowed", d, err)
+					}
+				})
+				if allocs != 0 {
+					t.Errorf("%d policies: AllocsPerRun = %v, want 0", len(ps), allocs)
 				}
-			})
-			if allocs != 0 {
-				t.Errorf("AllocsPerRun = %v, want 0", allocs)
 			}
 		})
 	}

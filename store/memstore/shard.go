@@ -219,21 +219,26 @@ func (sh *shard[K]) decide(s *Store, key K, h uint64, ps []*store.Policy, cost, 
 		}
 	} else if cost > 0 {
 		// The stored states first: adding one may move the entry's states.
-		var added []state
+		var (
+			added [store.MaxPolicies]state
+			n     int
+		)
 		for i, p := range ps {
 			if cur[i] != nil {
 				cur[i].st, cur[i].expireAt = next[i], expireAt[i]
 			} else {
-				added = append(added, state{id: p.ID(), st: next[i], expireAt: expireAt[i]})
+				added[n] = state{id: p.ID(), st: next[i], expireAt: expireAt[i]}
+				n++
 			}
 			sh.lower(expireAt[i])
 		}
+		rest := added[:n]
 		isNew := e == nil
 		if isNew {
-			e = &entry[K]{key: key, first: added[0]}
-			added = added[1:]
+			e = &entry[K]{key: key, first: rest[0]}
+			rest = rest[1:]
 		}
-		for _, st := range added {
+		for _, st := range rest {
 			sh.put(e, st)
 		}
 		if isNew {

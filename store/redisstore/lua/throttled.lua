@@ -323,7 +323,10 @@ if #KEYS == 1 and #ARGV == 1 and #argv1 == 80 then
     -- (a table), where the general path's MGET makes a table every call.
     local raw = redis.pcall('GET', key)
     if type(raw) == 'table' then
-      return spack('<dddddd', 2, 1, 0, 0, 0, 0) -- as the write or EXISTS would have found it
+      if string.sub(raw.err, 1, 9) == 'WRONGTYPE' then
+        return spack('<dddddd', 2, 1, 0, 0, 0, 0) -- as the write or EXISTS would have found it
+      end
+      return redis.error_reply(raw.err) -- any other failure is the script's
     end
     local known, s1, s2, s3, expires = not raw
     if not raw then

@@ -409,14 +409,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	b.total = len(memCols)*len(rows()) - 4 // the coarse table measures no baseline
+	nets := -1 // no Redis
 	if rs != nil {
-		b.total += 2*len(redisRows()) + 2*len(rs.nets)
+		nets = len(rs.nets)
 	}
-	b.total *= c.count
-	if rs != nil {
-		b.total += 2*c.count + 1 // the paired floor rounds
-	}
+	b.total = progressSteps(len(memCols), nets, c.count)
 	fmt.Fprintf(stderr, "throttled-bench: %s %s/%s, %d CPUs; quota %s; api %s\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), c.quota, c.api)
 
@@ -600,4 +597,21 @@ func redact(u string) string {
 		}
 	}
 	return u
+}
+
+// progressSteps is how many steps the progress lines count: every memory
+// cell of every pass (the coarse table measures no baseline), and with
+// Redis (nets ≥ 0: the batch table's networks) both Redis cells of every
+// row and both batch runs of every network in every pass, then the
+// 2·count+1 paired floor rounds.
+func progressSteps(memCols, nets, count int) int {
+	n := memCols*len(rows()) - 4
+	if nets >= 0 {
+		n += 2*len(redisRows()) + 2*nets
+	}
+	n *= count
+	if nets >= 0 {
+		n += 2*count + 1
+	}
+	return n
 }

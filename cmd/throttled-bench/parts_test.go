@@ -886,3 +886,23 @@ func TestPairedRatios(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressSteps: the progress lines count every memory cell but the
+// coarse table's four baselines, per pass; with Redis, both Redis cells of
+// each row and both batch runs of each network, per pass, and the
+// 2·count+1 paired floor rounds once.
+func TestProgressSteps(t *testing.T) {
+	mem := len(rows())*8 - 4
+	red := 2 * len(redisRows())
+	for _, c := range []struct{ memCols, nets, count, want int }{
+		{8, -1, 1, mem},
+		{8, -1, 3, 3 * mem},
+		{8, 0, 1, mem + red + 3},
+		{8, 2, 1, mem + red + 4 + 3},
+		{8, 2, 3, 3*(mem+red+4) + 7},
+	} {
+		if got := progressSteps(c.memCols, c.nets, c.count); got != c.want {
+			t.Errorf("progressSteps(%d, %d, %d) = %d, want %d", c.memCols, c.nets, c.count, got, c.want)
+		}
+	}
+}

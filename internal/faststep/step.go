@@ -68,11 +68,7 @@ func (f *Params) gcra(last, ahead int64, fresh bool, now, cost int64) (int64, in
 	if fresh {
 		last, ahead = now, 0
 	}
-	var lag int64
-	if now < last {
-		lag = last - now
-		now = last
-	}
+	now, lag := behind(last, now)
 	// tat is max(TAT, now) − now, scaled by Rate: Ahead − elapsed·Rate
 	// when that is positive (⌈Ahead/Rate⌉ > elapsed ⇔ Ahead > elapsed·Rate).
 	var tat int64
@@ -95,11 +91,7 @@ func (f *Params) tokenBucket(last, level int64, fresh bool, now, cost int64) (in
 	if fresh {
 		last, level = now, q.Capacity
 	}
-	var lag int64
-	if now < last {
-		lag = last - now
-		now = last
-	}
+	now, lag := behind(last, now)
 	if level < q.Capacity {
 		// elapsed ≥ ⌈(Capacity − level)/Rate⌉ ⇔ elapsed·Rate ≥ Capacity − level
 		if above(now-last, q.Rate, q.Capacity-level-1) {
@@ -125,11 +117,7 @@ func (f *Params) leakingBucket(last, water int64, fresh bool, now, cost int64) (
 	if fresh {
 		last, water = now, 0
 	}
-	var lag int64
-	if now < last {
-		lag = last - now
-		now = last
-	}
+	now, lag := behind(last, now)
 	if water > 0 {
 		// elapsed ≥ ⌈water/Rate⌉ ⇔ elapsed·Rate ≥ water
 		if above(now-last, q.Rate, water-1) {
@@ -156,11 +144,7 @@ func (f *Params) fixedWindow(last, count int64, fresh bool, now, cost int64) (in
 	if fresh {
 		last, count = now, 0
 	}
-	var lag int64
-	if now < last {
-		lag = last - now
-		now = last
-	}
+	now, lag := behind(last, now)
 	start := f.period.Floor(now) * q.Period
 	end := start + q.Period
 	if last < start {
@@ -181,6 +165,16 @@ func (f *Params) fixedWindow(last, count int64, fresh bool, now, cost int64) (in
 		reset = end - now
 	}
 	return now, count, algo.Decision{Remaining: q.Limit - count, ResetAfter: later(reset, lag)}
+}
+
+// behind returns the time a step decides at and the lag its durations
+// get, as algo's steps do: a clock behind the state's last time decides as
+// at that time, and the durations hold in the caller's time.
+func behind(last, now int64) (at, lag int64) {
+	if now < last {
+		return last, last - now
+	}
+	return now, 0
 }
 
 // later is algo's: d + lag for d > 0, else d.

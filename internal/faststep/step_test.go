@@ -41,7 +41,9 @@ func drawParams(t *rapid.T, a algo.Algorithm) *algo.Params {
 }
 
 // TestStepEqualsGenerated: Step decides, reports and stores what the
-// generated binding does, for every algorithm New covers, on traces from
+// generated binding does (proptest's TestFastStepEqualsStep checks the same
+// on its quota families; this one lives here so that make mutate, which
+// runs a package's own tests, sees Step's mutants killed), for every algorithm New covers, on traces from
 // a fresh key or from any state the step could have left, with clocks
 // moving forwards and back (to 0 and 2^52), and costs 0, 1, at and above
 // the limit, up to MaxInt64.

@@ -104,7 +104,7 @@
 //
 // go test ./proptest/ runs -rapid.checks checks (default 100) per state
 // machine and quota family; make proptest-long runs many more, on longer
-// traces. A failing rapid check prints a -rapid.seed (and writes a fail
-// file under testdata/rapid) to replay it; minimized cases are kept as
-// tests in regression_test.go.
+// traces. A failing rapid check writes a fail file under testdata/rapid
+// and prints the -rapid.failfile flag that replays it; minimized cases are
+// kept as tests in regression_test.go.
 package proptest

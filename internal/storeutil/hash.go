@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math/bits"
+	"math/rand/v2"
 	"reflect"
 	"unsafe"
 )
@@ -13,11 +14,11 @@ import (
 // otherwise. Each call draws a new key, so keys an attacker chose cannot
 // be aimed at one shard.
 func Hasher[K comparable]() func(K) uint64 {
-	k := maphash.MakeSeed()
 	if reflect.TypeFor[K]().Kind() == reflect.String {
-		s := maphash.Comparable(k, 0) // a random 64-bit key
-		return func(v K) uint64 { return StringHash(s, *(*string)(unsafe.Pointer(&v))) }
+		k := rand.Uint64() // math/rand/v2's generator: unpredictable
+		return func(v K) uint64 { return StringHash(k, *(*string)(unsafe.Pointer(&v))) }
 	}
+	k := maphash.MakeSeed() // maphash's random key (Go's name for it)
 	return func(v K) uint64 { return maphash.Comparable(k, v) }
 }
 
@@ -33,14 +34,14 @@ func wymix(a, b uint64) uint64 {
 	return hi ^ lo
 }
 
-// StringHash hashes s under the random key seed with wyhash's mixing, as
+// StringHash hashes s under the random key k with wyhash's mixing, as
 // Go's runtime does for maps without AES: a few multiplications for a short
 // key, where maphash.String (AES rounds behind four calls) cost a tenth of
 // a memory decision.
-func StringHash(seed uint64, s string) uint64 {
+func StringHash(k uint64, s string) uint64 {
 	b := unsafe.Slice(unsafe.StringData(s), len(s))
 	n := len(b)
-	seed ^= wy0
+	k ^= wy0
 	var x, y uint64
 	switch {
 	case n == 0:
@@ -54,12 +55,12 @@ func StringHash(seed uint64, s string) uint64 {
 		y = binary.LittleEndian.Uint64(b[n-8:])
 	default:
 		for len(b) > 16 {
-			seed = wymix(binary.LittleEndian.Uint64(b)^wy1, binary.LittleEndian.Uint64(b[8:])^seed)
+			k = wymix(binary.LittleEndian.Uint64(b)^wy1, binary.LittleEndian.Uint64(b[8:])^k)
 			b = b[16:]
 		}
 		b = unsafe.Slice(unsafe.StringData(s), n)
 		x = binary.LittleEndian.Uint64(b[n-16:])
 		y = binary.LittleEndian.Uint64(b[n-8:])
 	}
-	return wymix(wy1^uint64(n), wymix(x^wy1, y^seed))
+	return wymix(wy1^uint64(n), wymix(x^wy1, y^k))
 }

@@ -53,9 +53,10 @@ var helpers = map[string]string{
 // The % path spares a C call (fmod) per division, which Redis notices in a
 // script deciding hundreds of keys. The library functions are cached in
 // locals: a global lookup per call costs too.
-const luaPrelude = `local fmod, min, max = math.fmod, math.min, math.max
-
-local function floorDiv(a, b)
+//
+// The script's single-decision path has the same functions expanded in
+// place, by helperLines.
+const luaPrelude = `local function floorDiv(a, b)
   if a > -4503599627370496 then
     return (a - a % b % b) / b
   end
@@ -85,6 +86,10 @@ local function later(d, lag)
 end
 `
 
+// luaLocals binds the library functions the helpers and steps call, first
+// in the script.
+const luaLocals = "local fmod, min, max = math.fmod, math.min, math.max"
+
 // translator turns one marked function into a Lua local function.
 type translator struct {
 	src     *source
@@ -94,6 +99,23 @@ type translator struct {
 	buf     strings.Builder
 	depth   int
 	notes   []*ast.CommentGroup // the function body's comments not yet written
+	inline  *inlining           // set when the function is written inline (translateInline)
+}
+
+// inlining is the state of a function written inline: where its results
+// go, and the helper calls of the statement being written, computed into
+// temporaries before it.
+type inlining struct {
+	results []string  // the Lua names a return assigns, in order
+	temps   int       // temporaries made so far (h1, h2, …)
+	pre     []preLine // lines to write before the current statement
+}
+
+// preLine is a line of a helper's expansion, depth levels below the
+// statement it precedes.
+type preLine struct {
+	depth int
+	text  string
 }
 
 // usedParams returns the Params fields read by the algorithm's two
@@ -131,28 +153,9 @@ func (s *source) usedParams(a *algorithm) ([]string, error) {
 // translateFunc emits `local function <luaName>(...) ... end`.
 func (s *source) translateFunc(a *algorithm, fd *ast.FuncDecl, luaName string) (string, error) {
 	t := &translator{src: s, alg: a, structs: map[string]*types.Named{}, names: map[string]string{}}
-	var params []string
-	for _, field := range fd.Type.Params.List {
-		for _, name := range field.Names {
-			typ := s.info.Defs[name].Type()
-			if n := structNamed(typ); n != nil {
-				t.structs[name.Name] = n
-				for _, f := range t.structFields(n) {
-					if err := t.claim(name.Pos(), name.Name+"_"+f, name.Name+"."+f); err != nil {
-						return "", err
-					}
-					params = append(params, name.Name+"_"+f)
-				}
-				continue
-			}
-			if !isInt64(typ) {
-				return "", s.errorf(name.Pos(), "parameter %s has type %s: only int64 and struct parameters are allowed", name.Name, typ)
-			}
-			if err := t.claim(name.Pos(), t.local(name.Name), name.Name); err != nil {
-				return "", err
-			}
-			params = append(params, t.local(name.Name))
-		}
+	params, err := t.params(fd)
+	if err != nil {
+		return "", err
 	}
 	if err := t.claimLocals(fd.Body); err != nil {
 		return "", err
@@ -173,6 +176,79 @@ func (s *source) translateFunc(a *algorithm, fd *ast.FuncDecl, luaName string) (
 	t.flushNotes(fd.Body.Rbrace)
 	t.buf.WriteString("end\n")
 	return t.buf.String(), nil
+}
+
+// translateInline writes the function fd as statements instead of a
+// function: a `repeat … until true` block that binds its parameters to
+// args (Lua expressions, one per flattened parameter), assigns its results
+// to results (names the caller declared) and leaves by `break` where the Go
+// function returns. The helpers floorDiv, ceilDiv and later are expanded in
+// place (helperLines), so the block makes no closure and calls no Lua
+// function: the script's single-decision path runs it, where making the
+// prelude's closures on every call cost more than the step itself. Step
+// functions have no loops, so every break leaves this block; and a Go
+// return is the last statement of its block, as Lua's break must be.
+func (s *source) translateInline(a *algorithm, fd *ast.FuncDecl, args, results []string, depth int) (string, error) {
+	t := &translator{src: s, alg: a, structs: map[string]*types.Named{}, names: map[string]string{},
+		inline: &inlining{results: results}}
+	params, err := t.params(fd)
+	if err != nil {
+		return "", err
+	}
+	if len(params) != len(args) {
+		return "", s.errorf(fd.Pos(), "%s has %d parameters, the script passes %d", fd.Name.Name, len(params), len(args))
+	}
+	// A local of fd named like a result would take its assignments.
+	for _, r := range results {
+		if err := t.claim(fd.Pos(), r, "the inlined "+fd.Name.Name+"'s result "+r); err != nil {
+			return "", err
+		}
+	}
+	if err := t.claimLocals(fd.Body); err != nil {
+		return "", err
+	}
+	pos := s.fset.Position(fd.Pos())
+	t.depth = depth
+	t.line("repeat -- %s, inline (%s:%d)", fd.Name.Name, filepath.ToSlash(filepath.Join(s.dirName(), filepath.Base(pos.Filename))), pos.Line)
+	t.depth++
+	t.notes = s.commentsIn(fd.Body)
+	t.line("local %s = %s", strings.Join(params, ", "), strings.Join(args, ", "))
+	if err := t.block(fd.Body.List); err != nil {
+		return "", err
+	}
+	t.flushNotes(fd.Body.Rbrace)
+	t.depth--
+	t.line("until true")
+	return strings.TrimSuffix(t.buf.String(), "\n"), nil
+}
+
+// params claims and returns the Lua names of fd's parameters, struct
+// parameters flattened into one name per field.
+func (t *translator) params(fd *ast.FuncDecl) ([]string, error) {
+	var params []string
+	for _, field := range fd.Type.Params.List {
+		for _, name := range field.Names {
+			typ := t.src.info.Defs[name].Type()
+			if n := structNamed(typ); n != nil {
+				t.structs[name.Name] = n
+				for _, f := range t.structFields(n) {
+					if err := t.claim(name.Pos(), name.Name+"_"+f, name.Name+"."+f); err != nil {
+						return nil, err
+					}
+					params = append(params, name.Name+"_"+f)
+				}
+				continue
+			}
+			if !isInt64(typ) {
+				return nil, t.src.errorf(name.Pos(), "parameter %s has type %s: only int64 and struct parameters are allowed", name.Name, typ)
+			}
+			if err := t.claim(name.Pos(), t.local(name.Name), name.Name); err != nil {
+				return nil, err
+			}
+			params = append(params, t.local(name.Name))
+		}
+	}
+	return params, nil
 }
 
 // commentsIn returns the comment groups inside body, in source order.
@@ -290,6 +366,20 @@ func (t *translator) local(name string) string {
 	return name
 }
 
+// stmtLine writes a statement's line after the helper expansions its
+// expressions made (inline only).
+func (t *translator) stmtLine(format string, args ...any) {
+	if in := t.inline; in != nil {
+		for _, l := range in.pre {
+			t.depth += l.depth
+			t.line("%s", l.text)
+			t.depth -= l.depth
+		}
+		in.pre = in.pre[:0]
+	}
+	t.line(format, args...)
+}
+
 func (t *translator) line(format string, args ...any) {
 	t.buf.WriteString(strings.Repeat("  ", t.depth))
 	fmt.Fprintf(&t.buf, format, args...)
@@ -363,9 +453,9 @@ func (t *translator) assign(st *ast.AssignStmt) error {
 			rhs = append(rhs, e)
 		}
 		if st.Tok == token.DEFINE {
-			t.line("local %s = %s", strings.Join(lhs, ", "), strings.Join(rhs, ", "))
+			t.stmtLine("local %s = %s", strings.Join(lhs, ", "), strings.Join(rhs, ", "))
 		} else {
-			t.line("%s = %s", strings.Join(lhs, ", "), strings.Join(rhs, ", "))
+			t.stmtLine("%s = %s", strings.Join(lhs, ", "), strings.Join(rhs, ", "))
 		}
 		return nil
 	case token.ADD_ASSIGN, token.SUB_ASSIGN, token.MUL_ASSIGN:
@@ -377,7 +467,7 @@ func (t *translator) assign(st *ast.AssignStmt) error {
 			return err
 		}
 		op := map[token.Token]token.Token{token.ADD_ASSIGN: token.ADD, token.SUB_ASSIGN: token.SUB, token.MUL_ASSIGN: token.MUL}[st.Tok]
-		t.line("%s = %s %s %s", lhs[0], lhs[0], strings.TrimSuffix(st.Tok.String(), "="),
+		t.stmtLine("%s = %s %s %s", lhs[0], lhs[0], strings.TrimSuffix(st.Tok.String(), "="),
 			t.operand(st.Rhs[0], e, luaPrec(&ast.BinaryExpr{Op: op}), true))
 		return nil
 	default:
@@ -410,7 +500,7 @@ func (t *translator) decl(st *ast.DeclStmt) error {
 			if val == "" || !(isInt64(typ) || isBool(typ)) {
 				return t.src.errorf(name.Pos(), "variable %s has type %s: only int64 and bool locals are allowed", name.Name, typ)
 			}
-			t.line("local %s = %s", t.local(name.Name), val)
+			t.stmtLine("local %s = %s", t.local(name.Name), val)
 		}
 	}
 	return nil
@@ -424,12 +514,21 @@ func (t *translator) ifStmt(st *ast.IfStmt, isElse bool) error {
 	if err != nil {
 		return err
 	}
-	if isElse {
+	nested := false // an else if written as else, the helpers, if (inline)
+	switch {
+	case isElse && t.inline != nil && len(t.inline.pre) > 0:
+		t.depth--
+		t.line("else")
+		t.depth++
+		t.stmtLine("if %s then", cond)
+		t.depth++
+		nested = true
+	case isElse:
 		t.depth--
 		t.line("elseif %s then", cond)
 		t.depth++
-	} else {
-		t.line("if %s then", cond)
+	default:
+		t.stmtLine("if %s then", cond)
 		t.depth++
 	}
 	if err := t.block(st.Body.List); err != nil {
@@ -439,7 +538,7 @@ func (t *translator) ifStmt(st *ast.IfStmt, isElse bool) error {
 	switch e := st.Else.(type) {
 	case nil:
 	case *ast.IfStmt:
-		return t.ifStmt(e, true)
+		err = t.ifStmt(e, true)
 	case *ast.BlockStmt:
 		t.depth--
 		t.line("else")
@@ -449,9 +548,15 @@ func (t *translator) ifStmt(st *ast.IfStmt, isElse bool) error {
 		}
 		t.flushNotes(e.Rbrace)
 	}
-	t.depth--
-	t.line("end")
-	return nil
+	if _, chained := st.Else.(*ast.IfStmt); !chained {
+		t.depth--
+		t.line("end")
+	}
+	if nested {
+		t.depth--
+		t.line("end")
+	}
+	return err
 }
 
 // ret flattens each returned struct into its fields.
@@ -500,6 +605,14 @@ func (t *translator) ret(st *ast.ReturnStmt) error {
 		default:
 			return t.src.errorf(r.Pos(), "%s is not allowed in return (use a struct literal)", nodeKind(r))
 		}
+	}
+	if in := t.inline; in != nil {
+		if len(out) != len(in.results) {
+			return t.src.errorf(st.Pos(), "return of %d values where the script takes %d", len(out), len(in.results))
+		}
+		t.stmtLine("%s = %s", strings.Join(in.results, ", "), strings.Join(out, ", "))
+		t.line("break")
+		return nil
 	}
 	t.line("return %s", strings.Join(out, ", "))
 	return nil
@@ -620,7 +733,90 @@ func (t *translator) call(e *ast.CallExpr) (string, error) {
 		}
 		args = append(args, s)
 	}
+	if t.inline != nil && id.Name != "min" && id.Name != "max" {
+		return t.expand(e, id.Name, args)
+	}
 	return luaName + "(" + strings.Join(args, ", ") + ")", nil
+}
+
+// expand writes the helper call name(args…) as statements computing it
+// into a new temporary, before the statement that uses it, and returns the
+// temporary's name: the prelude's functions, line for line, with their
+// returns assigning the temporary.
+func (t *translator) expand(e *ast.CallExpr, name string, args []string) (string, error) {
+	in := t.inline
+	in.temps++
+	h := fmt.Sprintf("h%d", in.temps)
+	for _, n := range []string{h, h + "b", h + "r"} {
+		if prev, ok := t.names[n]; ok {
+			return "", t.src.errorf(e.Pos(), "variable %s is not allowed: this call of %s, written inline in the script, needs its Lua name %s for a temporary", prev, name, n)
+		}
+		t.names[n] = "a temporary"
+	}
+	lines := helperLines(name, h, args)
+	for _, l := range lines {
+		in.pre = append(in.pre, l)
+	}
+	return h, nil
+}
+
+// isLuaName reports whether s is a Lua name or a decimal integer: an
+// argument a helper's expansion may repeat without computing it again.
+func isLuaName(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// helperLines returns the statements that compute floorDiv, ceilDiv or
+// later of args (Lua expressions) into the new local h, as the prelude's
+// functions do: the first argument is copied into h, a second that is not
+// a name into the local h.."b"; h.."r" is the remainder.
+func helperLines(name, h string, args []string) []preLine {
+	b := args[1]
+	var out []preLine
+	add := func(depth int, format string, a ...any) {
+		out = append(out, preLine{depth, fmt.Sprintf(format, a...)})
+	}
+	add(0, "local %s = %s", h, args[0])
+	if !isLuaName(b) {
+		add(0, "local %sb = %s", h, b)
+		b = h + "b"
+	}
+	r := h + "r"
+	switch name {
+	case "floorDiv":
+		add(0, "if %s > -4503599627370496 then", h)
+		add(1, "%s = (%s - %s %% %s %% %s) / %s", h, h, h, b, b, b)
+		add(0, "else")
+		add(1, "local %s = fmod(%s, %s)", r, h, b)
+		add(1, "if %s < 0 then", r)
+		add(2, "%s = (%s - %s) / %s - 1", h, h, r, b)
+		add(1, "else")
+		add(2, "%s = %s / %s", h, h, b)
+		add(1, "end")
+		add(0, "end")
+	case "ceilDiv":
+		add(0, "if %s > -4503599627370496 then", h)
+		add(1, "local %s = %s %% %s %% %s", r, h, b, b)
+		add(1, "if %s > 0 then", r)
+		add(2, "%s = (%s - %s) / %s + 1", h, h, r, b)
+		add(1, "else")
+		add(2, "%s = %s / %s", h, h, b)
+		add(1, "end")
+		add(0, "else")
+		add(1, "%s = (%s - fmod(%s, %s)) / %s", h, h, h, b, b)
+		add(0, "end")
+	case "later":
+		add(0, "if %s > 0 then", h)
+		add(1, "%s = %s + %s", h, h, b)
+		add(0, "end")
+	}
+	return out
 }
 
 func helperList() string {

@@ -304,6 +304,13 @@ func XStep(s State, q Params, now, cost int64) (State, Verdict) {
 	{"local named like a flattened field", stepWith(`	s_Last := now // ERROR
 	return State{Last: s.Last, N: s_Last}, Decision{}
 `), "name s_Last is not allowed: its Lua name s_Last is also that of s.Last"},
+	{"local named like an inline temporary", stepWith(`	h1 := now
+	n := floorDiv(h1, q.Period) // ERROR
+	return State{Last: now, N: n}, Decision{}
+`), "variable h1 is not allowed: this call of floorDiv, written inline in the script, needs its Lua name h1 for a temporary"},
+	{"local named like an inline result", stepWith(`	dLimited := cost > q.Limit // ERROR
+	return State{Last: now}, Decision{Limited: dLimited}
+`), "name dLimited is not allowed: its Lua name dLimited is also that of the inlined XStep's result dLimited"},
 	{"local named like a renamed keyword", stepWith(`	end := now
 	if cost > 0 {
 		end_ := end + 1 // ERROR

@@ -21,6 +21,7 @@ var scriptTemplate string
 // scriptData is what the template fills in.
 type scriptData struct {
 	Source      string // the step functions' directory, e.g. "algo"
+	Locals      string // the line binding the library functions the helpers use
 	Prelude     string // the helpers' Lua twins
 	MaxPolicies int    // the most policies one request may have
 	StateSlots  int    // the most state fields of any algorithm
@@ -31,13 +32,16 @@ type scriptData struct {
 
 // scriptAlgorithm is one algorithm's part of the script.
 type scriptAlgorithm struct {
-	Code   int64    // the value of the constant named like the algorithm
-	Snake  string   // e.g. token_bucket
-	Lower  string   // e.g. tokenBucket: its functions are tokenBucketInit and tokenBucketStep
-	Init   string   // the translated init function
-	Step   string   // the translated step function
-	State  []string // the state's fields
-	Params []string // the Params fields its functions read
+	Code  int64  // the value of the constant named like the algorithm
+	Snake string // e.g. token_bucket
+	Lower string // e.g. tokenBucket: its functions are tokenBucketInit and tokenBucketStep
+	Init  string // the translated init function
+	Step  string // the translated step function
+	// InlineInit and InlineStep are the two written inline for the
+	// single-decision path (translateInline), at its indentation.
+	InlineInit, InlineStep string
+	State                  []string // the state's fields
+	Params                 []string // the Params fields its functions read
 }
 
 var scriptFuncs = template.FuncMap{
@@ -53,9 +57,18 @@ var scriptFuncs = template.FuncMap{
 	"pad":    func(n, width int) string { return strings.Repeat(", 0", width-n) },
 	"repeat": func(s string, n int) string { return strings.Repeat(s, n) },
 	"join":   strings.Join,
-	"add":    func(a, b int) int { return a + b },
-	"mul":    func(a, b int) int { return a * b },
-	"iota":   func(n int) []int { return make([]int, n) },
+	// expand "ceilDiv" "ttl" "a" "b" 3 → the lines computing ceilDiv(a, b)
+	// into the new local ttl, at indentation 3.
+	"expand": func(name, out, a, b string, depth int) string {
+		var sb strings.Builder
+		for _, l := range helperLines(name, out, []string{a, b}) {
+			sb.WriteString(strings.Repeat("  ", depth+l.depth) + l.text + "\n")
+		}
+		return sb.String()
+	},
+	"add":  func(a, b int) int { return a + b },
+	"mul":  func(a, b int) int { return a * b },
+	"iota": func(n int) []int { return make([]int, n) },
 	// stored "v" → the Lua condition that v can be a stored number: a
 	// whole number in [0, 2^53].
 	"stored": func(v string) string {
@@ -72,7 +85,7 @@ func (s *source) luaScript(algs []*algorithm) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	data := scriptData{Source: s.dirName(), Prelude: strings.TrimRight(luaPrelude, "\n"), MaxPolicies: store.MaxPolicies}
+	data := scriptData{Source: s.dirName(), Locals: luaLocals, Prelude: strings.TrimRight(luaPrelude, "\n"), MaxPolicies: store.MaxPolicies}
 	for _, a := range algs {
 		sa := scriptAlgorithm{Snake: a.Snake(), Lower: a.Lower(), State: fields(a.State), Params: a.UsedParam}
 		var err error
@@ -83,6 +96,17 @@ func (s *source) luaScript(algs []*algorithm) (string, error) {
 			return "", err
 		}
 		if sa.Code, err = s.algorithmCode(a); err != nil {
+			return "", err
+		}
+		// The single path's names: state s1…, parameters q1…, new state
+		// n1… and the Decision's fields dLimited….
+		st, qs := numbered("s", len(sa.State)), numbered("q", len(sa.Params))
+		if sa.InlineInit, err = s.translateInline(a, a.Init, append(qs, "now"), st, initDepth); err != nil {
+			return "", err
+		}
+		stepArgs := append(append(append([]string{}, st...), qs...), "now", "cost")
+		results := append(numbered("n", len(sa.State)), "dLimited", "dRemaining", "dRetryAfter", "dResetAfter")
+		if sa.InlineStep, err = s.translateInline(a, a.Step, stepArgs, results, stepDepth); err != nil {
 			return "", err
 		}
 		data.StateSlots = max(data.StateSlots, len(sa.State))
@@ -102,6 +126,19 @@ func (s *source) luaScript(algs []*algorithm) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// initDepth and stepDepth are the indentations of the inlined functions in
+// the single-decision path of script.lua.tmpl.
+const initDepth, stepDepth = 4, 3
+
+// numbered returns prefix1 … prefixN.
+func numbered(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%d", prefix, i+1)
+	}
+	return out
 }
 
 // paramSlots is the most Params fields any algorithm reads.

@@ -2,8 +2,10 @@
 # Mutation check of the Redis script's differential tests.
 #
 # The mutated part of store/redisstore/lua/throttled.lua is the prelude's
-# helpers and the translated step (and init) functions: from
-# "local function floorDiv" to the glue ("local spack"). For every code
+# helpers and the translated step (and init) functions, from
+# "local function floorDiv" to the general path's glue ("-- The general
+# path"), and the same functions written inline in the single-decision
+# path (their "repeat -- …, inline" blocks, helpers expanded). For every code
 # line there (comments and function headers aside) and every operator on
 # it, each occurrence in turn is flipped (< and <=, > and >=, == and ~=,
 # + and -, * to +, floorDiv and ceilDiv, min and max, and and or), one
@@ -34,6 +36,8 @@ EQUIVALENT=(
   # floorDiv, ceilDiv at a = -2^52: the % branch is exact there too
   # (TestLuaPrelude checks a = -2^52 with every edge divisor).
   $'  if a > -4503599627370496 then\t  if a >= -4503599627370496 then'
+  # The same in the inline expansions (their temporaries h1, h2, … read h#).
+  $'  if h# > -4503599627370496 then\t  if h# >= -4503599627370496 then'
   # leaking bucket, water == 0: untilEmpty is 0, and elapsed >= 0 empties it anyway.
   $'  if water > 0 then\t  if water >= 0 then'
   # token bucket, level == Capacity: untilFull is 0, and elapsed >= 0 fills it anyway.
@@ -57,11 +61,16 @@ if ! run "$PWD/$script" "$work/original.out"; then
 fi
 
 start=$(grep -n '^local function floorDiv' "$script" | cut -d: -f1)
-stop=$(grep -n '^local spack' "$script" | cut -d: -f1)
-if [ -z "$start" ] || [ -z "$stop" ]; then
-  echo "$script: cannot find the prelude and the translated functions"
+stop=$(grep -n '^-- The general path' "$script" | cut -d: -f1)
+if [ -z "$start" ] || [ -z "$stop" ] || ! grep -q '^ *repeat -- .*, inline' "$script"; then
+  echo "$script: cannot find the prelude, the translated functions and their inline forms"
   exit 2
 fi
+# The lines to mutate: the inline blocks, then start..stop-1.
+lines=$(awk -v start="$start" -v stop="$stop" '
+  /^ *repeat -- .*, inline/ { inl = 1 }
+  inl || (NR >= start && NR < stop) { print NR }
+  /^ *until true$/ { inl = 0 }' "$script")
 
 pairs=(' <= / < ' ' < / <= ' ' >= / > ' ' > / >= ' ' == / ~= ' ' ~= / == '
   ' + / - ' ' - / + ' ' \* / + ' 'floorDiv(/ceilDiv(' 'ceilDiv(/floorDiv('
@@ -70,9 +79,9 @@ pairs=(' <= / < ' ' < / <= ' ' >= / > ' ' > / >= ' ' == / ~= ' ' ~= / == '
 # Write every mutant, and a list of "number<TAB>line<TAB>original<TAB>mutated".
 : >"$work/list"
 m=0
-for ((n = start; n < stop; n++)); do
+for n in $lines; do
   line=$(sed -n "${n}p" "$script")
-  if [[ -z $line || $line =~ ^[[:space:]]*-- || $line == 'local function '* ]]; then
+  if [[ -z $line || $line =~ ^[[:space:]]*-- || $line == 'local function '* || $line =~ ^[[:space:]]*repeat ]]; then
     continue
   fi
   for pair in "${pairs[@]}"; do
@@ -87,11 +96,15 @@ for ((n = start; n < stop; n++)); do
     done
   done
 done
-echo "$m mutants of $script lines $start-$((stop - 1)), $jobs at a time"
+echo "$m mutants of $script (inline blocks and lines $start-$((stop - 1))), $jobs at a time"
 
 export -f run
 export work tests
 cut -f1 "$work/list" | xargs -P "$jobs" -I{} bash -c 'if run "$work/m{}.lua" "$work/m{}.out"; then echo {} >"$work/m{}.survived"; fi'
+
+# norm drops the indentation of both lines (the inline copies are indented
+# deeper) and writes the inline temporaries h1, h2, … as h#.
+norm() { sed 's/^ *//; s/\t */\t/; s/\bh[0-9][0-9]*/h#/g' <<<"$1"; }
 
 killed=0 survived=0 equivalent=0
 while IFS=$'\t' read -r i n line mutated; do
@@ -100,7 +113,7 @@ while IFS=$'\t' read -r i n line mutated; do
     continue
   fi
   for e in "${EQUIVALENT[@]}"; do
-    if [ "$e" = "$line"$'\t'"$mutated" ]; then
+    if [ "$(norm "$e")" = "$(norm "$line"$'\t'"$mutated")" ]; then
       equivalent=$((equivalent + 1))
       echo "equivalent $script:$n: $line  =>  $mutated"
       continue 2

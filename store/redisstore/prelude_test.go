@@ -9,16 +9,19 @@ import (
 	"github.com/throttled-go/throttled/internal/redistest"
 )
 
-// prelude returns the script's helpers: from "local fmod" to the first
-// translated function (marked by its "-- algo/" source comment).
+// prelude returns the script's helpers: its line of locals ("local fmod")
+// and the functions from "local function floorDiv" to the first translated
+// function (marked by its "-- algo/" source comment).
 func prelude(t testing.TB) string {
 	t.Helper()
-	start := strings.Index(scriptSource, "local fmod")
+	locals := strings.Index(scriptSource, "local fmod")
+	start := strings.Index(scriptSource, "local function floorDiv")
 	end := strings.Index(scriptSource, "\n-- algo/")
-	if start < 0 || end < start {
+	if locals < 0 || start < locals || end < start {
 		t.Fatalf("cannot find the prelude in the script")
 	}
-	return scriptSource[start:end]
+	line, _, _ := strings.Cut(scriptSource[locals:], "\n")
+	return line + "\n" + scriptSource[start:end]
 }
 
 // TestLuaPrelude runs the script's floorDiv, ceilDiv and later on a real

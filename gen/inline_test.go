@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/redis/rueidis"
+
+	"github.com/throttled-go/throttled/internal/redistest"
+)
+
+// TestHelperLinesOnRedis runs the inline expansions of floorDiv, ceilDiv
+// and later (helperLines, what the script's single-decision path computes
+// with) on a real Redis against exact Go integer arithmetic, on the edges
+// of their range (|a| up to 2^53, b up to 2^52, around −2^52 where they
+// switch from % to math.fmod) and on random operands; each expansion takes
+// its second operand both as a name and as an expression, which it copies
+// into a temporary first.
+func TestHelperLinesOnRedis(t *testing.T) {
+	const p52, p53 = int64(1) << 52, int64(1) << 53
+	type pair struct{ a, b int64 }
+	var cases []pair
+	var as []int64
+	for _, v := range []int64{0, 1, 2, 3, 999, 1000, 1001, p52 - 3, p52 - 1, p52, p52 + 1, p52 + 3, p53 - 3, p53 - 1, p53} {
+		as = append(as, v, -v)
+	}
+	for _, a := range as {
+		for _, b := range []int64{1, 2, 3, 7, 1000, 1_000_000, p52/3 + 1, p52 - 1, p52} {
+			cases = append(cases, pair{a, b})
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 2000 {
+		b := 1 + r.Int64N(p52)
+		if r.IntN(2) == 0 {
+			b = 1 + r.Int64N(10_000)
+		}
+		a := r.Int64N(2*p53+1) - p53
+		if r.IntN(3) == 0 {
+			a = max(-p53, min(p53, a/b*b+r.Int64N(3)-1)) // next to a multiple of b
+		}
+		cases = append(cases, pair{a, b})
+	}
+
+	// The body computes, for each pair, floorDiv(a, b) and ceilDiv(a, b)
+	// with b a name and with b an expression (b + zero), and later(a, b).
+	var body strings.Builder
+	body.WriteString(luaLocals + `
+local n = #ARGV[1] / 16
+local out = {}
+local zero = 0
+for i = 1, n do
+  local a, b = struct.unpack('<dd', ARGV[1], 16 * i - 15)
+`)
+	emit := func(name, h string, args ...string) {
+		for _, l := range helperLines(name, h, args) {
+			body.WriteString(strings.Repeat("  ", 1+l.depth) + l.text + "\n")
+		}
+	}
+	emit("floorDiv", "h1", "a", "b")
+	emit("ceilDiv", "h2", "a", "b")
+	emit("floorDiv", "h3", "a", "b + zero")
+	emit("ceilDiv", "h4", "a - zero", "b + zero")
+	emit("later", "h5", "a", "b")
+	emit("later", "h6", "b", "a + zero")
+	body.WriteString(`  out[i] = struct.pack('<dddddd', h1, h2, h3, h4, h5, h6)
+end
+return table.concat(out)
+`)
+	var arg []byte
+	for _, p := range cases {
+		arg = binary.LittleEndian.AppendUint64(arg, math.Float64bits(float64(p.a)))
+		arg = binary.LittleEndian.AppendUint64(arg, math.Float64bits(float64(p.b)))
+	}
+
+	srv := redistest.Standalone(t)
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	raw, err := c.Do(context.Background(), c.B().Eval().Script(body.String()).Numkeys(0).Arg(string(arg)).Build()).ToString()
+	if err != nil || len(raw) != 48*len(cases) {
+		t.Fatalf("EVAL: %d bytes, %v", len(raw), err)
+	}
+	at := func(i int) float64 {
+		return math.Float64frombits(binary.LittleEndian.Uint64([]byte(raw[8*i : 8*i+8])))
+	}
+	later := func(d, lag int64) int64 {
+		if d > 0 {
+			return d + lag
+		}
+		return d
+	}
+	for i, p := range cases {
+		wantFloor, wantCeil := p.a/p.b, p.a/p.b
+		if p.a%p.b != 0 {
+			if p.a < 0 {
+				wantFloor--
+			} else {
+				wantCeil++
+			}
+		}
+		got := [6]float64{at(6 * i), at(6*i + 1), at(6*i + 2), at(6*i + 3), at(6*i + 4), at(6*i + 5)}
+		if got[0] != float64(wantFloor) || got[2] != float64(wantFloor) {
+			t.Errorf("floorDiv(%d, %d): inline %v and %v, want %d", p.a, p.b, got[0], got[2], wantFloor)
+		}
+		if got[1] != float64(wantCeil) || got[3] != float64(wantCeil) {
+			t.Errorf("ceilDiv(%d, %d): inline %v and %v, want %d", p.a, p.b, got[1], got[3], wantCeil)
+		}
+		// The sums stay exact when |a| + b ≤ 2^53, as the step functions keep them.
+		if max(p.a, -p.a)+p.b <= p53 {
+			if want := later(p.a, p.b); got[4] != float64(want) {
+				t.Errorf("later(%d, %d) inline = %v, want %d", p.a, p.b, got[4], want)
+			}
+			if want := later(p.b, p.a); got[5] != float64(want) {
+				t.Errorf("later(%d, %d) inline = %v, want %d", p.b, p.a, got[5], want)
+			}
+		}
+	}
+	t.Logf("%d cases", len(cases))
+}

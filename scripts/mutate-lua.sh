@@ -10,8 +10,9 @@
 # it, each occurrence in turn is flipped (< and <=, > and >=, == and ~=,
 # + and -, * to +, floorDiv and ceilDiv, min and max, and and or), one
 # mutant at a time. Each mutant must make the differential tests (the
-# script against internal/steps, one policy and several) or the prelude's
-# test fail on a real Redis.
+# script against internal/steps, one policy and several), the prelude's
+# test or the inline helpers' test (every expansion on the prelude's edge
+# cases) fail on a real Redis.
 #
 # The mutants are files in a temporary directory: the tests read the script
 # from THROTTLED_TEST_SCRIPT (see TestMain in differential_test.go), so the
@@ -25,7 +26,7 @@
 set -uo pipefail
 cd "$(git rev-parse --show-toplevel)"
 script=store/redisstore/lua/throttled.lua
-tests='^(TestScriptMatchesGo|TestScriptMatchesGoMulti|TestLuaPrelude)$'
+tests='^(TestScriptMatchesGo|TestScriptMatchesGoMulti|TestLuaPrelude|TestScriptInlineHelpers)$'
 jobs=${MUTATE_JOBS:-2}
 
 # Mutants that cannot change a result, as "line text<TAB>mutated text",

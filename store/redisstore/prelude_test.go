@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -124,4 +125,137 @@ func divisionCases() []division {
 		cases = append(cases, division{a, b})
 	}
 	return cases
+}
+
+// expansion is one helper call the generator wrote inline in the script:
+// out is the local it computes, divisor the name (or number) it divides
+// by or adds, lines the block from "local out = …" to its "end".
+type expansion struct {
+	helper  string // floorDiv, ceilDiv or later
+	out     string
+	divisor string
+	lines   []string
+	at      int // line number in the script
+}
+
+// expansions finds the script's inline helper calls: a line "local X = …"
+// (and "local Xb = …"), then "if X > -4503599627370496 then" (a division:
+// ceilDiv when its next line takes the remainder "local Xr", floorDiv
+// otherwise) or, for a temporary hN, "if hN > 0 then" (later), to the
+// "end" at the indentation of the first line.
+func expansions(t *testing.T) []expansion {
+	t.Helper()
+	lines := strings.Split(scriptSource, "\n")
+	local := regexp.MustCompile(`^( *)local (\w+) = (.+)$`)
+	var out []expansion
+	for i := 0; i+2 < len(lines); i++ {
+		m := local.FindStringSubmatch(lines[i])
+		if m == nil {
+			continue
+		}
+		indent, x := m[1], m[2]
+		j := i + 1
+		if strings.HasPrefix(lines[j], indent+"local "+x+"b = ") {
+			j++
+		}
+		e := expansion{out: x, at: i + 1}
+		switch {
+		case lines[j] == indent+"if "+x+" > -4503599627370496 then":
+			if strings.HasPrefix(strings.TrimSpace(lines[j+1]), "local "+x+"r = ") {
+				e.helper = "ceilDiv"
+			} else {
+				e.helper = "floorDiv"
+			}
+			// "local Xr = X % B % B" or "X = (X - X % B % B) / B": B is the last word.
+			f := strings.Fields(lines[j+1])
+			e.divisor = strings.TrimSuffix(f[len(f)-1], ")")
+		case regexp.MustCompile(`^h\d+$`).MatchString(x) && lines[j] == indent+"if "+x+" > 0 then":
+			e.helper = "later"
+			f := strings.Fields(lines[j+1]) // "X = X + LAG"
+			e.divisor = f[len(f)-1]
+		default:
+			continue
+		}
+		for k := i; k < len(lines); k++ {
+			e.lines = append(e.lines, lines[k])
+			if k > j && lines[k] == indent+"end" {
+				break
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// TestScriptInlineHelpers runs every helper call the generator wrote
+// inline in the script (its single-decision path's steps and TTL), its
+// operands replaced by a and b, on a real Redis against exact Go integer
+// arithmetic on the edge cases of TestLuaPrelude: the inline form must be
+// as exact as the prelude's functions over their whole range, including
+// the branches below −2^52 that the steps reach only from extreme states.
+func TestScriptInlineHelpers(t *testing.T) {
+	srv := redistest.Standalone(t)
+	c := newClient(t, srv.Addr())
+	cases := divisionCases()
+	var arg []byte
+	for _, p := range cases {
+		arg = appendNumbers(arg, p.a, p.b)
+	}
+	exps := expansions(t)
+	count := map[string]int{}
+	for _, e := range exps {
+		count[e.helper]++
+	}
+	// Every algorithm's step calls the helpers, and the TTL a ceilDiv.
+	if count["floorDiv"] < 5 || count["ceilDiv"] < 6 || count["later"] < 5 {
+		t.Fatalf("found %v inline helper calls in the script; is the single-decision path inline?", count)
+	}
+	divisor := regexp.MustCompile(`\b` + `(\w+)` + `\b`)
+	for _, e := range exps {
+		body := []string{"local " + e.out + " = a"}
+		for _, l := range e.lines[1:] {
+			if strings.HasPrefix(strings.TrimSpace(l), "local "+e.out+"b = ") {
+				l = "local " + e.out + "b = b"
+			}
+			l = divisor.ReplaceAllStringFunc(l, func(w string) string {
+				if w == e.divisor {
+					return "b"
+				}
+				return w
+			})
+			body = append(body, l)
+		}
+		script := "local fmod = math.fmod\nlocal out = {}\nfor i = 1, #ARGV[1] / 16 do\n" +
+			"local a, b = struct.unpack('<dd', ARGV[1], 16 * i - 15)\n" +
+			strings.Join(body, "\n") + "\nout[i] = struct.pack('<d', " + e.out + ")\nend\nreturn table.concat(out)\n"
+		raw, err := c.Do(context.Background(), c.B().Eval().Script(script).Numkeys(0).Arg(string(arg)).Build()).ToString()
+		if err != nil || len(raw) != 8*len(cases) {
+			t.Fatalf("line %d (%s): EVAL: %d bytes, %v\n%s", e.at, e.helper, len(raw), err, script)
+		}
+		for i, p := range cases {
+			var want int64
+			switch e.helper {
+			case "floorDiv", "ceilDiv":
+				q, r := p.a/p.b, p.a%p.b
+				want = q
+				if r != 0 && p.a < 0 && e.helper == "floorDiv" {
+					want--
+				} else if r != 0 && p.a > 0 && e.helper == "ceilDiv" {
+					want++
+				}
+			case "later":
+				if abs(p.a)+p.b > 1<<53 {
+					continue // the steps keep the sum exact
+				}
+				want = p.a
+				if p.a > 0 {
+					want += p.b
+				}
+			}
+			if got := float64At(raw, i); got != float64(want) {
+				t.Fatalf("line %d: inline %s(%d, %d) = %v, want %d", e.at, e.helper, p.a, p.b, got, want)
+			}
+		}
+	}
+	t.Logf("%d inline helper calls (%v), %d cases each", len(exps), count, len(cases))
 }

@@ -139,43 +139,43 @@ type expansion struct {
 }
 
 // expansions finds the script's inline helper calls: a line "local X = …"
-// (and "local Xb = …"), then "if X > -4503599627370496 then" (a division:
-// ceilDiv when its next line takes the remainder "local Xr", floorDiv
-// otherwise) or, for a temporary hN, "if hN > 0 then" (later), to the
-// "end" at the indentation of the first line.
+// where X is a temporary hN, or the TTL's "local ttl = <name>" (then
+// perhaps "local Xb = …"),
+// and the block to the "end" at its indentation: a division when its "if"
+// compares with −2^52 (ceilDiv when the next line takes the remainder
+// "local Xr", floorDiv otherwise), later when it does not. The "if" lines
+// are told apart by what follows them, not by their operators, so that a
+// mutated comparison is still found and run.
 func expansions(t *testing.T) []expansion {
 	t.Helper()
 	lines := strings.Split(scriptSource, "\n")
-	local := regexp.MustCompile(`^( *)local (\w+) = (.+)$`)
+	local := regexp.MustCompile(`^( *)local (h\d+ = .+|ttl = \w+)$`)
 	var out []expansion
 	for i := 0; i+2 < len(lines); i++ {
 		m := local.FindStringSubmatch(lines[i])
 		if m == nil {
 			continue
 		}
-		indent, x := m[1], m[2]
+		indent := m[1]
+		x, _, _ := strings.Cut(m[2], " ")
 		j := i + 1
 		if strings.HasPrefix(lines[j], indent+"local "+x+"b = ") {
 			j++
 		}
-		e := expansion{out: x, at: i + 1}
-		switch {
-		case lines[j] == indent+"if "+x+" > -4503599627370496 then":
+		if !strings.HasPrefix(lines[j], indent+"if "+x+" ") || !strings.HasSuffix(lines[j], " then") {
+			t.Fatalf("script line %d: %q is not followed by the if of a helper's expansion", i+1, lines[i])
+		}
+		e := expansion{out: x, at: i + 1, helper: "later"}
+		if strings.Contains(lines[j], "4503599627370496") {
+			e.helper = "floorDiv"
 			if strings.HasPrefix(strings.TrimSpace(lines[j+1]), "local "+x+"r = ") {
 				e.helper = "ceilDiv"
-			} else {
-				e.helper = "floorDiv"
 			}
-			// "local Xr = X % B % B" or "X = (X - X % B % B) / B": B is the last word.
-			f := strings.Fields(lines[j+1])
-			e.divisor = strings.TrimSuffix(f[len(f)-1], ")")
-		case regexp.MustCompile(`^h\d+$`).MatchString(x) && lines[j] == indent+"if "+x+" > 0 then":
-			e.helper = "later"
-			f := strings.Fields(lines[j+1]) // "X = X + LAG"
-			e.divisor = f[len(f)-1]
-		default:
-			continue
 		}
+		// "local Xr = X % B % B", "X = (X - X % B % B) / B" or "X = X + LAG":
+		// the divisor or the lag is the last word.
+		f := strings.Fields(lines[j+1])
+		e.divisor = strings.TrimSuffix(f[len(f)-1], ")")
 		for k := i; k < len(lines); k++ {
 			e.lines = append(e.lines, lines[k])
 			if k > j && lines[k] == indent+"end" {

@@ -11,11 +11,14 @@
 // cap (a real network's pipe carries many packets in flight at once).
 //
 // Go's timers are too coarse for sub-millisecond delays (about 1 ms on an
-// idle Linux VM), so a chunk's last stretch of waiting spins (see
-// waitUntil): a waiting chunk keeps a core busy, and on a machine with few
-// cores the spinning competes with the client and the server for CPU. The
-// round trip actually achieved is best measured (with PING, say) through
-// the proxy rather than assumed.
+// idle Linux VM). On Linux each direction waits on a timerfd, a kernel
+// timer that wakes the waiting goroutine through the netpoller, so a wait
+// costs no CPU. Elsewhere (or should the kernel refuse a timerfd) a
+// chunk's last stretch of waiting spins (see waitUntil): a waiting chunk
+// keeps a core busy, and on a machine with few cores the spinning competes
+// with the client and the server for CPU, the more so the more connections
+// wait at once. Either way the round trip actually achieved is best
+// measured (with PING, say) through the proxy rather than assumed.
 package latencyproxy
 
 import (
@@ -160,6 +163,8 @@ type chunk struct {
 // in flight overlap as on a real link.
 func (p *Proxy) pipe(dst, src net.Conn) {
 	queue := make(chan chunk, 4096)
+	w := newWaiter()
+	defer w.close()
 	go func() {
 		defer close(queue)
 		buf := make([]byte, 64<<10)
@@ -174,7 +179,7 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		}
 	}()
 	for c := range queue {
-		waitUntil(c.at.Add(p.delay))
+		w.wait(c.at.Add(p.delay))
 		if _, err := dst.Write(c.b); err != nil {
 			src.Close() // ends the reader; drain what it queued
 			for range queue {
@@ -188,6 +193,19 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		dst.Close()
 	}
 }
+
+// waiter waits until an instant on the monotonic clock, never returning
+// before it: a timerfd on Linux, a spinner elsewhere.
+type waiter interface {
+	wait(t time.Time)
+	close()
+}
+
+// spinner waits with waitUntil.
+type spinner struct{}
+
+func (spinner) wait(t time.Time) { waitUntil(t) }
+func (spinner) close()           {}
 
 // spinFor is how much of a wait is spun rather than slept: Go's timers
 // may fire a millisecond late, so only a wait longer than this sleeps, and

@@ -30,10 +30,11 @@
 // (internal/latencyproxy) listening on 127.0.0.1 and forwarding to the
 // -redis URL's host:port, which delays each chunk of bytes by -rtt/2 in
 // each direction (chunks in flight overlap, as on a real link: it adds
-// latency, not a throughput cap). Its sub-millisecond waits spin, so on a
-// machine with few cores the proxy competes with the clients and the
-// server for CPU; the header prints the PING round trip achieved through
-// it next to the direct one. The proxy stands in for a standalone
+// latency, not a throughput cap). On Linux its waits sleep on a kernel
+// timer (timerfd), costing no CPU; elsewhere their last 2 ms spin, and on
+// a machine with few cores the proxy then competes with the clients and
+// the server for CPU. The header prints the PING round trip achieved
+// through it next to the direct one. The proxy stands in for a standalone
 // redis:// server only: with a rediss://, unix:// or Cluster/Sentinel URL
 // the proxied columns are left out, with a note on stderr. In the "deny"
 // scenario a serial client through the proxy makes only a few thousand

@@ -84,8 +84,7 @@
 //
 // Progress goes to stderr, one line per cell and pass; results go to
 // stdout. With the defaults the memory tables take about 25 seconds on two
-// cores; -redis adds about 30 seconds on a local server (the proxy spins a
-// core while a chunk waits less than 2ms: Go's timers are too coarse).
+// cores; -redis adds about 30 seconds on a local server.
 package main
 
 import (

@@ -13,7 +13,8 @@
 // Go's timers are too coarse for sub-millisecond delays (about 1 ms on an
 // idle Linux VM). On Linux each direction waits on a timerfd, a kernel
 // timer that wakes the waiting goroutine through the netpoller, so a wait
-// costs no CPU. Elsewhere (or should the kernel refuse a timerfd) a
+// costs next to no CPU (it spins only the last 50 µs, if the wake-up
+// leaves any). Elsewhere (or should the kernel refuse a timerfd) a
 // chunk's last stretch of waiting spins (see waitUntil): a waiting chunk
 // keeps a core busy, and on a machine with few cores the spinning competes
 // with the client and the server for CPU, the more so the more connections

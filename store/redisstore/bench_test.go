@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/redis/rueidis"
@@ -206,5 +207,109 @@ func BenchmarkCoalescing(b *testing.B) {
 				})
 			})
 		}
+	}
+}
+
+// redisCPU returns the server's CPU seconds so far (INFO cpu, user + sys).
+func redisCPU(tb testing.TB, srv *redistest.Server) float64 {
+	tb.Helper()
+	var sum float64
+	for _, line := range strings.Split(srv.Do(tb, "INFO", "cpu"), "\r\n") {
+		for _, k := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+			if v, ok := strings.CutPrefix(line, k); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					tb.Fatalf("INFO cpu %s: %v", line, err)
+				}
+				sum += f
+			}
+		}
+	}
+	return sum
+}
+
+// processCPU returns this process's CPU seconds so far (user + sys).
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// BenchmarkCPUPerCall splits the cost of a call from 16 goroutines between
+// the Redis server and this process, on one hot key: the INCRBY baseline,
+// the floor script (GET, TIME, SET PX: the least a decision does), and a
+// GCRA decision alone (with and without the per-call timeout) and
+// coalesced. It reports redis-cpu-µs/op (INFO cpu) and client-cpu-µs/op
+// (getrusage). On a host whose cores the client and the server share, the
+// sum bounds the throughput: it shows what no script can reach there (the
+// floor's server CPU alone is about twice INCRBY's).
+func BenchmarkCPUPerCall(b *testing.B) {
+	srv := redistest.Standalone(b)
+	p, err := store.NewPolicy(algo.PerSec(1_000_000_000).WithAlgorithm(algo.GCRA))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ps := []*store.Policy{p}
+	ctx := context.Background()
+	floor := rueidis.NewLuaScript(`local state = redis.call('GET', KEYS[1])
+local now = redis.call('TIME')
+redis.call('SET', KEYS[1], ARGV[1], 'PX', '60000')
+return state or ''`)
+	state := []string{strings.Repeat("s", 24)} // a stored state's size
+	newStore := func(b *testing.B, opts ...Option) *Store {
+		s, err := New(newClient(b, srv.Addr()), opts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name string
+		op   func(b *testing.B) func() error
+	}{
+		{"incrby", func(b *testing.B) func() error {
+			c := newClient(b, srv.Addr())
+			return func() error { return c.Do(ctx, c.B().Incrby().Key("bench:incr").Increment(1).Build()).Error() }
+		}},
+		{"floor-script", func(b *testing.B) func() error {
+			c := newClient(b, srv.Addr())
+			return func() error {
+				if err := floor.Exec(ctx, c, []string{"bench:floor"}, state).Error(); err != nil && !rueidis.IsRedisNil(err) {
+					return err
+				}
+				return nil
+			}
+		}},
+		{"gcra/timeout=none", func(b *testing.B) func() error {
+			s := newStore(b, WithTimeout(0))
+			return func() error { _, err := s.Decide(ctx, "bench", ps, 1, nil); return err }
+		}},
+		{"gcra/timeout=on", func(b *testing.B) func() error {
+			s := newStore(b, WithTimeout(testTimeout))
+			return func() error { _, err := s.Decide(ctx, "bench", ps, 1, nil); return err }
+		}},
+		{"gcra/coalesce=on", func(b *testing.B) func() error {
+			s := newStore(b, WithTimeout(testTimeout), WithCoalescing(DefaultCoalescing))
+			return func() error { _, err := s.Decide(ctx, "bench", ps, 1, nil); return err }
+		}},
+	} {
+		b.Run(c.name+"/goroutines=16", func(b *testing.B) {
+			op := c.op(b)
+			procs := runtime.GOMAXPROCS(0)
+			b.SetParallelism((16 + procs - 1) / procs)
+			server, client := redisCPU(b, srv), processCPU()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := op(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric((redisCPU(b, srv)-server)*1e6/float64(b.N), "redis-cpu-µs/op")
+			b.ReportMetric((processCPU()-client)*1e6/float64(b.N), "client-cpu-µs/op")
+		})
 	}
 }

@@ -753,10 +753,7 @@ func (t *translator) expand(e *ast.CallExpr, name string, args []string) (string
 		}
 		t.names[n] = "a temporary"
 	}
-	lines := helperLines(name, h, args)
-	for _, l := range lines {
-		in.pre = append(in.pre, l)
-	}
+	in.pre = append(in.pre, helperLines(name, h, args)...)
 	return h, nil
 }
 

@@ -42,7 +42,7 @@ func newWaiter() waiter {
 // wait returns at t, never before; should the timer fail, it spins.
 func (w *timerfd) wait(t time.Time) {
 	d := time.Until(t) - timerLead
-	if d <= 0 {
+	if d < time.Microsecond { // (a zero value would disarm the timer)
 		waitUntil(t)
 		return
 	}

@@ -33,8 +33,8 @@ func TestTimerfdNeverEarly(t *testing.T) {
 
 // TestTimerfdOnTimeWithoutSpinning: 200 waits of 1 ms take about 200 ms
 // and far less CPU than that (a spinning wait burns its whole length; this
-// one spins at most its timerLead); the least lateness of a wait is well
-// under a millisecond (Go's own timers may fire a millisecond late).
+// one spins at most its timerLead); the least lateness of a wait is a few
+// µs (Go's own timers may fire a millisecond late).
 // Bounds are loose: a loaded machine may make any one wait late, not all
 // of them.
 func TestTimerfdOnTimeWithoutSpinning(t *testing.T) {
@@ -48,8 +48,11 @@ func TestTimerfdOnTimeWithoutSpinning(t *testing.T) {
 		least = min(least, time.Since(at))
 	}
 	wall, used := time.Since(start), cpuTime(t)-before
-	if least < 0 || least > 200*time.Microsecond {
-		t.Errorf("the least late of %d waits of %v was %v late, want under 200µs", n, d, least)
+	// The timer fires timerLead early and the rest is spun: a wait that
+	// the wake-up leaves any of the lead ends within µs of its time (one
+	// timed for the end itself would be at least the wake-up's 10–70 µs late).
+	if least < 0 || least > 40*time.Microsecond {
+		t.Errorf("the least late of %d waits of %v was %v late, want under 40µs", n, d, least)
 	}
 	if used > wall/4 {
 		t.Errorf("%d waits of %v took %v and used %v of CPU, want under a quarter (no spinning)", n, d, wall, used)

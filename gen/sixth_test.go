@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,10 +46,15 @@ func TestSixthAlgorithm(t *testing.T) {
 		t.Fatalf("no Go binding for the sixth algorithm; outputs: %v", sortedKeys(out))
 	}
 	script := string(out["store/redisstore/lua/throttled.lua"])
-	for _, want := range []string{"local function tumblingStep(", "if code == 6 then -- tumbling", "-- algo/tumbling.go:"} {
+	for _, want := range []string{"local function tumblingStep(", "if code == 6 then -- tumbling", "-- algo/tumbling.go:", "repeat -- TumblingStep, inline"} {
 		if !strings.Contains(script, want) {
 			t.Fatalf("the script lacks %q", want)
 		}
+	}
+	// The inline form of its else if, whose condition calls floorDiv: else,
+	// the helper's lines, then the if.
+	if !regexp.MustCompile(`(?m)^ *else\n *local h\d+ = s_Last\n`).MatchString(script) {
+		t.Fatal("the script's inline TumblingStep lacks the else, helper, if form of its else if")
 	}
 
 	srv := redistest.Standalone(t)

@@ -124,3 +124,19 @@ return table.concat(out)
 	}
 	t.Logf("%d cases", len(cases))
 }
+
+// TestIsLuaName: a helper's argument is repeated as it is only when it is a
+// name or a decimal integer, every letter, digit and _ accepted at the
+// edges of their ranges; anything else is copied into a temporary first.
+func TestIsLuaName(t *testing.T) {
+	for _, s := range []string{"a", "z", "A", "Z", "_", "0", "9", "q_Rate", "h12b", "1000", "azAZ_09"} {
+		if !isLuaName(s) {
+			t.Errorf("isLuaName(%q) = false, want true", s)
+		}
+	}
+	for _, s := range []string{"", "a + b", "(x)", "-1", "q.Rate", "a`", "z{", "A@", "Z[", "9:", "/0", "é"} {
+		if isLuaName(s) {
+			t.Errorf("isLuaName(%q) = true, want false", s)
+		}
+	}
+}

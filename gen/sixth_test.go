@@ -51,10 +51,20 @@ func TestSixthAlgorithm(t *testing.T) {
 			t.Fatalf("the script lacks %q", want)
 		}
 	}
-	// The inline form of its else if, whose condition calls floorDiv: else,
-	// the helper's lines, then the if.
-	if !regexp.MustCompile(`(?m)^ *else\n *local h\d+ = s_Last\n`).MatchString(script) {
-		t.Fatal("the script's inline TumblingStep lacks the else, helper, if form of its else if")
+	// The inline form of its else if, whose condition calls floorDiv: else
+	// at the first if's level, the helpers' lines and the if one level in,
+	// the if's body two, and an end for each (the tests and
+	// scripts/mutate-lua.sh read blocks by their indentation).
+	m := regexp.MustCompile(`(?m)^( *)else\n *local h\d+ = s_Last\n`).FindStringSubmatch(script)
+	var nested *regexp.Regexp
+	if m != nil {
+		in := m[1]
+		nested = regexp.MustCompile(`(?m)^` + in + `if s_Last == now then\n` + in + `  fresh = false.*\n` +
+			in + `else\n` + in + `  local h\d+ = s_Last\n(?:` + in + `  .*\n)*?` +
+			in + `  if h\d+ < h\d+ then\n` + in + `    fresh = true\n` + in + `  end\n` + in + `end\n`)
+	}
+	if nested == nil || !nested.MatchString(script) {
+		t.Fatal("the script's inline TumblingStep lacks the else, helpers, if form of its else if, indented")
 	}
 
 	srv := redistest.Standalone(t)

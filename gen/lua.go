@@ -152,7 +152,7 @@ func (s *source) usedParams(a *algorithm) ([]string, error) {
 
 // translateFunc emits `local function <luaName>(...) ... end`.
 func (s *source) translateFunc(a *algorithm, fd *ast.FuncDecl, luaName string) (string, error) {
-	t := &translator{src: s, alg: a, structs: map[string]*types.Named{}, names: map[string]string{}}
+	t := s.newTranslator(a)
 	params, err := t.params(fd)
 	if err != nil {
 		return "", err
@@ -160,22 +160,41 @@ func (s *source) translateFunc(a *algorithm, fd *ast.FuncDecl, luaName string) (
 	if err := t.claimLocals(fd.Body); err != nil {
 		return "", err
 	}
-	pos := s.fset.Position(fd.Pos())
-	fmt.Fprintf(&t.buf, "-- %s:%d\n", filepath.ToSlash(filepath.Join(s.dirName(), filepath.Base(pos.Filename))), pos.Line)
+	fmt.Fprintf(&t.buf, "-- %s\n", s.where(fd))
 	if fd.Doc != nil { // Text drops the //throttled: directive
 		for _, l := range luaComment(fd.Doc) {
 			t.buf.WriteString(l + "\n")
 		}
 	}
-	t.notes = s.commentsIn(fd.Body)
 	fmt.Fprintf(&t.buf, "local function %s(%s)\n", luaName, strings.Join(params, ", "))
 	t.depth = 1
-	if err := t.block(fd.Body.List); err != nil {
+	if err := t.body(fd); err != nil {
 		return "", err
 	}
-	t.flushNotes(fd.Body.Rbrace)
 	t.buf.WriteString("end\n")
 	return t.buf.String(), nil
+}
+
+// newTranslator returns a translator for one of a's functions.
+func (s *source) newTranslator(a *algorithm) *translator {
+	return &translator{src: s, alg: a, structs: map[string]*types.Named{}, names: map[string]string{}}
+}
+
+// where returns fd's file (as the source directory's) and line, e.g.
+// "algo/gcra.go:27".
+func (s *source) where(fd *ast.FuncDecl) string {
+	pos := s.fset.Position(fd.Pos())
+	return fmt.Sprintf("%s:%d", filepath.ToSlash(filepath.Join(s.dirName(), filepath.Base(pos.Filename))), pos.Line)
+}
+
+// body writes fd's statements, with the comments among them, at t.depth.
+func (t *translator) body(fd *ast.FuncDecl) error {
+	t.notes = t.src.commentsIn(fd.Body)
+	if err := t.block(fd.Body.List); err != nil {
+		return err
+	}
+	t.flushNotes(fd.Body.Rbrace)
+	return nil
 }
 
 // translateInline writes the function fd as statements instead of a
@@ -189,8 +208,8 @@ func (s *source) translateFunc(a *algorithm, fd *ast.FuncDecl, luaName string) (
 // functions have no loops, so every break leaves this block; and a Go
 // return is the last statement of its block, as Lua's break must be.
 func (s *source) translateInline(a *algorithm, fd *ast.FuncDecl, args, results []string, depth int) (string, error) {
-	t := &translator{src: s, alg: a, structs: map[string]*types.Named{}, names: map[string]string{},
-		inline: &inlining{results: results}}
+	t := s.newTranslator(a)
+	t.inline = &inlining{results: results}
 	params, err := t.params(fd)
 	if err != nil {
 		return "", err
@@ -207,16 +226,13 @@ func (s *source) translateInline(a *algorithm, fd *ast.FuncDecl, args, results [
 	if err := t.claimLocals(fd.Body); err != nil {
 		return "", err
 	}
-	pos := s.fset.Position(fd.Pos())
 	t.depth = depth
-	t.line("repeat -- %s, inline (%s:%d)", fd.Name.Name, filepath.ToSlash(filepath.Join(s.dirName(), filepath.Base(pos.Filename))), pos.Line)
+	t.line("repeat -- %s, inline (%s)", fd.Name.Name, s.where(fd))
 	t.depth++
-	t.notes = s.commentsIn(fd.Body)
 	t.line("local %s = %s", strings.Join(params, ", "), strings.Join(args, ", "))
-	if err := t.block(fd.Body.List); err != nil {
+	if err := t.body(fd); err != nil {
 		return "", err
 	}
-	t.flushNotes(fd.Body.Rbrace)
 	t.depth--
 	t.line("until true")
 	return strings.TrimSuffix(t.buf.String(), "\n"), nil

@@ -47,9 +47,9 @@ type scriptAlgorithm struct {
 var scriptFuncs = template.FuncMap{
 	// list "s" 3 → "s1, s2, s3"; list "s" 2 "[j]" → "s1[j], s2[j]".
 	"list": func(prefix string, n int, suffix ...string) string {
-		names := make([]string, n)
+		names := numbered(prefix, n)
 		for i := range names {
-			names[i] = fmt.Sprintf("%s%d%s", prefix, i+1, strings.Join(suffix, ""))
+			names[i] += strings.Join(suffix, "")
 		}
 		return strings.Join(names, ", ")
 	},

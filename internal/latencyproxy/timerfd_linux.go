@@ -39,24 +39,22 @@ func newWaiter() waiter {
 	return &timerfd{fd: int(fd), f: os.NewFile(fd, "timerfd")}
 }
 
-// wait returns at t, never before; should the timer fail, it spins.
+// wait returns at t, never before: it sleeps on the timer until timerLead
+// before t, then spins what is left (all of it, should the timer fail).
 func (w *timerfd) wait(t time.Time) {
-	d := time.Until(t) - timerLead
-	if d < time.Microsecond { // (a zero value would disarm the timer)
-		waitUntil(t)
-		return
+	if d := time.Until(t) - timerLead; d >= time.Microsecond { // (a zero value would disarm the timer)
+		w.sleep(d)
 	}
+	waitUntil(t)
+}
+
+// sleep returns d from now, or at once if the kernel refuses the timer.
+func (w *timerfd) sleep(d time.Duration) {
 	spec := itimerspec{value: syscall.NsecToTimespec(int64(d))}
-	if _, _, errno := syscall.Syscall6(syscall.SYS_TIMERFD_SETTIME, uintptr(w.fd), 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0); errno != 0 {
-		waitUntil(t)
-		return
+	if _, _, errno := syscall.Syscall6(syscall.SYS_TIMERFD_SETTIME, uintptr(w.fd), 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0); errno == 0 {
+		var expirations [8]byte
+		w.f.Read(expirations[:]) // a failed read leaves the wait to the caller's spin
 	}
-	var expirations [8]byte
-	if _, err := w.f.Read(expirations[:]); err != nil {
-		waitUntil(t)
-		return
-	}
-	waitUntil(t) // the lead, spun (or nothing, when the timer woke late)
 }
 
 // timerLead is how long before a wait's end its timer fires: a sleeping

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/rueidis"
+
 	"github.com/throttled-go/throttled/internal/redistest"
 )
 
@@ -34,45 +36,14 @@ func TestLuaPrelude(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := newClient(t, srv.Addr())
 	cases := divisionCases()
-	var arg []byte
-	for _, p := range cases {
-		arg = appendNumbers(arg, p.a, p.b)
-	}
-	body := prelude(t) + `
-local n = #ARGV[1] / 16
-local out = {}
-for i = 1, n do
-  local a, b = struct.unpack('<dd', ARGV[1], 16 * i - 15)
-  out[i] = struct.pack('<dddd', floorDiv(a, b), ceilDiv(a, b), later(a, b), later(b, a))
-end
-return table.concat(out)
-`
-	raw, err := c.Do(context.Background(), c.B().Eval().Script(body).Numkeys(0).Arg(string(arg)).Build()).ToString()
-	if err != nil || len(raw) != 32*len(cases) {
-		t.Fatalf("EVAL: %d bytes, %v", len(raw), err)
-	}
-	// later(d, lag) is d + lag for a positive d, else d.
-	later := func(d, lag int64) int64 {
-		if d > 0 {
-			return d + lag
-		}
-		return d
-	}
+	raw := evalPairs(t, c, prelude(t), `  out[i] = struct.pack('<dddd', floorDiv(a, b), ceilDiv(a, b), later(a, b), later(b, a))`, 4, cases)
 	for i, p := range cases {
-		wantFloor, wantCeil := p.a/p.b, p.a/p.b
-		if p.a%p.b != 0 {
-			if p.a < 0 {
-				wantFloor--
-			} else {
-				wantCeil++
-			}
-		}
+		wantFloor, wantCeil := p.exact()
 		gotFloor, gotCeil := float64At(raw, 4*i), float64At(raw, 4*i+1)
 		if gotFloor != float64(wantFloor) || gotCeil != float64(wantCeil) {
 			t.Errorf("a=%d b=%d: Lua floorDiv %v ceilDiv %v, want %d and %d", p.a, p.b, gotFloor, gotCeil, wantFloor, wantCeil)
 		}
-		// The sums stay exact when |a| + b ≤ 2^53, as the step functions keep them.
-		if abs(p.a)+p.b <= 1<<53 {
+		if p.laterExact() {
 			if got, want := float64At(raw, 4*i+2), later(p.a, p.b); got != float64(want) {
 				t.Errorf("later(%d, %d) = %v, want %d", p.a, p.b, got, want)
 			}
@@ -93,6 +64,49 @@ func abs(v int64) int64 {
 }
 
 type division struct{ a, b int64 }
+
+// exact returns ⌊a/b⌋ and ⌈a/b⌉ in integers.
+func (p division) exact() (floor, ceil int64) {
+	floor, ceil = p.a/p.b, p.a/p.b
+	if p.a%p.b != 0 {
+		if p.a < 0 {
+			floor--
+		} else {
+			ceil++
+		}
+	}
+	return floor, ceil
+}
+
+// laterExact reports whether later(a, b) and later(b, a) are exact in a
+// float64: when |a| + b ≤ 2^53, as the step functions keep their sums.
+func (p division) laterExact() bool { return abs(p.a)+p.b <= 1<<53 }
+
+// later is the script's later: d + lag for a positive d, else d.
+func later(d, lag int64) int64 {
+	if d > 0 {
+		return d + lag
+	}
+	return d
+}
+
+// evalPairs runs on Redis a script of head, then a loop over the pairs
+// (a, b) of cases whose body (loop) sets out[i] to a string of n float64s,
+// and returns the strings concatenated.
+func evalPairs(t *testing.T, c rueidis.Client, head, loop string, n int, cases []division) string {
+	t.Helper()
+	var arg []byte
+	for _, p := range cases {
+		arg = appendNumbers(arg, p.a, p.b)
+	}
+	script := head + "\nlocal out = {}\nfor i = 1, #ARGV[1] / 16 do\n" +
+		"  local a, b = struct.unpack('<dd', ARGV[1], 16 * i - 15)\n" + loop + "\nend\nreturn table.concat(out)\n"
+	raw, err := c.Do(context.Background(), c.B().Eval().Script(script).Numkeys(0).Arg(string(arg)).Build()).ToString()
+	if err != nil || len(raw) != 8*n*len(cases) {
+		t.Fatalf("EVAL: %d bytes, %v\n%s", len(raw), err, script)
+	}
+	return raw
+}
 
 // divisionCases returns the operands: every pair of edge values, and
 // random ones, some next to a multiple of b.
@@ -197,10 +211,6 @@ func TestScriptInlineHelpers(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := newClient(t, srv.Addr())
 	cases := divisionCases()
-	var arg []byte
-	for _, p := range cases {
-		arg = appendNumbers(arg, p.a, p.b)
-	}
 	exps := expansions(t)
 	count := map[string]int{}
 	for _, e := range exps {
@@ -225,32 +235,20 @@ func TestScriptInlineHelpers(t *testing.T) {
 			})
 			body = append(body, l)
 		}
-		script := "local fmod = math.fmod\nlocal out = {}\nfor i = 1, #ARGV[1] / 16 do\n" +
-			"local a, b = struct.unpack('<dd', ARGV[1], 16 * i - 15)\n" +
-			strings.Join(body, "\n") + "\nout[i] = struct.pack('<d', " + e.out + ")\nend\nreturn table.concat(out)\n"
-		raw, err := c.Do(context.Background(), c.B().Eval().Script(script).Numkeys(0).Arg(string(arg)).Build()).ToString()
-		if err != nil || len(raw) != 8*len(cases) {
-			t.Fatalf("line %d (%s): EVAL: %d bytes, %v\n%s", e.at, e.helper, len(raw), err, script)
-		}
+		body = append(body, "  out[i] = struct.pack('<d', "+e.out+")")
+		raw := evalPairs(t, c, "local fmod = math.fmod", strings.Join(body, "\n"), 1, cases)
 		for i, p := range cases {
 			var want int64
-			switch e.helper {
-			case "floorDiv", "ceilDiv":
-				q, r := p.a/p.b, p.a%p.b
-				want = q
-				if r != 0 && p.a < 0 && e.helper == "floorDiv" {
-					want--
-				} else if r != 0 && p.a > 0 && e.helper == "ceilDiv" {
-					want++
-				}
+			switch floor, ceil := p.exact(); e.helper {
+			case "floorDiv":
+				want = floor
+			case "ceilDiv":
+				want = ceil
 			case "later":
-				if abs(p.a)+p.b > 1<<53 {
-					continue // the steps keep the sum exact
+				if !p.laterExact() {
+					continue
 				}
-				want = p.a
-				if p.a > 0 {
-					want += p.b
-				}
+				want = later(p.a, p.b)
 			}
 			if got := float64At(raw, i); got != float64(want) {
 				t.Fatalf("line %d: inline %s(%d, %d) = %v, want %d", e.at, e.helper, p.a, p.b, got, want)

@@ -14,7 +14,7 @@ import (
 )
 
 // TestHelperLinesOnRedis runs the inline expansions of floorDiv, ceilDiv
-// and later (helperLines, what the script's single-decision path computes
+// and later (helperLines, what the script's one-policy path computes
 // with) on a real Redis against exact Go integer arithmetic, on the edges
 // of their range (|a| up to 2^53, b up to 2^52, around −2^52 where they
 // switch from % to math.fmod) and on random operands; each expansion takes

@@ -54,7 +54,7 @@ var helpers = map[string]string{
 // script deciding hundreds of keys. The library functions are cached in
 // locals: a global lookup per call costs too.
 //
-// The script's single-decision path has the same functions expanded in
+// The script's one-policy path has the same functions expanded in
 // place, by helperLines.
 const luaPrelude = `local function floorDiv(a, b)
   if a > -4503599627370496 then
@@ -203,7 +203,7 @@ func (t *translator) body(fd *ast.FuncDecl) error {
 // to results (names the caller declared) and leaves by `break` where the Go
 // function returns. The helpers floorDiv, ceilDiv and later are expanded in
 // place (helperLines), so the block makes no closure and calls no Lua
-// function: the script's single-decision path runs it, where making the
+// function: the script's one-policy path runs it, where making the
 // prelude's closures on every call cost more than the step itself. Step
 // functions have no loops, so every break leaves this block; and a Go
 // return is the last statement of its block, as Lua's break must be.

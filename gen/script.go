@@ -38,7 +38,7 @@ type scriptAlgorithm struct {
 	Init  string // the translated init function
 	Step  string // the translated step function
 	// InlineInit and InlineStep are the two written inline for the
-	// single-decision path (translateInline), at its indentation.
+	// one-policy path (translateInline), at its indentation.
 	InlineInit, InlineStep string
 	State                  []string // the state's fields
 	Params                 []string // the Params fields its functions read
@@ -129,8 +129,8 @@ func (s *source) luaScript(algs []*algorithm) (string, error) {
 }
 
 // initDepth and stepDepth are the indentations of the inlined functions in
-// the single-decision path of script.lua.tmpl.
-const initDepth, stepDepth = 4, 3
+// the one-policy path of script.lua.tmpl.
+const initDepth, stepDepth = 5, 6
 
 // numbered returns prefix1 … prefixN.
 func numbered(prefix string, n int) []string {

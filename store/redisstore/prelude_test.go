@@ -202,7 +202,7 @@ func expansions(t *testing.T) []expansion {
 }
 
 // TestScriptInlineHelpers runs every helper call the generator wrote
-// inline in the script (its single-decision path's steps and TTL), its
+// inline in the script (its one-policy path's steps and TTL), its
 // operands replaced by a and b, on a real Redis against exact Go integer
 // arithmetic on the edge cases of TestLuaPrelude: the inline form must be
 // as exact as the prelude's functions over their whole range, including
@@ -218,7 +218,7 @@ func TestScriptInlineHelpers(t *testing.T) {
 	}
 	// Every algorithm's step calls the helpers, and the TTL a ceilDiv.
 	if count["floorDiv"] < 5 || count["ceilDiv"] < 6 || count["later"] < 5 {
-		t.Fatalf("found %v inline helper calls in the script; is the single-decision path inline?", count)
+		t.Fatalf("found %v inline helper calls in the script; is the one-policy path inline?", count)
 	}
 	divisor := regexp.MustCompile(`\b` + `(\w+)` + `\b`)
 	for _, e := range exps {

@@ -31,21 +31,27 @@
 --
 -- A script's chunk runs on every call, and each table and closure it makes
 -- costs Redis time: a single decision through the general path (at the
--- end) costs about twice the instructions of the path made for it. So one
--- request under one policy, the common call, has a path of its own, first,
--- that makes no table and no closure and calls no Lua function: each
--- algorithm's init and step are written into it inline (their results
--- assigned where the functions return, the helpers floorDiv, ceilDiv and
--- later expanded into temporaries h1, h2, …). The general path below makes
--- the algorithms' functions, and only for the algorithms a call uses.
+-- end) costs about twice the instructions of the path made for it. So
+-- requests under one policy, one key each (a single decision, the common
+-- call, or a coalesced call), have a path of their own, first, that makes
+-- no closure and calls no Lua function: each algorithm's init and step are
+-- written into it inline (their results assigned where the functions
+-- return, the helpers floorDiv, ceilDiv and later expanded into
+-- temporaries h1, h2, …), and the requests on one key read and write it
+-- once. The general path below makes the algorithms' functions, and only
+-- for the algorithms a call uses.
 
 local fmod, min, max = math.fmod, math.min, math.max
 local spack, sunpack, rcall, fmt = struct.pack, struct.unpack, redis.call, string.format
 
--- One request under one policy: the decision, the writes and the reply of
--- the general path below, without its tables and functions.
-local argv1 = ARGV[1]
-if #KEYS == 1 and #ARGV == 1 and #argv1 == 80 then
+-- Requests under one policy, one key each: a single decision (the common
+-- call), or a coalesced call or a batch under one policy. The decisions,
+-- the writes and the reply of the general path below, without its tables
+-- (but the replies' when there are several) and functions. A run of
+-- requests on one key (consecutive in KEYS) reads the key once and writes
+-- it once: each request's step starts from the state the one before left.
+local argv1, nkeys = ARGV[1], #KEYS
+if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
   local now, slack, headroom, npol, code, q1, q2, q3, q4, cost = sunpack('<dddddddddd', argv1)
   local nfields -- the number of state fields of code's algorithm; nil for an unknown code
   if code == 1 then
@@ -60,690 +66,728 @@ if #KEYS == 1 and #ARGV == 1 and #argv1 == 80 then
     nfields = 2
   end
   if npol == 1 and nfields then
-    local key, nowMs = KEYS[1], -1
+    local nowMs = -1
     if now < 0 then
       local t = rcall('TIME')
       local sec, usec = t[1] + 0, t[2] + 0 -- the strings as numbers (cheaper than tonumber)
       now = sec * 1000000 + usec
       nowMs = sec * 1000 + (usec - usec % 1000) / 1000
     end
-    -- GET: false when absent, and for a key of another type an error reply
-    -- (a table), where the general path's MGET makes a table every call.
-    local raw = redis.pcall('GET', key)
-    if type(raw) == 'table' then
-      if string.sub(raw.err, 1, 9) == 'WRONGTYPE' then
-        return spack('<dddddd', 2, 1, 0, 0, 0, 0) -- as the write or EXISTS would have found it
+    local out, reply -- the replies when there are several; the last one
+    if nkeys > 1 then
+      out = {}
+    end
+    local i = 1
+    repeat
+      local key, last = KEYS[i], i -- the run of requests on key: i … last
+      while last < nkeys and KEYS[last + 1] == key do
+        last = last + 1
       end
-      return redis.error_reply(raw.err) -- any other failure is the script's
-    end
-    local known, s1, s2, s3, expires = not raw
-    if not raw then
-      expires = 0
-      if code == 1 then
-        repeat -- FixedWindowInit, inline (algo/fixedwindow.go:12)
-          local q_Period, q_Limit, now = q1, q2, now
-          s1, s2 = now, 0
-          break
-        until true
-      elseif code == 5 then
-        repeat -- GCRAInit, inline (algo/gcra.go:16)
-          local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
-          s1, s2 = now, 0
-          break
-        until true
-      elseif code == 4 then
-        repeat -- LeakingBucketInit, inline (algo/leakingbucket.go:12)
-          local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
-          s1, s2 = now, 0
-          break
-        until true
-      elseif code == 2 then
-        repeat -- SlidingWindowInit, inline (algo/slidingwindow.go:13)
-          local q_Period, q_Limit, now = q1, q2, now
-          s1, s2, s3 = now, 0, 0
-          break
-        until true
-      elseif code == 3 then
-        repeat -- TokenBucketInit, inline (algo/tokenbucket.go:12)
-          local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
-          s1, s2 = now, q_Capacity
-          break
-        until true
+      -- GET: false when absent, and for a key of another type an error reply
+      -- (a table), where the general path's MGET makes a table every call.
+      local raw = redis.pcall('GET', key)
+      local status, s1, s2, s3, expires = 1 -- 1: a corrupt state, unless read below
+      if not raw then
+        status, expires = 0, 0
+        if code == 1 then
+          repeat -- FixedWindowInit, inline (algo/fixedwindow.go:12)
+            local q_Period, q_Limit, now = q1, q2, now
+            s1, s2 = now, 0
+            break
+          until true
+        elseif code == 5 then
+          repeat -- GCRAInit, inline (algo/gcra.go:16)
+            local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
+            s1, s2 = now, 0
+            break
+          until true
+        elseif code == 4 then
+          repeat -- LeakingBucketInit, inline (algo/leakingbucket.go:12)
+            local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
+            s1, s2 = now, 0
+            break
+          until true
+        elseif code == 2 then
+          repeat -- SlidingWindowInit, inline (algo/slidingwindow.go:13)
+            local q_Period, q_Limit, now = q1, q2, now
+            s1, s2, s3 = now, 0, 0
+            break
+          until true
+        elseif code == 3 then
+          repeat -- TokenBucketInit, inline (algo/tokenbucket.go:12)
+            local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
+            s1, s2 = now, q_Capacity
+            break
+          until true
+        end
+      elseif type(raw) == 'table' then
+        if string.sub(raw.err, 1, 9) ~= 'WRONGTYPE' then
+          return redis.error_reply(raw.err) -- any other failure is the script's
+        end
+        status = 2 -- as the write or EXISTS would have found it
+      elseif nfields == 2 and #raw == 24 then
+        s1, s2, expires = sunpack('<ddd', raw)
+        if s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0 then
+          status = 0
+        end
+      elseif nfields == 3 and #raw == 32 then
+        s1, s2, s3, expires = sunpack('<dddd', raw)
+        if s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and s3 >= 0 and s3 <= 9007199254740992 and s3 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0 then
+          status = 0
+        end
       end
-    elseif nfields == 2 and #raw == 24 then
-      s1, s2, expires = sunpack('<ddd', raw)
-      known = s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0
-    elseif nfields == 3 and #raw == 32 then
-      s1, s2, s3, expires = sunpack('<dddd', raw)
-      known = s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and s3 >= 0 and s3 <= 9007199254740992 and s3 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0
-    end
-    if not known then
-      return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- corrupt state
-    end
-    local n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter
-    if code == 1 then
-      repeat -- FixedWindowStep, inline (algo/fixedwindow.go:21)
-        local s_Last, s_Count, q_Period, q_Limit, now, cost = s1, s2, q1, q2, now, cost
-        -- A clock behind the state decides as at the state's time, and the
-        -- durations get the difference (lag) so they hold in the caller's time.
-        local lag = 0
-        if now < s_Last then
-          lag = s_Last - now
-          now = s_Last
-        end
-        local h1 = now
-        if h1 > -4503599627370496 then
-          h1 = (h1 - h1 % q_Period % q_Period) / q_Period
-        else
-          local h1r = fmod(h1, q_Period)
-          if h1r < 0 then
-            h1 = (h1 - h1r) / q_Period - 1
-          else
-            h1 = h1 / q_Period
+      if status ~= 0 then -- the run is not decided, and charges nothing
+        reply = spack('<dddddd', status, 1, 0, 0, 0, 0)
+        if out then
+          for r = i, last do
+            out[r] = reply
           end
-        end
-        local start = h1 * q_Period
-        local end_ = start + q_Period
-        local count = s_Count
-        if s_Last < start then
-          count = 0
-        end
-        local reset = 0
-        if count > 0 then
-          reset = end_ - now
-        end
-        if cost > q_Limit then
-          local h2 = reset
-          if h2 > 0 then
-            h2 = h2 + lag
-          end
-          n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Count, true, q_Limit - count, -1, h2
-          break
-        end
-        if cost > q_Limit - count then
-          local h3 = reset
-          if h3 > 0 then
-            h3 = h3 + lag
-          end
-          n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Count, true, q_Limit - count, end_ - now + lag, h3
-          break
-        end
-        count = count + cost
-        if count > 0 then
-          reset = end_ - now
-        end
-        local h4 = reset
-        if h4 > 0 then
-          h4 = h4 + lag
-        end
-        n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = now, count, false, q_Limit - count, 0, h4
-        break
-      until true
-    elseif code == 5 then
-      repeat -- GCRAStep, inline (algo/gcra.go:27)
-        local s_Last, s_Ahead, q_Burst, q_Unit, q_Rate, q_Capacity, now, cost = s1, s2, q1, q2, q3, q4, now, cost
-        -- A clock behind the state decides as at the state's time, and the
-        -- durations get the difference (lag) so they hold in the caller's time.
-        local lag = 0
-        if now < s_Last then
-          lag = s_Last - now
-          now = s_Last
-        end
-        -- tat is max(TAT, now) − now, scaled by Rate.
-        local tat = 0
-        -- Compare before multiplying so elapsed·Rate stays below Ahead.
-        local h1 = s_Ahead
-        if h1 > -4503599627370496 then
-          local h1r = h1 % q_Rate % q_Rate
-          if h1r > 0 then
-            h1 = (h1 - h1r) / q_Rate + 1
-          else
-            h1 = h1 / q_Rate
-          end
-        else
-          h1 = (h1 - fmod(h1, q_Rate)) / q_Rate
-        end
-        if h1 > now - s_Last then
-          tat = s_Ahead - (now - s_Last) * q_Rate
-        end
-        if cost > q_Burst then
-          local h2 = q_Capacity - tat
-          if h2 > -4503599627370496 then
-            h2 = (h2 - h2 % q_Unit % q_Unit) / q_Unit
-          else
-            local h2r = fmod(h2, q_Unit)
-            if h2r < 0 then
-              h2 = (h2 - h2r) / q_Unit - 1
-            else
-              h2 = h2 / q_Unit
-            end
-          end
-          local h3 = tat
-          if h3 > -4503599627370496 then
-            local h3r = h3 % q_Rate % q_Rate
-            if h3r > 0 then
-              h3 = (h3 - h3r) / q_Rate + 1
-            else
-              h3 = h3 / q_Rate
-            end
-          else
-            h3 = (h3 - fmod(h3, q_Rate)) / q_Rate
-          end
-          local h4 = h3
-          if h4 > 0 then
-            h4 = h4 + lag
-          end
-          n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Ahead, true, h2, -1, h4
-          break
-        end
-        local newTAT = tat + cost * q_Unit
-        if newTAT > q_Capacity then
-          local h5 = q_Capacity - tat
-          if h5 > -4503599627370496 then
-            h5 = (h5 - h5 % q_Unit % q_Unit) / q_Unit
-          else
-            local h5r = fmod(h5, q_Unit)
-            if h5r < 0 then
-              h5 = (h5 - h5r) / q_Unit - 1
-            else
-              h5 = h5 / q_Unit
-            end
-          end
-          local h6 = newTAT - q_Capacity
-          if h6 > -4503599627370496 then
-            local h6r = h6 % q_Rate % q_Rate
-            if h6r > 0 then
-              h6 = (h6 - h6r) / q_Rate + 1
-            else
-              h6 = h6 / q_Rate
-            end
-          else
-            h6 = (h6 - fmod(h6, q_Rate)) / q_Rate
-          end
-          local h7 = tat
-          if h7 > -4503599627370496 then
-            local h7r = h7 % q_Rate % q_Rate
-            if h7r > 0 then
-              h7 = (h7 - h7r) / q_Rate + 1
-            else
-              h7 = h7 / q_Rate
-            end
-          else
-            h7 = (h7 - fmod(h7, q_Rate)) / q_Rate
-          end
-          local h8 = h7
-          if h8 > 0 then
-            h8 = h8 + lag
-          end
-          n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Ahead, true, h5, h6 + lag, h8
-          break
-        end
-        local h9 = q_Capacity - newTAT
-        if h9 > -4503599627370496 then
-          h9 = (h9 - h9 % q_Unit % q_Unit) / q_Unit
-        else
-          local h9r = fmod(h9, q_Unit)
-          if h9r < 0 then
-            h9 = (h9 - h9r) / q_Unit - 1
-          else
-            h9 = h9 / q_Unit
-          end
-        end
-        local h10 = newTAT
-        if h10 > -4503599627370496 then
-          local h10r = h10 % q_Rate % q_Rate
-          if h10r > 0 then
-            h10 = (h10 - h10r) / q_Rate + 1
-          else
-            h10 = h10 / q_Rate
-          end
-        else
-          h10 = (h10 - fmod(h10, q_Rate)) / q_Rate
-        end
-        local h11 = h10
-        if h11 > 0 then
-          h11 = h11 + lag
-        end
-        n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = now, newTAT, false, h9, 0, h11
-        break
-      until true
-    elseif code == 4 then
-      repeat -- LeakingBucketStep, inline (algo/leakingbucket.go:22)
-        local s_Last, s_Water, q_Burst, q_Unit, q_Rate, q_Capacity, now, cost = s1, s2, q1, q2, q3, q4, now, cost
-        -- A clock behind the state decides as at the state's time, and the
-        -- durations get the difference (lag) so they hold in the caller's time.
-        local lag = 0
-        if now < s_Last then
-          lag = s_Last - now
-          now = s_Last
-        end
-        local water = s_Water
-        if water > 0 then
-          -- Clamp before multiplying so elapsed·Rate stays within MaxSafe+Rate.
-          local h1 = water
-          if h1 > -4503599627370496 then
-            local h1r = h1 % q_Rate % q_Rate
-            if h1r > 0 then
-              h1 = (h1 - h1r) / q_Rate + 1
-            else
-              h1 = h1 / q_Rate
-            end
-          else
-            h1 = (h1 - fmod(h1, q_Rate)) / q_Rate
-          end
-          local untilEmpty = h1
-          if now - s_Last >= untilEmpty then
-            water = 0
-          else
-            water = water - (now - s_Last) * q_Rate
-          end
-        end
-        local room = q_Capacity - water
-        if cost > q_Burst then
-          local h2 = room
-          if h2 > -4503599627370496 then
-            h2 = (h2 - h2 % q_Unit % q_Unit) / q_Unit
-          else
-            local h2r = fmod(h2, q_Unit)
-            if h2r < 0 then
-              h2 = (h2 - h2r) / q_Unit - 1
-            else
-              h2 = h2 / q_Unit
-            end
-          end
-          local h3 = water
-          if h3 > -4503599627370496 then
-            local h3r = h3 % q_Rate % q_Rate
-            if h3r > 0 then
-              h3 = (h3 - h3r) / q_Rate + 1
-            else
-              h3 = h3 / q_Rate
-            end
-          else
-            h3 = (h3 - fmod(h3, q_Rate)) / q_Rate
-          end
-          local h4 = h3
-          if h4 > 0 then
-            h4 = h4 + lag
-          end
-          n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Water, true, h2, -1, h4
-          break
-        end
-        local pour = cost * q_Unit
-        if pour > room then
-          local h5 = room
-          if h5 > -4503599627370496 then
-            h5 = (h5 - h5 % q_Unit % q_Unit) / q_Unit
-          else
-            local h5r = fmod(h5, q_Unit)
-            if h5r < 0 then
-              h5 = (h5 - h5r) / q_Unit - 1
-            else
-              h5 = h5 / q_Unit
-            end
-          end
-          local h6 = pour - room
-          if h6 > -4503599627370496 then
-            local h6r = h6 % q_Rate % q_Rate
-            if h6r > 0 then
-              h6 = (h6 - h6r) / q_Rate + 1
-            else
-              h6 = h6 / q_Rate
-            end
-          else
-            h6 = (h6 - fmod(h6, q_Rate)) / q_Rate
-          end
-          local h7 = water
-          if h7 > -4503599627370496 then
-            local h7r = h7 % q_Rate % q_Rate
-            if h7r > 0 then
-              h7 = (h7 - h7r) / q_Rate + 1
-            else
-              h7 = h7 / q_Rate
-            end
-          else
-            h7 = (h7 - fmod(h7, q_Rate)) / q_Rate
-          end
-          local h8 = h7
-          if h8 > 0 then
-            h8 = h8 + lag
-          end
-          n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Water, true, h5, h6 + lag, h8
-          break
-        end
-        water = water + pour
-        local h9 = q_Capacity - water
-        if h9 > -4503599627370496 then
-          h9 = (h9 - h9 % q_Unit % q_Unit) / q_Unit
-        else
-          local h9r = fmod(h9, q_Unit)
-          if h9r < 0 then
-            h9 = (h9 - h9r) / q_Unit - 1
-          else
-            h9 = h9 / q_Unit
-          end
-        end
-        local h10 = water
-        if h10 > -4503599627370496 then
-          local h10r = h10 % q_Rate % q_Rate
-          if h10r > 0 then
-            h10 = (h10 - h10r) / q_Rate + 1
-          else
-            h10 = h10 / q_Rate
-          end
-        else
-          h10 = (h10 - fmod(h10, q_Rate)) / q_Rate
-        end
-        local h11 = h10
-        if h11 > 0 then
-          h11 = h11 + lag
-        end
-        n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = now, water, false, h9, 0, h11
-        break
-      until true
-    elseif code == 2 then
-      repeat -- SlidingWindowStep, inline (algo/slidingwindow.go:24)
-        local s_Last, s_Prev, s_Curr, q_Period, q_Limit, now, cost = s1, s2, s3, q1, q2, now, cost
-        -- A clock behind the state decides as at the state's time, and the
-        -- durations get the difference (lag) so they hold in the caller's time.
-        local lag = 0
-        if now < s_Last then
-          lag = s_Last - now
-          now = s_Last
-        end
-        local h1 = now
-        if h1 > -4503599627370496 then
-          h1 = (h1 - h1 % q_Period % q_Period) / q_Period
-        else
-          local h1r = fmod(h1, q_Period)
-          if h1r < 0 then
-            h1 = (h1 - h1r) / q_Period - 1
-          else
-            h1 = h1 / q_Period
-          end
-        end
-        local start = h1 * q_Period
-        local prev = s_Prev
-        local curr = s_Curr
-        if s_Last < start then
-          if s_Last >= start - q_Period then
-            prev = curr
-          else
-            prev = 0
-          end
-          curr = 0
-        end
-        local e = now - start
-        local h2 = prev * (q_Period - e)
-        if h2 > -4503599627370496 then
-          h2 = (h2 - h2 % q_Period % q_Period) / q_Period
-        else
-          local h2r = fmod(h2, q_Period)
-          if h2r < 0 then
-            h2 = (h2 - h2r) / q_Period - 1
-          else
-            h2 = h2 / q_Period
-          end
-        end
-        local used = h2 + curr
-        local limited = cost > q_Limit - used
-        if not limited then
-          curr = curr + cost
-          used = used + cost
-        end
-        -- Back to the initial state once the weighted prev term floors to zero:
-        -- ⌊n·(P−x)/P⌋ = 0 from offset x = P − ⌈P/n⌉ + 1 on.
-        local reset = 0
-        if curr > 0 then
-          local h3 = q_Period
-          if h3 > -4503599627370496 then
-            local h3r = h3 % curr % curr
-            if h3r > 0 then
-              h3 = (h3 - h3r) / curr + 1
-            else
-              h3 = h3 / curr
-            end
-          else
-            h3 = (h3 - fmod(h3, curr)) / curr
-          end
-          reset = q_Period - e + q_Period - h3 + 1
-        elseif used > 0 then
-          local h4 = q_Period
-          if h4 > -4503599627370496 then
-            local h4r = h4 % prev % prev
-            if h4r > 0 then
-              h4 = (h4 - h4r) / prev + 1
-            else
-              h4 = h4 / prev
-            end
-          else
-            h4 = (h4 - fmod(h4, prev)) / prev
-          end
-          reset = q_Period - h4 + 1 - e
-        end
-        local remaining = max(0, q_Limit - used)
-        if not limited then
-          local h5 = reset
-          if h5 > 0 then
-            h5 = h5 + lag
-          end
-          n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = now, prev, curr, false, remaining, 0, h5
-          break
-        end
-        if cost > q_Limit then
-          local h6 = reset
-          if h6 > 0 then
-            h6 = h6 + lag
-          end
-          n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Prev, s_Curr, true, remaining, -1, h6
-          break
-        end
-        -- The estimate first fits cost at offset P − ⌈(k+1)·P/n⌉ + 1 of the
-        -- window where n weighs, k being what the rest leaves for that term.
-        local retry = 0
-        if q_Limit - cost - curr >= 0 then
-          local h7 = (q_Limit - cost - curr + 1) * q_Period
-          if h7 > -4503599627370496 then
-            local h7r = h7 % prev % prev
-            if h7r > 0 then
-              h7 = (h7 - h7r) / prev + 1
-            else
-              h7 = h7 / prev
-            end
-          else
-            h7 = (h7 - fmod(h7, prev)) / prev
-          end
-          retry = q_Period - h7 + 1 - e
-        else
-          local h8 = (q_Limit - cost + 1) * q_Period
-          if h8 > -4503599627370496 then
-            local h8r = h8 % curr % curr
-            if h8r > 0 then
-              h8 = (h8 - h8r) / curr + 1
-            else
-              h8 = h8 / curr
-            end
-          else
-            h8 = (h8 - fmod(h8, curr)) / curr
-          end
-          retry = q_Period - e + max(0, q_Period - h8 + 1)
-        end
-        local h9 = reset
-        if h9 > 0 then
-          h9 = h9 + lag
-        end
-        n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Prev, s_Curr, true, remaining, retry + lag, h9
-        break
-      until true
-    elseif code == 3 then
-      repeat -- TokenBucketStep, inline (algo/tokenbucket.go:22)
-        local s_Last, s_Level, q_Burst, q_Unit, q_Rate, q_Capacity, now, cost = s1, s2, q1, q2, q3, q4, now, cost
-        -- A clock behind the state decides as at the state's time, and the
-        -- durations get the difference (lag) so they hold in the caller's time.
-        local lag = 0
-        if now < s_Last then
-          lag = s_Last - now
-          now = s_Last
-        end
-        local level = s_Level
-        if level < q_Capacity then
-          -- Clamp before multiplying so elapsed·Rate stays within MaxSafe+Rate.
-          local h1 = q_Capacity - level
-          if h1 > -4503599627370496 then
-            local h1r = h1 % q_Rate % q_Rate
-            if h1r > 0 then
-              h1 = (h1 - h1r) / q_Rate + 1
-            else
-              h1 = h1 / q_Rate
-            end
-          else
-            h1 = (h1 - fmod(h1, q_Rate)) / q_Rate
-          end
-          local untilFull = h1
-          if now - s_Last >= untilFull then
-            level = q_Capacity
-          else
-            level = level + (now - s_Last) * q_Rate
-          end
-        end
-        if cost > q_Burst then
-          local h2 = level
-          if h2 > -4503599627370496 then
-            h2 = (h2 - h2 % q_Unit % q_Unit) / q_Unit
-          else
-            local h2r = fmod(h2, q_Unit)
-            if h2r < 0 then
-              h2 = (h2 - h2r) / q_Unit - 1
-            else
-              h2 = h2 / q_Unit
-            end
-          end
-          local h3 = q_Capacity - level
-          if h3 > -4503599627370496 then
-            local h3r = h3 % q_Rate % q_Rate
-            if h3r > 0 then
-              h3 = (h3 - h3r) / q_Rate + 1
-            else
-              h3 = h3 / q_Rate
-            end
-          else
-            h3 = (h3 - fmod(h3, q_Rate)) / q_Rate
-          end
-          local h4 = h3
-          if h4 > 0 then
-            h4 = h4 + lag
-          end
-          n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Level, true, h2, -1, h4
-          break
-        end
-        local need = cost * q_Unit
-        if need > level then
-          local h5 = level
-          if h5 > -4503599627370496 then
-            h5 = (h5 - h5 % q_Unit % q_Unit) / q_Unit
-          else
-            local h5r = fmod(h5, q_Unit)
-            if h5r < 0 then
-              h5 = (h5 - h5r) / q_Unit - 1
-            else
-              h5 = h5 / q_Unit
-            end
-          end
-          local h6 = need - level
-          if h6 > -4503599627370496 then
-            local h6r = h6 % q_Rate % q_Rate
-            if h6r > 0 then
-              h6 = (h6 - h6r) / q_Rate + 1
-            else
-              h6 = h6 / q_Rate
-            end
-          else
-            h6 = (h6 - fmod(h6, q_Rate)) / q_Rate
-          end
-          local h7 = q_Capacity - level
-          if h7 > -4503599627370496 then
-            local h7r = h7 % q_Rate % q_Rate
-            if h7r > 0 then
-              h7 = (h7 - h7r) / q_Rate + 1
-            else
-              h7 = h7 / q_Rate
-            end
-          else
-            h7 = (h7 - fmod(h7, q_Rate)) / q_Rate
-          end
-          local h8 = h7
-          if h8 > 0 then
-            h8 = h8 + lag
-          end
-          n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Level, true, h5, h6 + lag, h8
-          break
-        end
-        level = level - need
-        local h9 = level
-        if h9 > -4503599627370496 then
-          h9 = (h9 - h9 % q_Unit % q_Unit) / q_Unit
-        else
-          local h9r = fmod(h9, q_Unit)
-          if h9r < 0 then
-            h9 = (h9 - h9r) / q_Unit - 1
-          else
-            h9 = h9 / q_Unit
-          end
-        end
-        local h10 = q_Capacity - level
-        if h10 > -4503599627370496 then
-          local h10r = h10 % q_Rate % q_Rate
-          if h10r > 0 then
-            h10 = (h10 - h10r) / q_Rate + 1
-          else
-            h10 = h10 / q_Rate
-          end
-        else
-          h10 = (h10 - fmod(h10, q_Rate)) / q_Rate
-        end
-        local h11 = h10
-        if h11 > 0 then
-          h11 = h11 + lag
-        end
-        n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = now, level, false, h9, 0, h11
-        break
-      until true
-    end
-    if cost > 0 and not dLimited then
-      -- The TTL as ttlFor below chooses it: kept (nil) when long enough.
-      local ttl = dResetAfter
-      if ttl > -4503599627370496 then
-        local ttlr = ttl % 1000 % 1000
-        if ttlr > 0 then
-          ttl = (ttl - ttlr) / 1000 + 1
-        else
-          ttl = ttl / 1000
         end
       else
-        ttl = (ttl - fmod(ttl, 1000)) / 1000
+        -- ttl: the TTL (ms) of the run's write as ttlFor below chooses it,
+        -- nil to keep the key's; charged: whether there is a write.
+        local ttl, charged
+        for r = i, last do
+          if r > 1 then
+            cost = sunpack('<d', argv1, 65 + 8 * r)
+          end
+          local n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter
+          if code == 1 then
+            repeat -- FixedWindowStep, inline (algo/fixedwindow.go:21)
+              local s_Last, s_Count, q_Period, q_Limit, now, cost = s1, s2, q1, q2, now, cost
+              -- A clock behind the state decides as at the state's time, and the
+              -- durations get the difference (lag) so they hold in the caller's time.
+              local lag = 0
+              if now < s_Last then
+                lag = s_Last - now
+                now = s_Last
+              end
+              local h1 = now
+              if h1 > -4503599627370496 then
+                h1 = (h1 - h1 % q_Period % q_Period) / q_Period
+              else
+                local h1r = fmod(h1, q_Period)
+                if h1r < 0 then
+                  h1 = (h1 - h1r) / q_Period - 1
+                else
+                  h1 = h1 / q_Period
+                end
+              end
+              local start = h1 * q_Period
+              local end_ = start + q_Period
+              local count = s_Count
+              if s_Last < start then
+                count = 0
+              end
+              local reset = 0
+              if count > 0 then
+                reset = end_ - now
+              end
+              if cost > q_Limit then
+                local h2 = reset
+                if h2 > 0 then
+                  h2 = h2 + lag
+                end
+                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Count, true, q_Limit - count, -1, h2
+                break
+              end
+              if cost > q_Limit - count then
+                local h3 = reset
+                if h3 > 0 then
+                  h3 = h3 + lag
+                end
+                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Count, true, q_Limit - count, end_ - now + lag, h3
+                break
+              end
+              count = count + cost
+              if count > 0 then
+                reset = end_ - now
+              end
+              local h4 = reset
+              if h4 > 0 then
+                h4 = h4 + lag
+              end
+              n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = now, count, false, q_Limit - count, 0, h4
+              break
+            until true
+          elseif code == 5 then
+            repeat -- GCRAStep, inline (algo/gcra.go:27)
+              local s_Last, s_Ahead, q_Burst, q_Unit, q_Rate, q_Capacity, now, cost = s1, s2, q1, q2, q3, q4, now, cost
+              -- A clock behind the state decides as at the state's time, and the
+              -- durations get the difference (lag) so they hold in the caller's time.
+              local lag = 0
+              if now < s_Last then
+                lag = s_Last - now
+                now = s_Last
+              end
+              -- tat is max(TAT, now) − now, scaled by Rate.
+              local tat = 0
+              -- Compare before multiplying so elapsed·Rate stays below Ahead.
+              local h1 = s_Ahead
+              if h1 > -4503599627370496 then
+                local h1r = h1 % q_Rate % q_Rate
+                if h1r > 0 then
+                  h1 = (h1 - h1r) / q_Rate + 1
+                else
+                  h1 = h1 / q_Rate
+                end
+              else
+                h1 = (h1 - fmod(h1, q_Rate)) / q_Rate
+              end
+              if h1 > now - s_Last then
+                tat = s_Ahead - (now - s_Last) * q_Rate
+              end
+              if cost > q_Burst then
+                local h2 = q_Capacity - tat
+                if h2 > -4503599627370496 then
+                  h2 = (h2 - h2 % q_Unit % q_Unit) / q_Unit
+                else
+                  local h2r = fmod(h2, q_Unit)
+                  if h2r < 0 then
+                    h2 = (h2 - h2r) / q_Unit - 1
+                  else
+                    h2 = h2 / q_Unit
+                  end
+                end
+                local h3 = tat
+                if h3 > -4503599627370496 then
+                  local h3r = h3 % q_Rate % q_Rate
+                  if h3r > 0 then
+                    h3 = (h3 - h3r) / q_Rate + 1
+                  else
+                    h3 = h3 / q_Rate
+                  end
+                else
+                  h3 = (h3 - fmod(h3, q_Rate)) / q_Rate
+                end
+                local h4 = h3
+                if h4 > 0 then
+                  h4 = h4 + lag
+                end
+                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Ahead, true, h2, -1, h4
+                break
+              end
+              local newTAT = tat + cost * q_Unit
+              if newTAT > q_Capacity then
+                local h5 = q_Capacity - tat
+                if h5 > -4503599627370496 then
+                  h5 = (h5 - h5 % q_Unit % q_Unit) / q_Unit
+                else
+                  local h5r = fmod(h5, q_Unit)
+                  if h5r < 0 then
+                    h5 = (h5 - h5r) / q_Unit - 1
+                  else
+                    h5 = h5 / q_Unit
+                  end
+                end
+                local h6 = newTAT - q_Capacity
+                if h6 > -4503599627370496 then
+                  local h6r = h6 % q_Rate % q_Rate
+                  if h6r > 0 then
+                    h6 = (h6 - h6r) / q_Rate + 1
+                  else
+                    h6 = h6 / q_Rate
+                  end
+                else
+                  h6 = (h6 - fmod(h6, q_Rate)) / q_Rate
+                end
+                local h7 = tat
+                if h7 > -4503599627370496 then
+                  local h7r = h7 % q_Rate % q_Rate
+                  if h7r > 0 then
+                    h7 = (h7 - h7r) / q_Rate + 1
+                  else
+                    h7 = h7 / q_Rate
+                  end
+                else
+                  h7 = (h7 - fmod(h7, q_Rate)) / q_Rate
+                end
+                local h8 = h7
+                if h8 > 0 then
+                  h8 = h8 + lag
+                end
+                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Ahead, true, h5, h6 + lag, h8
+                break
+              end
+              local h9 = q_Capacity - newTAT
+              if h9 > -4503599627370496 then
+                h9 = (h9 - h9 % q_Unit % q_Unit) / q_Unit
+              else
+                local h9r = fmod(h9, q_Unit)
+                if h9r < 0 then
+                  h9 = (h9 - h9r) / q_Unit - 1
+                else
+                  h9 = h9 / q_Unit
+                end
+              end
+              local h10 = newTAT
+              if h10 > -4503599627370496 then
+                local h10r = h10 % q_Rate % q_Rate
+                if h10r > 0 then
+                  h10 = (h10 - h10r) / q_Rate + 1
+                else
+                  h10 = h10 / q_Rate
+                end
+              else
+                h10 = (h10 - fmod(h10, q_Rate)) / q_Rate
+              end
+              local h11 = h10
+              if h11 > 0 then
+                h11 = h11 + lag
+              end
+              n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = now, newTAT, false, h9, 0, h11
+              break
+            until true
+          elseif code == 4 then
+            repeat -- LeakingBucketStep, inline (algo/leakingbucket.go:22)
+              local s_Last, s_Water, q_Burst, q_Unit, q_Rate, q_Capacity, now, cost = s1, s2, q1, q2, q3, q4, now, cost
+              -- A clock behind the state decides as at the state's time, and the
+              -- durations get the difference (lag) so they hold in the caller's time.
+              local lag = 0
+              if now < s_Last then
+                lag = s_Last - now
+                now = s_Last
+              end
+              local water = s_Water
+              if water > 0 then
+                -- Clamp before multiplying so elapsed·Rate stays within MaxSafe+Rate.
+                local h1 = water
+                if h1 > -4503599627370496 then
+                  local h1r = h1 % q_Rate % q_Rate
+                  if h1r > 0 then
+                    h1 = (h1 - h1r) / q_Rate + 1
+                  else
+                    h1 = h1 / q_Rate
+                  end
+                else
+                  h1 = (h1 - fmod(h1, q_Rate)) / q_Rate
+                end
+                local untilEmpty = h1
+                if now - s_Last >= untilEmpty then
+                  water = 0
+                else
+                  water = water - (now - s_Last) * q_Rate
+                end
+              end
+              local room = q_Capacity - water
+              if cost > q_Burst then
+                local h2 = room
+                if h2 > -4503599627370496 then
+                  h2 = (h2 - h2 % q_Unit % q_Unit) / q_Unit
+                else
+                  local h2r = fmod(h2, q_Unit)
+                  if h2r < 0 then
+                    h2 = (h2 - h2r) / q_Unit - 1
+                  else
+                    h2 = h2 / q_Unit
+                  end
+                end
+                local h3 = water
+                if h3 > -4503599627370496 then
+                  local h3r = h3 % q_Rate % q_Rate
+                  if h3r > 0 then
+                    h3 = (h3 - h3r) / q_Rate + 1
+                  else
+                    h3 = h3 / q_Rate
+                  end
+                else
+                  h3 = (h3 - fmod(h3, q_Rate)) / q_Rate
+                end
+                local h4 = h3
+                if h4 > 0 then
+                  h4 = h4 + lag
+                end
+                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Water, true, h2, -1, h4
+                break
+              end
+              local pour = cost * q_Unit
+              if pour > room then
+                local h5 = room
+                if h5 > -4503599627370496 then
+                  h5 = (h5 - h5 % q_Unit % q_Unit) / q_Unit
+                else
+                  local h5r = fmod(h5, q_Unit)
+                  if h5r < 0 then
+                    h5 = (h5 - h5r) / q_Unit - 1
+                  else
+                    h5 = h5 / q_Unit
+                  end
+                end
+                local h6 = pour - room
+                if h6 > -4503599627370496 then
+                  local h6r = h6 % q_Rate % q_Rate
+                  if h6r > 0 then
+                    h6 = (h6 - h6r) / q_Rate + 1
+                  else
+                    h6 = h6 / q_Rate
+                  end
+                else
+                  h6 = (h6 - fmod(h6, q_Rate)) / q_Rate
+                end
+                local h7 = water
+                if h7 > -4503599627370496 then
+                  local h7r = h7 % q_Rate % q_Rate
+                  if h7r > 0 then
+                    h7 = (h7 - h7r) / q_Rate + 1
+                  else
+                    h7 = h7 / q_Rate
+                  end
+                else
+                  h7 = (h7 - fmod(h7, q_Rate)) / q_Rate
+                end
+                local h8 = h7
+                if h8 > 0 then
+                  h8 = h8 + lag
+                end
+                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Water, true, h5, h6 + lag, h8
+                break
+              end
+              water = water + pour
+              local h9 = q_Capacity - water
+              if h9 > -4503599627370496 then
+                h9 = (h9 - h9 % q_Unit % q_Unit) / q_Unit
+              else
+                local h9r = fmod(h9, q_Unit)
+                if h9r < 0 then
+                  h9 = (h9 - h9r) / q_Unit - 1
+                else
+                  h9 = h9 / q_Unit
+                end
+              end
+              local h10 = water
+              if h10 > -4503599627370496 then
+                local h10r = h10 % q_Rate % q_Rate
+                if h10r > 0 then
+                  h10 = (h10 - h10r) / q_Rate + 1
+                else
+                  h10 = h10 / q_Rate
+                end
+              else
+                h10 = (h10 - fmod(h10, q_Rate)) / q_Rate
+              end
+              local h11 = h10
+              if h11 > 0 then
+                h11 = h11 + lag
+              end
+              n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = now, water, false, h9, 0, h11
+              break
+            until true
+          elseif code == 2 then
+            repeat -- SlidingWindowStep, inline (algo/slidingwindow.go:24)
+              local s_Last, s_Prev, s_Curr, q_Period, q_Limit, now, cost = s1, s2, s3, q1, q2, now, cost
+              -- A clock behind the state decides as at the state's time, and the
+              -- durations get the difference (lag) so they hold in the caller's time.
+              local lag = 0
+              if now < s_Last then
+                lag = s_Last - now
+                now = s_Last
+              end
+              local h1 = now
+              if h1 > -4503599627370496 then
+                h1 = (h1 - h1 % q_Period % q_Period) / q_Period
+              else
+                local h1r = fmod(h1, q_Period)
+                if h1r < 0 then
+                  h1 = (h1 - h1r) / q_Period - 1
+                else
+                  h1 = h1 / q_Period
+                end
+              end
+              local start = h1 * q_Period
+              local prev = s_Prev
+              local curr = s_Curr
+              if s_Last < start then
+                if s_Last >= start - q_Period then
+                  prev = curr
+                else
+                  prev = 0
+                end
+                curr = 0
+              end
+              local e = now - start
+              local h2 = prev * (q_Period - e)
+              if h2 > -4503599627370496 then
+                h2 = (h2 - h2 % q_Period % q_Period) / q_Period
+              else
+                local h2r = fmod(h2, q_Period)
+                if h2r < 0 then
+                  h2 = (h2 - h2r) / q_Period - 1
+                else
+                  h2 = h2 / q_Period
+                end
+              end
+              local used = h2 + curr
+              local limited = cost > q_Limit - used
+              if not limited then
+                curr = curr + cost
+                used = used + cost
+              end
+              -- Back to the initial state once the weighted prev term floors to zero:
+              -- ⌊n·(P−x)/P⌋ = 0 from offset x = P − ⌈P/n⌉ + 1 on.
+              local reset = 0
+              if curr > 0 then
+                local h3 = q_Period
+                if h3 > -4503599627370496 then
+                  local h3r = h3 % curr % curr
+                  if h3r > 0 then
+                    h3 = (h3 - h3r) / curr + 1
+                  else
+                    h3 = h3 / curr
+                  end
+                else
+                  h3 = (h3 - fmod(h3, curr)) / curr
+                end
+                reset = q_Period - e + q_Period - h3 + 1
+              elseif used > 0 then
+                local h4 = q_Period
+                if h4 > -4503599627370496 then
+                  local h4r = h4 % prev % prev
+                  if h4r > 0 then
+                    h4 = (h4 - h4r) / prev + 1
+                  else
+                    h4 = h4 / prev
+                  end
+                else
+                  h4 = (h4 - fmod(h4, prev)) / prev
+                end
+                reset = q_Period - h4 + 1 - e
+              end
+              local remaining = max(0, q_Limit - used)
+              if not limited then
+                local h5 = reset
+                if h5 > 0 then
+                  h5 = h5 + lag
+                end
+                n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = now, prev, curr, false, remaining, 0, h5
+                break
+              end
+              if cost > q_Limit then
+                local h6 = reset
+                if h6 > 0 then
+                  h6 = h6 + lag
+                end
+                n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Prev, s_Curr, true, remaining, -1, h6
+                break
+              end
+              -- The estimate first fits cost at offset P − ⌈(k+1)·P/n⌉ + 1 of the
+              -- window where n weighs, k being what the rest leaves for that term.
+              local retry = 0
+              if q_Limit - cost - curr >= 0 then
+                local h7 = (q_Limit - cost - curr + 1) * q_Period
+                if h7 > -4503599627370496 then
+                  local h7r = h7 % prev % prev
+                  if h7r > 0 then
+                    h7 = (h7 - h7r) / prev + 1
+                  else
+                    h7 = h7 / prev
+                  end
+                else
+                  h7 = (h7 - fmod(h7, prev)) / prev
+                end
+                retry = q_Period - h7 + 1 - e
+              else
+                local h8 = (q_Limit - cost + 1) * q_Period
+                if h8 > -4503599627370496 then
+                  local h8r = h8 % curr % curr
+                  if h8r > 0 then
+                    h8 = (h8 - h8r) / curr + 1
+                  else
+                    h8 = h8 / curr
+                  end
+                else
+                  h8 = (h8 - fmod(h8, curr)) / curr
+                end
+                retry = q_Period - e + max(0, q_Period - h8 + 1)
+              end
+              local h9 = reset
+              if h9 > 0 then
+                h9 = h9 + lag
+              end
+              n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Prev, s_Curr, true, remaining, retry + lag, h9
+              break
+            until true
+          elseif code == 3 then
+            repeat -- TokenBucketStep, inline (algo/tokenbucket.go:22)
+              local s_Last, s_Level, q_Burst, q_Unit, q_Rate, q_Capacity, now, cost = s1, s2, q1, q2, q3, q4, now, cost
+              -- A clock behind the state decides as at the state's time, and the
+              -- durations get the difference (lag) so they hold in the caller's time.
+              local lag = 0
+              if now < s_Last then
+                lag = s_Last - now
+                now = s_Last
+              end
+              local level = s_Level
+              if level < q_Capacity then
+                -- Clamp before multiplying so elapsed·Rate stays within MaxSafe+Rate.
+                local h1 = q_Capacity - level
+                if h1 > -4503599627370496 then
+                  local h1r = h1 % q_Rate % q_Rate
+                  if h1r > 0 then
+                    h1 = (h1 - h1r) / q_Rate + 1
+                  else
+                    h1 = h1 / q_Rate
+                  end
+                else
+                  h1 = (h1 - fmod(h1, q_Rate)) / q_Rate
+                end
+                local untilFull = h1
+                if now - s_Last >= untilFull then
+                  level = q_Capacity
+                else
+                  level = level + (now - s_Last) * q_Rate
+                end
+              end
+              if cost > q_Burst then
+                local h2 = level
+                if h2 > -4503599627370496 then
+                  h2 = (h2 - h2 % q_Unit % q_Unit) / q_Unit
+                else
+                  local h2r = fmod(h2, q_Unit)
+                  if h2r < 0 then
+                    h2 = (h2 - h2r) / q_Unit - 1
+                  else
+                    h2 = h2 / q_Unit
+                  end
+                end
+                local h3 = q_Capacity - level
+                if h3 > -4503599627370496 then
+                  local h3r = h3 % q_Rate % q_Rate
+                  if h3r > 0 then
+                    h3 = (h3 - h3r) / q_Rate + 1
+                  else
+                    h3 = h3 / q_Rate
+                  end
+                else
+                  h3 = (h3 - fmod(h3, q_Rate)) / q_Rate
+                end
+                local h4 = h3
+                if h4 > 0 then
+                  h4 = h4 + lag
+                end
+                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Level, true, h2, -1, h4
+                break
+              end
+              local need = cost * q_Unit
+              if need > level then
+                local h5 = level
+                if h5 > -4503599627370496 then
+                  h5 = (h5 - h5 % q_Unit % q_Unit) / q_Unit
+                else
+                  local h5r = fmod(h5, q_Unit)
+                  if h5r < 0 then
+                    h5 = (h5 - h5r) / q_Unit - 1
+                  else
+                    h5 = h5 / q_Unit
+                  end
+                end
+                local h6 = need - level
+                if h6 > -4503599627370496 then
+                  local h6r = h6 % q_Rate % q_Rate
+                  if h6r > 0 then
+                    h6 = (h6 - h6r) / q_Rate + 1
+                  else
+                    h6 = h6 / q_Rate
+                  end
+                else
+                  h6 = (h6 - fmod(h6, q_Rate)) / q_Rate
+                end
+                local h7 = q_Capacity - level
+                if h7 > -4503599627370496 then
+                  local h7r = h7 % q_Rate % q_Rate
+                  if h7r > 0 then
+                    h7 = (h7 - h7r) / q_Rate + 1
+                  else
+                    h7 = h7 / q_Rate
+                  end
+                else
+                  h7 = (h7 - fmod(h7, q_Rate)) / q_Rate
+                end
+                local h8 = h7
+                if h8 > 0 then
+                  h8 = h8 + lag
+                end
+                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Level, true, h5, h6 + lag, h8
+                break
+              end
+              level = level - need
+              local h9 = level
+              if h9 > -4503599627370496 then
+                h9 = (h9 - h9 % q_Unit % q_Unit) / q_Unit
+              else
+                local h9r = fmod(h9, q_Unit)
+                if h9r < 0 then
+                  h9 = (h9 - h9r) / q_Unit - 1
+                else
+                  h9 = h9 / q_Unit
+                end
+              end
+              local h10 = q_Capacity - level
+              if h10 > -4503599627370496 then
+                local h10r = h10 % q_Rate % q_Rate
+                if h10r > 0 then
+                  h10 = (h10 - h10r) / q_Rate + 1
+                else
+                  h10 = h10 / q_Rate
+                end
+              else
+                h10 = (h10 - fmod(h10, q_Rate)) / q_Rate
+              end
+              local h11 = h10
+              if h11 > 0 then
+                h11 = h11 + lag
+              end
+              n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = now, level, false, h9, 0, h11
+              break
+            until true
+          end
+          if cost > 0 and not dLimited then
+            local t = dResetAfter
+            if t > -4503599627370496 then
+              local tr = t % 1000 % 1000
+              if tr > 0 then
+                t = (t - tr) / 1000 + 1
+              else
+                t = t / 1000
+              end
+            else
+              t = (t - fmod(t, 1000)) / 1000
+            end
+            t = t + slack
+            if raw and nowMs >= 0 and expires >= nowMs + t then
+              -- long enough: the TTL set before stays
+            elseif nowMs >= 0 then
+              ttl = t + headroom
+              expires = nowMs + ttl - 1
+            else
+              ttl, expires = t, 0
+            end
+            raw, charged, s1, s2, s3 = true, true, n1, n2, n3
+          end
+          reply = spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
+          if out then
+            out[r] = reply
+          end
+        end
+        if charged then
+          local packed
+          if nfields == 2 then
+            packed = spack('<ddd', s1, s2, expires)
+          elseif nfields == 3 then
+            packed = spack('<dddd', s1, s2, s3, expires)
+          end
+          if ttl then
+            rcall('SET', key, packed, 'PX', fmt('%d', ttl)) -- a string: Redis formats numbers slowly
+          else
+            rcall('SET', key, packed, 'KEEPTTL')
+          end
+        end
       end
-      ttl = ttl + slack
-      if raw and nowMs >= 0 and expires >= nowMs + ttl then
-        ttl = nil
-      elseif nowMs >= 0 then
-        ttl = ttl + headroom
-        expires = nowMs + ttl - 1
-      else
-        expires = 0
-      end
-      local packed
-      if nfields == 2 then
-        packed = spack('<ddd', n1, n2, expires)
-      elseif nfields == 3 then
-        packed = spack('<dddd', n1, n2, n3, expires)
-      end
-      if ttl then
-        rcall('SET', key, packed, 'PX', fmt('%d', ttl)) -- a string: Redis formats numbers slowly
-      else
-        rcall('SET', key, packed, 'KEEPTTL')
-      end
+      i = last + 1
+    until i > nkeys
+    if out then
+      return table.concat(out)
     end
-    return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
+    return reply
   end
 end
 

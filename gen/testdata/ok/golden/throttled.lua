@@ -31,21 +31,27 @@
 --
 -- A script's chunk runs on every call, and each table and closure it makes
 -- costs Redis time: a single decision through the general path (at the
--- end) costs about twice the instructions of the path made for it. So one
--- request under one policy, the common call, has a path of its own, first,
--- that makes no table and no closure and calls no Lua function: each
--- algorithm's init and step are written into it inline (their results
--- assigned where the functions return, the helpers floorDiv, ceilDiv and
--- later expanded into temporaries h1, h2, …). The general path below makes
--- the algorithms' functions, and only for the algorithms a call uses.
+-- end) costs about twice the instructions of the path made for it. So
+-- requests under one policy, one key each (a single decision, the common
+-- call, or a coalesced call), have a path of their own, first, that makes
+-- no closure and calls no Lua function: each algorithm's init and step are
+-- written into it inline (their results assigned where the functions
+-- return, the helpers floorDiv, ceilDiv and later expanded into
+-- temporaries h1, h2, …), and the requests on one key read and write it
+-- once. The general path below makes the algorithms' functions, and only
+-- for the algorithms a call uses.
 
 local fmod, min, max = math.fmod, math.min, math.max
 local spack, sunpack, rcall, fmt = struct.pack, struct.unpack, redis.call, string.format
 
--- One request under one policy: the decision, the writes and the reply of
--- the general path below, without its tables and functions.
-local argv1 = ARGV[1]
-if #KEYS == 1 and #ARGV == 1 and #argv1 == 72 then
+-- Requests under one policy, one key each: a single decision (the common
+-- call), or a coalesced call or a batch under one policy. The decisions,
+-- the writes and the reply of the general path below, without its tables
+-- (but the replies' when there are several) and functions. A run of
+-- requests on one key (consecutive in KEYS) reads the key once and writes
+-- it once: each request's step starts from the state the one before left.
+local argv1, nkeys = ARGV[1], #KEYS
+if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
   local now, slack, headroom, npol, code, q1, q2, q3, cost = sunpack('<ddddddddd', argv1)
   local nfields -- the number of state fields of code's algorithm; nil for an unknown code
   if code == 1 then
@@ -54,236 +60,274 @@ if #KEYS == 1 and #ARGV == 1 and #argv1 == 72 then
     nfields = 2
   end
   if npol == 1 and nfields then
-    local key, nowMs = KEYS[1], -1
+    local nowMs = -1
     if now < 0 then
       local t = rcall('TIME')
       local sec, usec = t[1] + 0, t[2] + 0 -- the strings as numbers (cheaper than tonumber)
       now = sec * 1000000 + usec
       nowMs = sec * 1000 + (usec - usec % 1000) / 1000
     end
-    -- GET: false when absent, and for a key of another type an error reply
-    -- (a table), where the general path's MGET makes a table every call.
-    local raw = redis.pcall('GET', key)
-    if type(raw) == 'table' then
-      if string.sub(raw.err, 1, 9) == 'WRONGTYPE' then
-        return spack('<dddddd', 2, 1, 0, 0, 0, 0) -- as the write or EXISTS would have found it
+    local out, reply -- the replies when there are several; the last one
+    if nkeys > 1 then
+      out = {}
+    end
+    local i = 1
+    repeat
+      local key, last = KEYS[i], i -- the run of requests on key: i … last
+      while last < nkeys and KEYS[last + 1] == key do
+        last = last + 1
       end
-      return redis.error_reply(raw.err) -- any other failure is the script's
-    end
-    local known, s1, s2, s3, expires = not raw
-    if not raw then
-      expires = 0
-      if code == 1 then
-        repeat -- MeterInit, inline (testdata/ok/meter.go:13)
-          local q_Period, q_Limit, q_Burst, now = q1, q2, q3, now
-          s1, s2, s3 = now, q_Burst * 1000, 0
-          break
-        until true
-      elseif code == 2 then
-        repeat -- WindowInit, inline (testdata/ok/window.go:12)
-          local p_Period, p_Limit, t = q1, q2, now
-          s1, s2 = t, 0
-          break
-        until true
+      -- GET: false when absent, and for a key of another type an error reply
+      -- (a table), where the general path's MGET makes a table every call.
+      local raw = redis.pcall('GET', key)
+      local status, s1, s2, s3, expires = 1 -- 1: a corrupt state, unless read below
+      if not raw then
+        status, expires = 0, 0
+        if code == 1 then
+          repeat -- MeterInit, inline (testdata/ok/meter.go:13)
+            local q_Period, q_Limit, q_Burst, now = q1, q2, q3, now
+            s1, s2, s3 = now, q_Burst * 1000, 0
+            break
+          until true
+        elseif code == 2 then
+          repeat -- WindowInit, inline (testdata/ok/window.go:12)
+            local p_Period, p_Limit, t = q1, q2, now
+            s1, s2 = t, 0
+            break
+          until true
+        end
+      elseif type(raw) == 'table' then
+        if string.sub(raw.err, 1, 9) ~= 'WRONGTYPE' then
+          return redis.error_reply(raw.err) -- any other failure is the script's
+        end
+        status = 2 -- as the write or EXISTS would have found it
+      elseif nfields == 2 and #raw == 24 then
+        s1, s2, expires = sunpack('<ddd', raw)
+        if s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0 then
+          status = 0
+        end
+      elseif nfields == 3 and #raw == 32 then
+        s1, s2, s3, expires = sunpack('<dddd', raw)
+        if s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and s3 >= 0 and s3 <= 9007199254740992 and s3 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0 then
+          status = 0
+        end
       end
-    elseif nfields == 2 and #raw == 24 then
-      s1, s2, expires = sunpack('<ddd', raw)
-      known = s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0
-    elseif nfields == 3 and #raw == 32 then
-      s1, s2, s3, expires = sunpack('<dddd', raw)
-      known = s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and s3 >= 0 and s3 <= 9007199254740992 and s3 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0
-    end
-    if not known then
-      return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- corrupt state
-    end
-    local n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter
-    if code == 1 then
-      repeat -- MeterStep, inline (testdata/ok/meter.go:20)
-        local s_Last, s_Level, s_Debt, q_Period, q_Limit, q_Burst, now, cost = s1, s2, s3, q1, q2, q3, now, cost
-        if now < s_Last then
-          now = s_Last
-        end
-        -- A comment of its own line, carried over to Lua,
-        -- on two lines.
-        local elapsed = now - s_Last
-        local end_ = s_Last + q_Period -- a trailing comment
-        local local_ = 0
-        local repeat_ = false
-        local a = 1
-        local b = -1
-        local fresh = elapsed > q_Period
-        local level = s_Level
-        level = level + elapsed * q_Limit
-        level = level - s_Debt
-        level = level * 1
-        level = min(level, q_Burst * 1000)
-        level = max(level, 0, -s_Debt)
-        a, b = b, a
-        if elapsed >= q_Period and not (cost == 0) or cost ~= 0 and now > end_ then
-          local h1 = elapsed
-          if h1 > -4503599627370496 then
-            h1 = (h1 - h1 % q_Period % q_Period) / q_Period
-          else
-            local h1r = fmod(h1, q_Period)
-            if h1r < 0 then
-              h1 = (h1 - h1r) / q_Period - 1
-            else
-              h1 = h1 / q_Period
-            end
+      if status ~= 0 then -- the run is not decided, and charges nothing
+        reply = spack('<dddddd', status, 1, 0, 0, 0, 0)
+        if out then
+          for r = i, last do
+            out[r] = reply
           end
-          local_ = h1
-        elseif elapsed <= 0 then
-          local h2 = -elapsed
-          if h2 > -4503599627370496 then
-            local h2r = h2 % q_Period % q_Period
-            if h2r > 0 then
-              h2 = (h2 - h2r) / q_Period + 1
-            else
-              h2 = h2 / q_Period
-            end
-          else
-            h2 = (h2 - fmod(h2, q_Period)) / q_Period
-          end
-          local_ = -h2
-        elseif not fresh then
-          repeat_ = true
-        else
-          local_ = 583 - (a + b)
-          -- a comment at the end of a block
-        end
-        -- Parentheses stay only where Lua needs them.
-        local_ = local_ - (a - b) - -(-elapsed) + a * (b + local_)
-        fresh = (a < b) == fresh
-        if cost > q_Burst or cost < 0 then
-          n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Level, s_Debt, true, 0, -1, 0
-          break
-        end
-        s_Debt = local_ + a * b - 9007199254740992
-        s_Debt = s_Debt - -1
-        local limited = cost * 1000 > level
-        if repeat_ or false and not limited then
-          s_Debt = 0
-        end
-        if limited then
-          local h3 = level
-          if h3 > -4503599627370496 then
-            h3 = (h3 - h3 % 1000 % 1000) / 1000
-          else
-            local h3r = fmod(h3, 1000)
-            if h3r < 0 then
-              h3 = (h3 - h3r) / 1000 - 1
-            else
-              h3 = h3 / 1000
-            end
-          end
-          local h4 = cost * 1000 - level
-          if h4 > -4503599627370496 then
-            local h4r = h4 % q_Limit % q_Limit
-            if h4r > 0 then
-              h4 = (h4 - h4r) / q_Limit + 1
-            else
-              h4 = h4 / q_Limit
-            end
-          else
-            h4 = (h4 - fmod(h4, q_Limit)) / q_Limit
-          end
-          n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Level, s_Debt, limited, h3, h4, 1
-          break
-        end
-        local h5 = level
-        if h5 > -4503599627370496 then
-          h5 = (h5 - h5 % 1000 % 1000) / 1000
-        else
-          local h5r = fmod(h5, 1000)
-          if h5r < 0 then
-            h5 = (h5 - h5r) / 1000 - 1
-          else
-            h5 = h5 / 1000
-          end
-        end
-        local h6 = q_Burst * 1000 - level + cost * 1000
-        if h6 > -4503599627370496 then
-          local h6r = h6 % q_Limit % q_Limit
-          if h6r > 0 then
-            h6 = (h6 - h6r) / q_Limit + 1
-          else
-            h6 = h6 / q_Limit
-          end
-        else
-          h6 = (h6 - fmod(h6, q_Limit)) / q_Limit
-        end
-        n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = now, level - cost * 1000, 0, false, h5 - cost, 0, h6
-        break
-      until true
-    elseif code == 2 then
-      repeat -- WindowStep, inline (testdata/ok/window.go:19)
-        local until_Last, until_Count, p_Period, p_Limit, then_, cost = s1, s2, q1, q2, now, cost
-        local span = p_Period
-        local h1 = then_
-        if h1 > -4503599627370496 then
-          h1 = (h1 - h1 % span % span) / span
-        else
-          local h1r = fmod(h1, span)
-          if h1r < 0 then
-            h1 = (h1 - h1r) / span - 1
-          else
-            h1 = h1 / span
-          end
-        end
-        local start = h1 * p_Period
-        local count = until_Count
-        if until_Last < start then
-          count = 0
-        end
-        if count + cost > p_Limit then
-          n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = until_Last, until_Count, true, p_Limit - count, start + p_Period - then_, start + p_Period - then_
-          break
-        end
-        if cost == 0 then
-          n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = until_Last, until_Count, false, p_Limit - count, 0, 0
-          break
-        end
-        until_Count = count + cost
-        until_Last = then_
-        n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = until_Last, until_Count, false, p_Limit - until_Count, 0, start + p_Period - then_
-        break
-      until true
-    end
-    if cost > 0 and not dLimited then
-      -- The TTL as ttlFor below chooses it: kept (nil) when long enough.
-      local ttl = dResetAfter
-      if ttl > -4503599627370496 then
-        local ttlr = ttl % 1000 % 1000
-        if ttlr > 0 then
-          ttl = (ttl - ttlr) / 1000 + 1
-        else
-          ttl = ttl / 1000
         end
       else
-        ttl = (ttl - fmod(ttl, 1000)) / 1000
+        -- ttl: the TTL (ms) of the run's write as ttlFor below chooses it,
+        -- nil to keep the key's; charged: whether there is a write.
+        local ttl, charged
+        for r = i, last do
+          if r > 1 then
+            cost = sunpack('<d', argv1, 57 + 8 * r)
+          end
+          local n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter
+          if code == 1 then
+            repeat -- MeterStep, inline (testdata/ok/meter.go:20)
+              local s_Last, s_Level, s_Debt, q_Period, q_Limit, q_Burst, now, cost = s1, s2, s3, q1, q2, q3, now, cost
+              if now < s_Last then
+                now = s_Last
+              end
+              -- A comment of its own line, carried over to Lua,
+              -- on two lines.
+              local elapsed = now - s_Last
+              local end_ = s_Last + q_Period -- a trailing comment
+              local local_ = 0
+              local repeat_ = false
+              local a = 1
+              local b = -1
+              local fresh = elapsed > q_Period
+              local level = s_Level
+              level = level + elapsed * q_Limit
+              level = level - s_Debt
+              level = level * 1
+              level = min(level, q_Burst * 1000)
+              level = max(level, 0, -s_Debt)
+              a, b = b, a
+              if elapsed >= q_Period and not (cost == 0) or cost ~= 0 and now > end_ then
+                local h1 = elapsed
+                if h1 > -4503599627370496 then
+                  h1 = (h1 - h1 % q_Period % q_Period) / q_Period
+                else
+                  local h1r = fmod(h1, q_Period)
+                  if h1r < 0 then
+                    h1 = (h1 - h1r) / q_Period - 1
+                  else
+                    h1 = h1 / q_Period
+                  end
+                end
+                local_ = h1
+              elseif elapsed <= 0 then
+                local h2 = -elapsed
+                if h2 > -4503599627370496 then
+                  local h2r = h2 % q_Period % q_Period
+                  if h2r > 0 then
+                    h2 = (h2 - h2r) / q_Period + 1
+                  else
+                    h2 = h2 / q_Period
+                  end
+                else
+                  h2 = (h2 - fmod(h2, q_Period)) / q_Period
+                end
+                local_ = -h2
+              elseif not fresh then
+                repeat_ = true
+              else
+                local_ = 583 - (a + b)
+                -- a comment at the end of a block
+              end
+              -- Parentheses stay only where Lua needs them.
+              local_ = local_ - (a - b) - -(-elapsed) + a * (b + local_)
+              fresh = (a < b) == fresh
+              if cost > q_Burst or cost < 0 then
+                n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Level, s_Debt, true, 0, -1, 0
+                break
+              end
+              s_Debt = local_ + a * b - 9007199254740992
+              s_Debt = s_Debt - -1
+              local limited = cost * 1000 > level
+              if repeat_ or false and not limited then
+                s_Debt = 0
+              end
+              if limited then
+                local h3 = level
+                if h3 > -4503599627370496 then
+                  h3 = (h3 - h3 % 1000 % 1000) / 1000
+                else
+                  local h3r = fmod(h3, 1000)
+                  if h3r < 0 then
+                    h3 = (h3 - h3r) / 1000 - 1
+                  else
+                    h3 = h3 / 1000
+                  end
+                end
+                local h4 = cost * 1000 - level
+                if h4 > -4503599627370496 then
+                  local h4r = h4 % q_Limit % q_Limit
+                  if h4r > 0 then
+                    h4 = (h4 - h4r) / q_Limit + 1
+                  else
+                    h4 = h4 / q_Limit
+                  end
+                else
+                  h4 = (h4 - fmod(h4, q_Limit)) / q_Limit
+                end
+                n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Level, s_Debt, limited, h3, h4, 1
+                break
+              end
+              local h5 = level
+              if h5 > -4503599627370496 then
+                h5 = (h5 - h5 % 1000 % 1000) / 1000
+              else
+                local h5r = fmod(h5, 1000)
+                if h5r < 0 then
+                  h5 = (h5 - h5r) / 1000 - 1
+                else
+                  h5 = h5 / 1000
+                end
+              end
+              local h6 = q_Burst * 1000 - level + cost * 1000
+              if h6 > -4503599627370496 then
+                local h6r = h6 % q_Limit % q_Limit
+                if h6r > 0 then
+                  h6 = (h6 - h6r) / q_Limit + 1
+                else
+                  h6 = h6 / q_Limit
+                end
+              else
+                h6 = (h6 - fmod(h6, q_Limit)) / q_Limit
+              end
+              n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = now, level - cost * 1000, 0, false, h5 - cost, 0, h6
+              break
+            until true
+          elseif code == 2 then
+            repeat -- WindowStep, inline (testdata/ok/window.go:19)
+              local until_Last, until_Count, p_Period, p_Limit, then_, cost = s1, s2, q1, q2, now, cost
+              local span = p_Period
+              local h1 = then_
+              if h1 > -4503599627370496 then
+                h1 = (h1 - h1 % span % span) / span
+              else
+                local h1r = fmod(h1, span)
+                if h1r < 0 then
+                  h1 = (h1 - h1r) / span - 1
+                else
+                  h1 = h1 / span
+                end
+              end
+              local start = h1 * p_Period
+              local count = until_Count
+              if until_Last < start then
+                count = 0
+              end
+              if count + cost > p_Limit then
+                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = until_Last, until_Count, true, p_Limit - count, start + p_Period - then_, start + p_Period - then_
+                break
+              end
+              if cost == 0 then
+                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = until_Last, until_Count, false, p_Limit - count, 0, 0
+                break
+              end
+              until_Count = count + cost
+              until_Last = then_
+              n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = until_Last, until_Count, false, p_Limit - until_Count, 0, start + p_Period - then_
+              break
+            until true
+          end
+          if cost > 0 and not dLimited then
+            local t = dResetAfter
+            if t > -4503599627370496 then
+              local tr = t % 1000 % 1000
+              if tr > 0 then
+                t = (t - tr) / 1000 + 1
+              else
+                t = t / 1000
+              end
+            else
+              t = (t - fmod(t, 1000)) / 1000
+            end
+            t = t + slack
+            if raw and nowMs >= 0 and expires >= nowMs + t then
+              -- long enough: the TTL set before stays
+            elseif nowMs >= 0 then
+              ttl = t + headroom
+              expires = nowMs + ttl - 1
+            else
+              ttl, expires = t, 0
+            end
+            raw, charged, s1, s2, s3 = true, true, n1, n2, n3
+          end
+          reply = spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
+          if out then
+            out[r] = reply
+          end
+        end
+        if charged then
+          local packed
+          if nfields == 2 then
+            packed = spack('<ddd', s1, s2, expires)
+          elseif nfields == 3 then
+            packed = spack('<dddd', s1, s2, s3, expires)
+          end
+          if ttl then
+            rcall('SET', key, packed, 'PX', fmt('%d', ttl)) -- a string: Redis formats numbers slowly
+          else
+            rcall('SET', key, packed, 'KEEPTTL')
+          end
+        end
       end
-      ttl = ttl + slack
-      if raw and nowMs >= 0 and expires >= nowMs + ttl then
-        ttl = nil
-      elseif nowMs >= 0 then
-        ttl = ttl + headroom
-        expires = nowMs + ttl - 1
-      else
-        expires = 0
-      end
-      local packed
-      if nfields == 2 then
-        packed = spack('<ddd', n1, n2, expires)
-      elseif nfields == 3 then
-        packed = spack('<dddd', n1, n2, n3, expires)
-      end
-      if ttl then
-        rcall('SET', key, packed, 'PX', fmt('%d', ttl)) -- a string: Redis formats numbers slowly
-      else
-        rcall('SET', key, packed, 'KEEPTTL')
-      end
+      i = last + 1
+    until i > nkeys
+    if out then
+      return table.concat(out)
     end
-    return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
+    return reply
   end
 end
 

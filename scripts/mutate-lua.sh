@@ -4,7 +4,7 @@
 # The mutated part of store/redisstore/lua/throttled.lua is the prelude's
 # helpers and the translated step (and init) functions, from
 # "local function floorDiv" to the general path's glue ("-- The general
-# path"), and the same functions written inline in the single-decision
+# path"), and the same functions written inline in the one-policy
 # path (their "repeat -- …, inline" blocks, helpers expanded). For every code
 # line there (comments and function headers aside) and every operator on
 # it, each occurrence in turn is flipped (< and <=, > and >=, == and ~=,

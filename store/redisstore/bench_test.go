@@ -140,7 +140,7 @@ return v`)
 
 // BenchmarkCoalescing measures Decide from 16 goroutines (and serially) on
 // one hot key and on 10,000 keys, without coalescing (WithCoalescing(0))
-// and with it, one or two calls in flight per group. It reports the
+// and with it. It reports the
 // server's time per decision (INFO commandstats evalsha µs over the
 // decisions) as server-µs/decision and the script calls per decision.
 func BenchmarkCoalescing(b *testing.B) {
@@ -156,10 +156,9 @@ func BenchmarkCoalescing(b *testing.B) {
 	}
 	ctx := context.Background()
 	for _, mode := range []struct {
-		name     string
-		max      int
-		inflight int
-	}{{"coalesce=off", 0, 0}, {"coalesce=on", DefaultCoalescing, 1}, {"coalesce=on/inflight=2", DefaultCoalescing, 2}} {
+		name string
+		max  int
+	}{{"coalesce=off", 0}, {"coalesce=on", DefaultCoalescing}} {
 		// A client per mode: once a rueidis connection has pipelined
 		// concurrent calls it stays in that mode, which costs a serial
 		// caller an allocation (ctx.Done) the next mode would be charged.
@@ -167,7 +166,6 @@ func BenchmarkCoalescing(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s.co.inflight = mode.inflight
 		// perDecision runs body after CONFIG RESETSTAT and reports the
 		// server's time and script calls per decision.
 		perDecision := func(b *testing.B, body func()) {

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,38 +26,41 @@ const DefaultCoalescing = 64
 // or 1 (the default) leaves it off: every Decide is a script call of its
 // own. max must be 0 to 256. DecideBatch and Reset are never coalesced.
 //
-// Coalescing is a group commit. Decisions under the same policies (in the
-// same order) and, on a Cluster, in the same hash slot form a group. A
-// Decide whose group has no call in flight is sent at once, alone, as
-// without coalescing: an idle store adds no latency. One that arrives while
-// its group's call is in flight queues; when that call returns, everything
-// queued (up to max) goes out as one script call, which reads TIME once and
-// decides the requests in queue order, each as if sent alone at the
-// script's time. A key holding something else fails its own request only,
-// charging nothing, as in DecideBatch; a failure of the call as a whole (a
-// timeout, an unreachable server) fails each of its requests with the
-// error a call of its own would have given.
+// Coalescing gathers the decisions that arrive together. Decisions under
+// the same policies (in the same order) and, on a Cluster, in the same
+// hash slot form a group. A Decide that finds its group not gathering
+// starts a gathering: it yields its processor once (runtime.Gosched), so
+// that the goroutines ready to run at that moment (typically the callers
+// whose replies came back together) can join it; then it sends what was
+// gathered, itself first, in arrival order, as one script call per max
+// decisions, which reads TIME once and decides the requests in order, each
+// as if sent alone at the script's time. A Decide that gathered nobody is
+// sent alone, as without coalescing: an idle store adds only the yield.
+// Calls in flight delay no one (a group's calls are pipelined as any
+// concurrent calls are). A key holding something else fails its own
+// request only, charging nothing, as in DecideBatch; a failure of the call
+// as a whole (a timeout, an unreachable server) fails each of its requests
+// with the error a call of its own would have given.
 //
-// A caller whose ctx ends while its request is queued leaves the queue,
-// charged nothing, with store.ErrUnavailable wrapping ctx's error, as a ctx
+// A caller whose ctx ends while it waits to be sent leaves, charged
+// nothing, with store.ErrUnavailable wrapping ctx's error, as a ctx
 // already done gets. A caller whose ctx ends once its request was sent
 // returns at once with the error a single Decide whose ctx ends during the
 // round trip gets (store.ErrUnavailable wrapping ctx's error, naming its
-// key); as there, its request may still be decided, and charged. The call
-// itself is bounded by WithTimeout, not by any one caller's ctx, so one
-// caller leaving never fails the others; with WithTimeout(0) it is
+// key); as there, its request may still be decided, and charged. A
+// coalesced call is bounded by WithTimeout, not by any one caller's ctx,
+// so one caller leaving never fails the others; with WithTimeout(0) it is
 // cancelled once every caller in it has left.
 //
-// What it buys is server time, at the price of client work and of a wait
-// for the call in flight. Measured with BenchmarkCoalescing (16
-// goroutines, GCRA, loopback redis-server 7.0 sharing 2 cores with the
-// client): one hot key 4.0 server-µs a decision coalesced against 5.2
-// alone, 0.12 script calls a decision, 2 allocations instead of 9; but
-// 14.5–15.2 µs a decision of wall time against 11.2–11.4 alone, because
-// rueidis already pipelines concurrent calls and each key of a batch still
-// costs the server its reads and writes. So it is off by default; turn it
-// on where the Redis server's CPU is what runs out (many clients on one
-// server), and measure.
+// What it buys: the script decides a call's requests on one key with one
+// read and one write of the key, and a call's overhead is paid once, so a
+// hot key costs the server a fraction of a call per decision; and fewer,
+// larger calls cost the client fewer system calls. What it costs: a yield
+// per Decide, and a goroutine per coalesced call. Measured with
+// BenchmarkCoalescing (16 goroutines, GCRA, redis-server 7.0 on loopback
+// sharing 2 cores with the client) and bench/peers (the same through a
+// proxy adding 200 µs of round trip): see the package's README and
+// bench/README.md.
 func WithCoalescing(max int) Option {
 	return func(s *Store) error {
 		if max < 0 || max > maxKeysPerCall {
@@ -70,15 +74,6 @@ func WithCoalescing(max int) Option {
 	}
 }
 
-// defaultInflight is how many script calls of one group may be in flight
-// at once. With one, the queue grows while the call is out, so calls are
-// few and large. Two (BenchmarkCoalescing's inflight=2) gave no better
-// throughput within the noise of a shared 2-core machine (median ns/op
-// ratio two/one 1.06 on one key, 0.92 on 10,000 keys, over 8 paired runs
-// of 16 goroutines) but cost more: 0.20 calls per decision instead of
-// 0.12, about 1 server-µs more per decision, and one more allocation.
-const defaultInflight = 1
-
 // sweepAt is the number of groups above which idle groups are forgotten.
 const sweepAt = 1024
 
@@ -88,14 +83,16 @@ type coalescer struct {
 	groups map[groupKey]*group
 	limit  int // sweep the idle groups when len(groups) reaches it
 
-	inflight int            // calls in flight per group; 0: defaultInflight
-	hooks    *coalesceHooks // tests only
+	hooks *coalesceHooks // tests only
 }
 
 // coalesceHooks lets tests watch and hold the coalescer.
 type coalesceHooks struct {
-	// queued is called when a request joins a group's queue, with the
-	// queue's new length.
+	// gather is called by a Decide that starts a gathering, with its
+	// keys, in place of the yield; it may block.
+	gather func(keys []string)
+	// queued is called when a request joins a gathering, with the
+	// number of requests that joined it so far.
 	queued func(n int)
 	// send is called before every script call a coalescing store makes
 	// for Decide, alone or coalesced, with the call's keys; it may block.
@@ -114,17 +111,18 @@ type groupKey struct {
 
 // group is the decisions of one groupKey.
 type group struct {
-	key      groupKey
-	ps       [store.MaxPolicies]*store.Policy // the policies, for the call's head
-	npol     int
-	inflight int       // its script calls in flight
-	queue    []*waiter // the requests waiting for a call, in arrival order
+	key       groupKey
+	ps        [store.MaxPolicies]*store.Policy // the policies, for the call's head
+	npol      int
+	gathering bool      // a Decide is gathering
+	queue     []*waiter // the requests that joined it, in arrival order
 }
 
-// waiter is a queued request. The coalescer's mutex guards taken and b;
-// once taken, state says who owns the waiter: while waiting the sender
-// does, and whoever moves it out of waiting decides (left: the sender
-// recycles it; delivered: the caller reads and recycles it).
+// waiter is a request waiting to be sent or decided. The coalescer's
+// mutex guards taken and b; once taken, state says who owns the waiter:
+// while waiting the sender does, and whoever moves it out of waiting
+// decides (left: the sender recycles it; delivered: the caller reads and
+// recycles it).
 type waiter struct {
 	keys  [store.MaxPolicies]string
 	cost  int64
@@ -177,30 +175,65 @@ func (s *Store) decideCoalesced(ctx context.Context, keys []string, ps []*store.
 	if g == nil {
 		g = c.newGroup(gk, ps)
 	}
-	if g.inflight < c.maxInflight() {
-		g.inflight++
+	if g.gathering { // join it
+		w := newWaiter(keys, cost)
+		g.queue = append(g.queue, w)
+		n := len(g.queue)
+		c.mu.Unlock()
+		if h := c.hooks; h != nil && h.queued != nil {
+			h.queued(n)
+		}
+		return s.await(ctx, g, w, keys, ds)
+	}
+	g.gathering = true
+	c.mu.Unlock()
+	if h := c.hooks; h != nil && h.gather != nil {
+		h.gather(slices.Clone(keys)) // a copy, so that keys does not escape
+	} else {
+		runtime.Gosched()
+	}
+	c.mu.Lock()
+	g.gathering = false
+	if len(g.queue) == 0 { // nobody joined: alone
 		c.mu.Unlock()
 		if h := c.hooks; h != nil && h.send != nil {
-			h.send(slices.Clone(keys)) // a copy, so that keys does not escape
+			h.send(slices.Clone(keys))
 		}
-		err := s.decideAlone(ctx, keys, ps, cost, ds)
-		s.next(g)
-		return err
+		return s.decideAlone(ctx, keys, ps, cost, ds)
 	}
-	w := waiters.Get().(*waiter)
-	w.cost = cost
-	copy(w.keys[:], keys)
-	g.queue = append(g.queue, w)
-	n := len(g.queue)
+	w := newWaiter(keys, cost)
+	perCall := max(1, min(s.coalesce, maxKeysPerCall/g.npol))
+	queue, rest := g.queue, g.queue
+	for first := true; first || len(rest) > 0; first = false {
+		f := flushers.Get().(*flusher)
+		f.ws = f.ws[:0]
+		n := perCall
+		if first {
+			f.ws = append(f.ws, w) // the gatherer first
+			n--
+		}
+		n = min(n, len(rest))
+		f.ws, rest = append(f.ws, rest[:n]...), rest[n:]
+		b := s.newBatch(len(f.ws))
+		for _, w := range f.ws {
+			w.taken, w.b = true, b
+		}
+		go f.flush(s, b, g)
+	}
+	clear(queue)
+	g.queue = queue[:0]
 	c.mu.Unlock()
-	if h := c.hooks; h != nil && h.queued != nil {
-		h.queued(n)
-	}
+	return s.await(ctx, g, w, keys, ds)
+}
+
+// await waits for w's decision into ds, or for ctx to end.
+func (s *Store) await(ctx context.Context, g *group, w *waiter, keys []string, ds []algo.Decision) error {
+	c := &s.co
 	select {
 	case <-w.done:
 	case <-ctx.Done():
 		c.mu.Lock()
-		if !w.taken { // still queued: leave, charged nothing
+		if !w.taken { // still waiting to be sent: leave, charged nothing
 			i := slices.Index(g.queue, w)
 			g.queue = slices.Delete(g.queue, i, i+1)
 			c.mu.Unlock()
@@ -221,16 +254,28 @@ func (s *Store) decideCoalesced(ctx context.Context, keys []string, ps []*store.
 	return err
 }
 
+func newWaiter(keys []string, cost int64) *waiter {
+	w := waiters.Get().(*waiter)
+	w.cost = cost
+	copy(w.keys[:], keys)
+	return w
+}
+
 func recycle(w *waiter) {
 	*w = waiter{done: w.done}
 	waiters.Put(w)
 }
 
-func (c *coalescer) maxInflight() int {
-	if c.inflight > 0 {
-		return c.inflight
+// newBatch returns a call for n requests, bounded by s's timeout.
+func (s *Store) newBatch(n int) *batch {
+	b := &batch{}
+	if s.timeout > 0 {
+		b.ctx, b.cancel = context.WithTimeout(context.Background(), s.timeout)
+	} else {
+		b.ctx, b.cancel = context.WithCancel(context.Background())
 	}
-	return defaultInflight
+	b.live.Store(int32(n))
+	return b
 }
 
 // newGroup adds a group; c.mu is held.
@@ -240,7 +285,7 @@ func (c *coalescer) newGroup(gk groupKey, ps []*store.Policy) *group {
 	}
 	if len(c.groups) >= c.limit {
 		for k, g := range c.groups {
-			if g.inflight == 0 && len(g.queue) == 0 {
+			if !g.gathering && len(g.queue) == 0 {
 				delete(c.groups, k)
 			}
 		}
@@ -252,56 +297,9 @@ func (c *coalescer) newGroup(gk groupKey, ps []*store.Policy) *group {
 	return g
 }
 
-// next is called when one of g's calls has returned: it sends what is
-// queued, or gives up the call's place.
-func (s *Store) next(g *group) {
-	c := &s.co
-	c.mu.Lock()
-	if len(g.queue) > 0 {
-		c.mu.Unlock()
-		go s.flush(g) // the returning caller does not wait for the next call
-		return
-	}
-	g.inflight--
-	c.mu.Unlock()
-}
+var flushers = sync.Pool{New: func() any { return new(flusher) }}
 
-// flush sends g's queue, up to s's bound per call, one call after the
-// other, until the queue is empty.
-func (s *Store) flush(g *group) {
-	c := &s.co
-	npol := g.npol
-	perCall := max(1, min(s.coalesce, maxKeysPerCall/npol))
-	f := flusher{ds: make([]algo.Decision, perCall*npol), errs: make([]error, perCall)}
-	for {
-		b := &batch{}
-		if s.timeout > 0 {
-			b.ctx, b.cancel = context.WithTimeout(context.Background(), s.timeout)
-		} else {
-			b.ctx, b.cancel = context.WithCancel(context.Background())
-		}
-		c.mu.Lock()
-		n := min(len(g.queue), perCall)
-		if n == 0 {
-			g.inflight--
-			c.mu.Unlock()
-			b.cancel()
-			return
-		}
-		f.ws = append(f.ws[:0], g.queue[:n]...)
-		g.queue = append(g.queue[:0], g.queue[n:]...)
-		clear(g.queue[len(g.queue):cap(g.queue)])
-		for _, w := range f.ws {
-			w.taken, w.b = true, b
-		}
-		b.live.Store(int32(n))
-		c.mu.Unlock()
-		f.send(s, b, g)
-		b.cancel()
-	}
-}
-
-// flusher is a flush's scratch space, reused from call to call.
+// flusher is a coalesced call's scratch space, reused from call to call.'s scratch space, reused from call to call.
 type flusher struct {
 	ws, sent []*waiter
 	keys     []string
@@ -309,10 +307,26 @@ type flusher struct {
 	errs     []error
 }
 
-// send makes the script call of f.ws (taken from g's queue) and hands each
-// caller its result.
+// flush makes the script call of f.ws (taken from g's gathering), hands
+// each caller its result and puts f back.
+func (f *flusher) flush(s *Store, b *batch, g *group) {
+	f.send(s, b, g)
+	b.cancel()
+	clear(f.ws)
+	f.ws = f.ws[:0]
+	flushers.Put(f)
+}
+
+// send makes the script call of f.ws and hands each caller its result.
 func (f *flusher) send(s *Store, b *batch, g *group) {
-	npol, ws, ds, errs := g.npol, f.ws, f.ds, f.errs
+	npol, ws := g.npol, f.ws
+	if cap(f.ds) < len(ws)*npol {
+		f.ds = make([]algo.Decision, len(ws)*npol)
+	}
+	if cap(f.errs) < len(ws) {
+		f.errs = make([]error, len(ws))
+	}
+	ds, errs := f.ds[:len(ws)*npol], f.errs[:len(ws)]
 	// Requests whose caller already left are not sent (they are charged
 	// nothing, which their "may have been decided" error allows).
 	f.sent, f.keys = f.sent[:0], f.keys[:0]

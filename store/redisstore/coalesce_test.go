@@ -41,24 +41,40 @@ func recv[T any](t *testing.T, ctx context.Context, ch <-chan T, what string) T 
 	}
 }
 
-// gate watches a coalescing store through its hooks and holds the script
-// calls the test asks it to.
+// gate watches a coalescing store through its hooks and holds the
+// gatherings and the script calls the test asks it to.
 type gate struct {
-	ctx      context.Context
-	queued   chan int      // a request joined a queue of this length
-	sending  chan []string // a script call is about to be sent, with these keys
-	returned chan error    // a coalesced call returned with this client error
-	hold     func(keys []string) <-chan struct{}
+	ctx       context.Context
+	gathering chan []string // a Decide with these keys started a gathering
+	queued    chan int      // a request joined a gathering, the n-th to
+	sending   chan []string // a script call is about to be sent, with these keys
+	returned  chan error    // a coalesced call returned with this client error
+	hold      func(keys []string) <-chan struct{}
 
 	mu    sync.Mutex
 	calls [][]string // the keys of every call, in the order they were sent
 }
 
 // newGate installs a gate on s; hold (nil: hold nothing) names the
-// channel a call waits on before it is sent, or nil.
+// channel a gathering (given the keys of the Decide that started it) or a
+// call (given its keys) waits on before it goes on, or nil.
 func newGate(ctx context.Context, s *Store, hold func(keys []string) <-chan struct{}) *gate {
-	g := &gate{ctx: ctx, queued: make(chan int, 4096), sending: make(chan []string, 4096), returned: make(chan error, 4096), hold: hold}
+	g := &gate{ctx: ctx, gathering: make(chan []string, 4096), queued: make(chan int, 4096), sending: make(chan []string, 4096), returned: make(chan error, 4096), hold: hold}
+	wait := func(keys []string) {
+		if g.hold != nil {
+			if ch := g.hold(keys); ch != nil {
+				select {
+				case <-ch:
+				case <-g.ctx.Done():
+				}
+			}
+		}
+	}
 	s.co.hooks = &coalesceHooks{
+		gather: func(keys []string) {
+			g.gathering <- keys
+			wait(keys)
+		},
 		queued: func(n int) { g.queued <- n },
 		send: func(keys []string) {
 			keys = slices.Clone(keys)
@@ -66,14 +82,7 @@ func newGate(ctx context.Context, s *Store, hold func(keys []string) <-chan stru
 			g.calls = append(g.calls, keys)
 			g.mu.Unlock()
 			g.sending <- keys
-			if g.hold != nil {
-				if ch := g.hold(keys); ch != nil {
-					select {
-					case <-ch:
-					case <-g.ctx.Done():
-					}
-				}
-			}
+			wait(keys)
 		},
 		returned: func(_ []string, err error) { g.returned <- err },
 	}
@@ -105,44 +114,50 @@ func start(ctx context.Context, s *Store, key string, ps []*store.Policy, cost i
 	return ch
 }
 
-// lead starts a Decide that the gate holds, and waits until its call is
-// about to be sent (skipping other calls): its group then has a call in
-// flight. It fails the test if the request queues instead.
+// lead starts a Decide that the gate holds, and waits until it has
+// started a gathering (skipping others): its group is then gathering. It
+// fails the test if the request joins another's instead.
 func (g *gate) lead(t *testing.T, s *Store, key string, ps []*store.Policy, cost int64) <-chan outcome {
 	t.Helper()
-	ch := start(g.ctx, s, key, ps, cost)
+	return g.leadCtx(t, g.ctx, s, key, ps, cost)
+}
+
+// leadCtx is lead with the Decide's ctx.
+func (g *gate) leadCtx(t *testing.T, ctx context.Context, s *Store, key string, ps []*store.Policy, cost int64) <-chan outcome {
+	t.Helper()
+	ch := start(ctx, s, key, ps, cost)
 	for {
 		select {
-		case keys := <-g.sending:
+		case keys := <-g.gathering:
 			if keys[0] != s.Key(key, ps[0]) {
 				continue
 			}
 			if len(keys) != len(ps) {
-				t.Fatalf("the call of %s has keys %q, want its own only", key, keys)
+				t.Fatalf("the gathering of %s has keys %q, want its own", key, keys)
 			}
 			return ch
 		case n := <-g.queued:
-			t.Fatalf("Decide(%q) joined a queue of %d instead of being sent", key, n)
+			t.Fatalf("Decide(%q) joined a gathering, the %d-th, instead of starting one", key, n)
 		case <-g.ctx.Done():
-			t.Fatalf("timed out waiting for the call of %s", key)
+			t.Fatalf("timed out waiting for the gathering of %s", key)
 		}
 	}
 }
 
 // enqueue starts a Decide and waits until it has joined its group's
-// queue, as the n-th request waiting.
+// gathering, as the n-th request to.
 func (g *gate) enqueue(t *testing.T, ctx context.Context, s *Store, key string, ps []*store.Policy, cost int64, n int) <-chan outcome {
 	t.Helper()
 	ch := start(ctx, s, key, ps, cost)
 	select {
 	case got := <-g.queued:
 		if got != n {
-			t.Fatalf("Decide(%q) joined a queue of %d, want %d", key, got, n)
+			t.Fatalf("Decide(%q) joined a gathering as the %d-th, want the %d-th", key, got, n)
 		}
 	case o := <-ch:
 		t.Fatalf("Decide(%q) returned %+v without queueing", key, o)
 	case <-g.ctx.Done():
-		t.Fatalf("timed out waiting for Decide(%q) to queue", key)
+		t.Fatalf("timed out waiting for Decide(%q) to join a gathering", key)
 	}
 	return ch
 }
@@ -167,10 +182,10 @@ type coReq struct {
 	cost int64
 }
 
-// TestCoalescedEqualsSerial forces groups (a held call and the requests
-// queued behind it) under several policy sets and checks that the
+// TestCoalescedEqualsSerial forces groups (a held gathering and the
+// requests that join it) under several policy sets and checks that the
 // coalesced call decides each request as the same requests sent one at a
-// time, in queue order, on a fresh key space on the same fake clock:
+// time, in arrival order, on a fresh key space on the same fake clock:
 // mixed costs over several keys, peeks, costs over the capacity, and a
 // key holding a list, which fails its request alone and charges nothing.
 func TestCoalescedEqualsSerial(t *testing.T) {
@@ -213,16 +228,16 @@ func TestCoalescedEqualsSerial(t *testing.T) {
 		for j, ch := range outs {
 			got = append(got, recv(t, ctx, ch, fmt.Sprintf("set %d request %d", i, j)))
 		}
-		// One call for the held request, then one for the queue, in order.
+		// One call, the gatherer first, then the others in order.
 		calls := g.sent()[before:]
 		var want []string
-		for _, r := range reqs[1:] {
+		for _, r := range reqs {
 			for _, p := range ps {
 				want = append(want, co.Key(r.key, p))
 			}
 		}
-		if len(calls) != 2 || !slices.Equal(calls[1], want) {
-			t.Fatalf("set %d: calls %q, want the held one then one of %q", i, calls, want)
+		if len(calls) != 1 || !slices.Equal(calls[0], want) {
+			t.Fatalf("set %d: calls %q, want one of %q", i, calls, want)
 		}
 		limited, allowed := 0, 0
 		for j, r := range reqs {
@@ -263,8 +278,9 @@ func TestCoalescedEqualsSerial(t *testing.T) {
 	}
 }
 
-// TestCoalescedCallLimit checks WithCoalescing's bound: seven requests
-// queued behind a held call go out as calls of 3, 3 and 1, in order.
+// TestCoalescedCallLimit checks WithCoalescing's bound: a held gathering
+// and the seven requests that join it go out as calls of 3, 3 and 2, in
+// order.
 func TestCoalescedCallLimit(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
@@ -287,18 +303,21 @@ func TestCoalescedCallLimit(t *testing.T) {
 			t.Errorf("request %d: %+v", i, o)
 		}
 	}
-	var sizes []int
-	var keys []string
-	for _, call := range g.sent() {
-		sizes = append(sizes, len(call))
-		keys = append(keys, call...)
-	}
 	want := []string{s.Key("hold", ps[0])}
 	for i := range 7 {
 		want = append(want, s.Key(fmt.Sprint("k", i), ps[0]))
 	}
-	if !slices.Equal(sizes, []int{1, 3, 3, 1}) || !slices.Equal(keys, want) {
-		t.Errorf("calls of %v requests with keys %q, want 1, 3, 3, 1 of %q", sizes, keys, want)
+	// The calls go out at once, in any order: in the order of their keys.
+	calls := g.sent()
+	slices.SortFunc(calls, func(a, b []string) int { return slices.Index(want, a[0]) - slices.Index(want, b[0]) })
+	var sizes []int
+	var keys []string
+	for _, call := range calls {
+		sizes = append(sizes, len(call))
+		keys = append(keys, call...)
+	}
+	if !slices.Equal(sizes, []int{3, 3, 2}) || !slices.Equal(keys, want) {
+		t.Errorf("calls of %v requests with keys %q, want 3, 3, 2 of %q", sizes, keys, want)
 	}
 }
 
@@ -352,8 +371,8 @@ func TestCoalescingOff(t *testing.T) {
 	}
 }
 
-// TestCoalescedCancel checks a caller whose ctx ends: while queued it
-// leaves the queue, charged nothing, with the ctx's error, and its
+// TestCoalescedCancel checks a caller whose ctx ends: while it waits in a
+// gathering it leaves, charged nothing, with the ctx's error, and its
 // request is not sent; once sent, it returns at once as a single Decide
 // would, and the call goes on for the others.
 func TestCoalescedCancel(t *testing.T) {
@@ -364,9 +383,9 @@ func TestCoalescedCancel(t *testing.T) {
 	holdFirst, holdBatch := make(chan struct{}), make(chan struct{})
 	g := newGate(ctx, s, func(keys []string) <-chan struct{} {
 		switch {
-		case keys[0] == s.Key("hold", ps[0]):
+		case len(keys) == 1 && keys[0] == s.Key("hold", ps[0]): // the gathering
 			return holdFirst
-		case len(keys) > 1:
+		case slices.Contains(keys, s.Key("gone2", ps[0])):
 			return holdBatch
 		}
 		return nil
@@ -379,13 +398,13 @@ func TestCoalescedCancel(t *testing.T) {
 		kept := g.enqueue(t, ctx, s, "kept", ps, 1, 2)
 		cancel()
 		o := recv(t, ctx, gone, "the cancelled request")
-		wantUnavailable(t, "a request cancelled while queued", o.err)
+		wantUnavailable(t, "a request cancelled while waiting", o.err)
 		if !errors.Is(o.err, context.Canceled) {
-			t.Errorf("a request cancelled while queued: %v does not match context.Canceled", o.err)
+			t.Errorf("a request cancelled while waiting: %v does not match context.Canceled", o.err)
 		}
 		holdFirst <- struct{}{}
-		if keys := recv(t, ctx, g.sending, "the coalesced call"); !slices.Equal(keys, []string{s.Key("kept", ps[0])}) {
-			t.Fatalf("after the cancellation the call has keys %q, want kept's only", keys)
+		if keys := recv(t, ctx, g.sending, "the coalesced call"); !slices.Equal(keys, []string{s.Key("hold", ps[0]), s.Key("kept", ps[0])}) {
+			t.Fatalf("after the cancellation the call has keys %q, want hold's and kept's", keys)
 		}
 		for _, ch := range []<-chan outcome{held, kept} {
 			if o := recv(t, ctx, ch, "a request"); o.err != nil {
@@ -405,7 +424,7 @@ func TestCoalescedCancel(t *testing.T) {
 		kept := g.enqueue(t, ctx, s, "kept2", ps, 1, 2)
 		holdFirst <- struct{}{}
 		keys := recv(t, ctx, g.sending, "the coalesced call")
-		if want := []string{s.Key("gone2", ps[0]), s.Key("kept2", ps[0])}; !slices.Equal(keys, want) {
+		if want := []string{s.Key("hold", ps[0]), s.Key("gone2", ps[0]), s.Key("kept2", ps[0])}; !slices.Equal(keys, want) {
 			t.Fatalf("the coalesced call has keys %q, want %q", keys, want)
 		}
 		cancel() // while the call is held before it goes out
@@ -435,25 +454,26 @@ func TestCoalescedAllLeave(t *testing.T) {
 	s := mustNew(t, newClient(t, srv.Addr()), WithTimeout(0), WithCoalescing(DefaultCoalescing))
 	ps := []*store.Policy{pol(t, algo.TokenBucket, algo.PerSec(10))}
 	decide(t, s, "warm", ps[0], 1)
-	g := newGate(ctx, s, nil)
+	release := make(chan struct{})
+	g := newGate(ctx, s, func(keys []string) <-chan struct{} {
+		if len(keys) == 1 && keys[0] == s.Key("hold", ps[0]) { // the gathering
+			return release
+		}
+		return nil
+	})
 	srv.Do(t, "CLIENT", "PAUSE", "20000", "WRITE")
 	t.Cleanup(func() { srv.Do(t, "CLIENT", "UNPAUSE") })
 
-	// No deadline: rueidis (v1.0.79) honours only a deadline, not a
-	// cancellation, on a lone call it sends synchronously.
-	first, cancel0 := context.WithCancel(context.Background())
-	t.Cleanup(cancel0)
-	held := start(first, s, "hold", ps, 1)
-	recv(t, ctx, g.sending, "the first call")
-	var cancels []context.CancelFunc
-	var outs []<-chan outcome
+	first, cancel0 := context.WithCancel(ctx)
+	held := g.leadCtx(t, first, s, "hold", ps, 1)
+	cancels := []context.CancelFunc{cancel0}
+	outs := []<-chan outcome{held}
 	for i := range 3 {
 		wctx, cancel := context.WithCancel(ctx)
 		cancels = append(cancels, cancel)
 		outs = append(outs, g.enqueue(t, wctx, s, fmt.Sprint("w", i), ps, 1, i+1))
 	}
-	cancel0()
-	wantUnavailable(t, "the first call, cancelled", recv(t, ctx, held, "the first call").err)
+	close(release)
 	recv(t, ctx, g.sending, "the coalesced call")
 	for i, cancel := range cancels {
 		cancel()
@@ -468,8 +488,8 @@ func TestCoalescedAllLeave(t *testing.T) {
 	}
 }
 
-// TestCoalescedDeadServer checks that a server that went away fails the
-// held call and every request coalesced behind it with
+// TestCoalescedDeadServer checks that a server that went away fails every
+// request of a coalesced call with
 // store.ErrUnavailable, each naming its own key as a single call does,
 // promptly; and likewise 16 goroutines deciding at once.
 func TestCoalescedDeadServer(t *testing.T) {
@@ -504,8 +524,8 @@ func TestCoalescedDeadServer(t *testing.T) {
 	if took := time.Since(began); took > 5*time.Second {
 		t.Errorf("failing on a dead server took %v", took)
 	}
-	if calls := g.sent(); len(calls) != 2 || len(calls[1]) != 5 {
-		t.Errorf("calls %q, want the held one, then one of 5", calls)
+	if calls := g.sent(); len(calls) != 1 || len(calls[0]) != 6 {
+		t.Errorf("calls %q, want one of 6", calls)
 	}
 
 	s.co.hooks = nil
@@ -556,7 +576,7 @@ func TestCoalescedClusterSlots(t *testing.T) {
 		holders[s.Key(bySlot[slot][0], ps[0])] = true
 	}
 	g := newGate(ctx, s, func(keys []string) <-chan struct{} {
-		if holders[keys[0]] {
+		if len(keys) == 1 && holders[keys[0]] { // a gathering
 			return release
 		}
 		return nil
@@ -582,12 +602,12 @@ func TestCoalescedClusterSlots(t *testing.T) {
 		}
 	}
 	calls := g.sent()
-	if len(calls) != 6 {
-		t.Fatalf("%d calls %q, want 3 held and 3 coalesced", len(calls), calls)
+	if len(calls) != 3 {
+		t.Fatalf("%d calls %q, want one per slot", len(calls), calls)
 	}
-	for _, call := range calls[3:] {
-		if len(call) != 4 {
-			t.Errorf("call %q: want the 4 requests of one slot", call)
+	for _, call := range calls {
+		if len(call) != 5 {
+			t.Errorf("call %q: want the 5 requests of one slot", call)
 		}
 		for _, key := range call {
 			if keySlot(key) != keySlot(call[0]) {
@@ -627,19 +647,19 @@ func TestCoalescedPolicySets(t *testing.T) {
 			t.Errorf("request %d: %v", i, o.err)
 		}
 	}
-	calls := g.sent()[len(sets):]
+	calls := g.sent()
 	if len(calls) != len(sets) {
 		t.Fatalf("coalesced calls %q, want one per policy set", calls)
 	}
 	for _, call := range calls {
 		var want []string
 		for _, ps := range sets {
-			if call[0] != s.Key("k0", ps[0]) || len(call) != 2*len(ps) {
+			if call[0] != s.Key("hold", ps[0]) || len(call) != 3*len(ps) {
 				continue
 			}
-			for i := range 2 {
+			for _, key := range []string{"hold", "k0", "k1"} {
 				for _, p := range ps {
-					want = append(want, s.Key(fmt.Sprint("k", i), p))
+					want = append(want, s.Key(key, p))
 				}
 			}
 		}

@@ -74,11 +74,11 @@
 //     Burst L}, on a go-redis v9 client from redis.ParseURL.
 //   - throttled (this repository): token bucket and GCRA through
 //     throttled.Limiter.Limit on its memstore (memory) or on
-//     redisstore.FromURL (Redis); its quota is PerSec(L), burst L. Two
-//     more Redis rows: GCRA on a store coalescing concurrent calls
-//     (redisstore.WithCoalescing(redisstore.DefaultCoalescing)), and GCRA
-//     with the limiter's deny cache (WithDenyCache(time.Second)), which
-//     in the "deny" scenario answers most calls from memory.
+//     redisstore.FromURL (Redis, coalescing concurrent calls as it does by
+//     default); its quota is PerSec(L), burst L. Two more Redis rows: GCRA
+//     on a store that does not coalesce (redisstore.WithCoalescing(0)),
+//     and GCRA with the limiter's deny cache (WithDenyCache(time.Second)),
+//     which in the "deny" scenario answers most calls from memory.
 //
 // Reference rows, not limiters: the mutex-guarded map[string]int64
 // increment (memory) and INCRBY on rueidis and on go-redis (Redis).
@@ -558,7 +558,7 @@ func (w *discardWriter) WriteHeader(int)             {}
 // directly, or (proxied) through the latency proxy.
 type redisEnv struct {
 	store   *redisstore.Store
-	grouped *redisstore.Store // the same server, coalescing on
+	alone   *redisstore.Store // the same server, coalescing off
 	rdb     *redis.Client
 	version string
 	proxied bool
@@ -571,7 +571,7 @@ func openRedis(url string, proxied bool) (redisEnv, error) {
 	if err != nil {
 		return redisEnv{}, err
 	}
-	grouped, err := redisstore.FromURL(url, redisstore.WithCoalescing(redisstore.DefaultCoalescing))
+	alone, err := redisstore.FromURL(url, redisstore.WithCoalescing(0))
 	if err != nil {
 		s.Close()
 		return redisEnv{}, err
@@ -579,10 +579,10 @@ func openRedis(url string, proxied bool) (redisEnv, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		s.Close()
-		grouped.Close()
+		alone.Close()
 		return redisEnv{}, err
 	}
-	e := redisEnv{store: s, grouped: grouped, rdb: redis.NewClient(opt), proxied: proxied}
+	e := redisEnv{store: s, alone: alone, rdb: redis.NewClient(opt), proxied: proxied}
 	info, err := e.rdb.Info(context.Background(), "server").Result()
 	if err != nil {
 		e.close()
@@ -612,7 +612,7 @@ func (e redisEnv) close() {
 	}
 	e.rdb.Close()
 	e.store.Close()
-	e.grouped.Close()
+	e.alone.Close()
 }
 
 // peers returns the Redis peers on e's clients, marked proxied if e's
@@ -648,7 +648,7 @@ func (e redisEnv) peers() []peer {
 		}},
 		{name: "**throttled GCRA** (redisstore, rueidis)", redis: true, ours: true, make: oursRedis(throttled.GCRA, e.store)},
 		{name: "throttled token bucket (redisstore, rueidis)", redis: true, make: oursRedis(throttled.TokenBucket, e.store)},
-		{name: "throttled GCRA, coalescing on (WithCoalescing(64))", redis: true, make: oursRedis(throttled.GCRA, e.grouped)},
+		{name: "throttled GCRA, coalescing off (WithCoalescing(0))", redis: true, make: oursRedis(throttled.GCRA, e.alone)},
 		{name: "throttled GCRA, deny cache (WithDenyCache(1s))", redis: true, make: oursRedis(throttled.GCRA, e.store, throttled.WithDenyCache(time.Second))},
 		{name: "go-redis/redis_rate/v10 GCRA (go-redis)", redis: true, make: func(sc scenario) (decide, func(), error) {
 			l := redis_rate.NewLimiter(e.rdb)

@@ -10,16 +10,17 @@
 //
 // # Coalescing
 //
-// With WithCoalescing, concurrent Decide calls are coalesced, as a
-// database's group commit: a Decide under policies (and, on a Cluster, in
-// a hash slot) that have no call in flight is sent at once, alone, adding
-// no latency; those that arrive while such a call is in flight queue, and
-// go out together, in queue order, as one script call (one round trip, one
-// read of TIME) when it returns. Each request is decided as if sent alone,
-// and fails alone when its key holds something else; a caller whose ctx
-// ends while queued leaves the queue, charged nothing. It saves the
-// server a quarter of its time per decision and costs the client more wall
-// time on a loopback server (see WithCoalescing), so it is off by default.
+// Concurrent Decide calls are coalesced unless WithCoalescing(0) says
+// otherwise: a Decide under policies (and, on a Cluster, in a hash slot)
+// that nobody is gathering for yields its processor once, so that the
+// callers ready at that moment can join it, and sends them with it as one
+// script call (one round trip, one read of TIME, and one read and write of
+// a key for all its requests); alone, it is sent as is. Calls in flight
+// delay no one. Each request is decided as if sent alone, in arrival
+// order, and fails alone when its key holds something else; a caller whose
+// ctx ends before it is sent leaves, charged nothing. From 16 goroutines on
+// one key it takes a quarter to a third less wall time and less than half
+// the server time a decision (see WithCoalescing).
 //
 // # Keys
 //

@@ -129,7 +129,7 @@ func New(client rueidis.Client, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, &algo.DataError{Name: "client", Value: "nil", Reason: "a rueidis.Client is required"}
 	}
-	s := &Store{client: client, prefix: DefaultPrefix, timeout: DefaultTimeout, script: rueidis.NewLuaScript(scriptSource)}
+	s := &Store{client: client, prefix: DefaultPrefix, timeout: DefaultTimeout, coalesce: DefaultCoalescing, script: rueidis.NewLuaScript(scriptSource)}
 	for _, o := range opts {
 		if o == nil {
 			return nil, &algo.DataError{Name: "option", Value: "nil", Reason: "options must not be nil"}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -190,5 +192,46 @@ func TestCoalescedCallTimeout(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("request %d: %v does not match context.DeadlineExceeded", i, err)
 		}
+	}
+}
+
+// TestCoalescingYields checks that a Decide starting a gathering yields
+// its processor, so that the goroutines ready to run join it: on one
+// processor, eight goroutines made ready at once go out as one call (with
+// no yield, each would run to its round trip first and go alone).
+func TestCoalescingYields(t *testing.T) {
+	ctx := deadline(t, 20*time.Second)
+	srv := redistest.Standalone(t)
+	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
+	ps := []*store.Policy{pol(t, algo.GCRA, algo.PerSec(100))}
+	decide(t, s, "warm", ps[0], 1)
+	var mu sync.Mutex
+	var sizes []int
+	s.co.hooks = &coalesceHooks{send: func(keys []string) {
+		mu.Lock()
+		sizes = append(sizes, len(keys))
+		mu.Unlock()
+	}}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	begin := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Go(func() {
+			<-begin
+			_, err := s.Decide(ctx, fmt.Sprint("k", i), ps, 1, nil)
+			errs <- err
+		})
+	}
+	close(begin)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(sizes, []int{8}) {
+		t.Errorf("eight goroutines ready at once went out as calls of %v keys, want one of 8", sizes)
 	}
 }

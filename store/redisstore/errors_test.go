@@ -1036,11 +1036,15 @@ func batchPromise(t *testing.T, c rueidis.Client) {
 				for j, p := range ps {
 					badBefore[j] = get(s.Key(bad, p))
 				}
-				reqs := []store.Request[string]{{Key: "good1", Cost: 1}, {Key: bad + "}good2", Cost: 2}, {Key: bad, Cost: 1}, {Key: "good3", Cost: 1}}
+				// bad twice in a row (a charge, then a peek): each fails alone.
+				reqs := []store.Request[string]{{Key: "good1", Cost: 1}, {Key: bad + "}good2", Cost: 2}, {Key: bad, Cost: 1}, {Key: bad, Cost: 0}, {Key: "good3", Cost: 1}}
 				for round := 1; round <= 2; round++ {
-					out, each, errs := make([]algo.Decision, 4), make([]algo.Decision, 4*npol), make([]error, 4)
+					out, each, errs := make([]algo.Decision, 5), make([]algo.Decision, 5*npol), make([]error, 5)
 					s.DecideBatch(ctx, ps, reqs, out, each, errs)
 					err := errs[2]
+					if errs[3] == nil || errs[3].Error() != err.Error() {
+						t.Errorf("round %d: bad's second request: %v, want the first's %v", round, errs[3], err)
+					}
 					wantScript(t, fmt.Sprintf("round %d: the bad request", round), err)
 					short := storeutil.ShortKey(badKey)
 					if !strings.Contains(err.Error(), short) || strings.Contains(err.Error(), bad) || len(err.Error()) > 200 {
@@ -1049,7 +1053,7 @@ func batchPromise(t *testing.T, c rueidis.Client) {
 					if want := map[string]string{"list": "WRONGTYPE", "corrupt": "corrupt state"}[kind]; !strings.Contains(err.Error(), want) {
 						t.Errorf("round %d: %q does not say %s", round, err, want)
 					}
-					for _, i := range []int{0, 1, 3} {
+					for _, i := range []int{0, 1, 4} {
 						if errs[i] != nil {
 							t.Fatalf("round %d: request %d (%s): %v", round, i, abbrev(reqs[i].Key), errs[i])
 						}

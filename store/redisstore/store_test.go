@@ -714,11 +714,14 @@ func TestTTLServerTime(t *testing.T) {
 // TestBatchServerTime checks a batch on the server's clock that names a
 // key several times: each occurrence sees the one before (the first write
 // sets the TTL, the next ones keep it), and every key ends with a TTL of at
-// least its last ResetAfter, under one policy and under two.
+// least its last ResetAfter, under one policy and under two. Then a key
+// named twice in a row, fresh, under a quota whose second request needs a
+// TTL the first write's headroom covers: the key keeps the first write's.
 func TestBatchServerTime(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := newClient(t, srv.Addr())
 	s := mustNew(t, c)
+	grew := 0 // algorithms whose second request in a row needed a longer TTL
 	for _, a := range algo.Algorithms {
 		for _, ps := range [][]*store.Policy{
 			{pol(t, a, algo.PerMin(10))},
@@ -762,6 +765,29 @@ func TestBatchServerTime(t *testing.T) {
 				}
 			}
 		}
+		p := pol(t, a, algo.PerSec(3))
+		reqs := []store.Request[string]{{Key: "twice", Cost: 1}, {Key: "twice", Cost: 1}}
+		out, errs := make([]algo.Decision, 2), make([]error, 2)
+		before := serverMillis(t, srv)
+		s.DecideBatch(context.Background(), []*store.Policy{p}, reqs, out, nil, errs)
+		after := serverMillis(t, srv)
+		if errs[0] != nil || errs[1] != nil || out[0].Limited || out[1].Limited {
+			t.Fatalf("%s twice: %+v, %v", p, out, errs)
+		}
+		first, second := (out[0].ResetAfter+999)/1000, (out[1].ResetAfter+999)/1000
+		if headroom := ttlHeadroom.Milliseconds(); second < first || second > first+headroom-1 {
+			t.Fatalf("%s twice: TTLs %d and %d ms do not test a kept TTL", p, first, second)
+		}
+		if second > first {
+			grew++
+		}
+		expireAt, err := strconv.ParseInt(srv.Do(t, "PEXPIRETIME", s.Key("twice", p)), 10, 64)
+		if lo, hi := before+first+ttlHeadroom.Milliseconds(), after+first+ttlHeadroom.Milliseconds()+1; err != nil || expireAt < lo || expireAt > hi {
+			t.Errorf("%s twice: expires at %d (%v), want the first write's TTL, in [%d, %d]", p, expireAt, err, lo, hi)
+		}
+	}
+	if grew == 0 {
+		t.Error("no second request needed a longer TTL than the first: the kept TTL is not tested")
 	}
 }
 

@@ -280,12 +280,12 @@ return state or ''`)
 				return nil
 			}
 		}},
-		{"gcra/timeout=none", func(b *testing.B) func() error {
-			s := newStore(b, WithTimeout(0))
+		{"gcra/coalesce=off/timeout=none", func(b *testing.B) func() error {
+			s := newStore(b, WithTimeout(0), WithCoalescing(0))
 			return func() error { _, err := s.Decide(ctx, "bench", ps, 1, nil); return err }
 		}},
-		{"gcra/timeout=on", func(b *testing.B) func() error {
-			s := newStore(b, WithTimeout(testTimeout))
+		{"gcra/coalesce=off/timeout=on", func(b *testing.B) func() error {
+			s := newStore(b, WithTimeout(testTimeout), WithCoalescing(0))
 			return func() error { _, err := s.Decide(ctx, "bench", ps, 1, nil); return err }
 		}},
 		{"gcra/coalesce=on", func(b *testing.B) func() error {

@@ -8,10 +8,12 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/redis/rueidis"
 
 	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/internal/latencyproxy"
 	"github.com/throttled-go/throttled/internal/redistest"
 	"github.com/throttled-go/throttled/store"
 )
@@ -140,11 +142,17 @@ return v`)
 
 // BenchmarkCoalescing measures Decide from 16 goroutines (and serially) on
 // one hot key and on 10,000 keys, without coalescing (WithCoalescing(0))
-// and with it. It reports the
-// server's time per decision (INFO commandstats evalsha µs over the
-// decisions) as server-µs/decision and the script calls per decision.
+// and with it, on loopback and through a proxy adding 200 µs of round
+// trip (net=rtt200us, internal/latencyproxy). It reports the server's time
+// per decision (INFO commandstats evalsha µs over the decisions) as
+// server-µs/decision and the script calls per decision.
 func BenchmarkCoalescing(b *testing.B) {
 	srv := redistest.Standalone(b)
+	proxy, err := latencyproxy.Start("tcp", srv.Addr(), 100*time.Microsecond)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { proxy.Close() })
 	p, err := store.NewPolicy(algo.PerSec(1_000_000_000).WithAlgorithm(algo.GCRA))
 	if err != nil {
 		b.Fatal(err)
@@ -156,13 +164,16 @@ func BenchmarkCoalescing(b *testing.B) {
 	}
 	ctx := context.Background()
 	for _, mode := range []struct {
-		name string
-		max  int
-	}{{"coalesce=off", 0}, {"coalesce=on", DefaultCoalescing}} {
+		name, addr string
+		max        int
+	}{
+		{"net=loopback/coalesce=off", srv.Addr(), 0}, {"net=loopback/coalesce=on", srv.Addr(), DefaultCoalescing},
+		{"net=rtt200us/coalesce=off", proxy.Addr(), 0}, {"net=rtt200us/coalesce=on", proxy.Addr(), DefaultCoalescing},
+	} {
 		// A client per mode: once a rueidis connection has pipelined
 		// concurrent calls it stays in that mode, which costs a serial
 		// caller an allocation (ctx.Done) the next mode would be charged.
-		s, err := New(newClient(b, srv.Addr()), WithTimeout(testTimeout), WithCoalescing(mode.max))
+		s, err := New(newClient(b, mode.addr), WithTimeout(testTimeout), WithCoalescing(mode.max))
 		if err != nil {
 			b.Fatal(err)
 		}

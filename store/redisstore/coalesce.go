@@ -60,13 +60,14 @@ const DefaultCoalescing = 64
 // costs: a yield per Decide, and a goroutine per coalesced call; under a
 // saturated CPU the yield lets the goroutines ahead run first, which is
 // when WithCoalescing(0) may be worth measuring. BenchmarkCoalescing (16
-// goroutines, GCRA, redis-server 7.0 on loopback sharing 2 cores with the
-// client): one hot key 11.6–12.5 µs a decision coalesced against
-// 14.4–17.4 alone, 2.3 server-µs a decision against 5.6–6.2, 0.11–0.13
-// script calls and 2 allocations a decision against 1 and 9; 10,000 keys
-// 16.7–18.8 µs against 18.8–19.5. Through a proxy adding 200 µs of round
-// trip (bench/peers) 16 goroutines reach about INCRBY's throughput on one
-// key, where calls of their own reach three quarters of it.
+// goroutines, GCRA, redis-server 7.0 sharing 2 cores with the client, two
+// runs): on one hot key 13.8–14.7 µs a decision coalesced against
+// 21.7–25.0 alone on loopback and 29.9–30.3 against 41.8–42.4 through a
+// proxy adding 200 µs of round trip, 2.6–3.3 server-µs a decision against
+// 6.9–8.1, 0.12–0.13 script calls and 2 allocations a decision against 1
+// and 9; on 10,000 keys 34.7–37.0 against 43.8–44.4 µs through the proxy,
+// and no gain above the noise on loopback. Serially, no difference above
+// the noise.
 func WithCoalescing(max int) Option {
 	return func(s *Store) error {
 		if max < 0 || max > maxKeysPerCall {

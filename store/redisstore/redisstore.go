@@ -254,7 +254,8 @@ func (s *Store) appendKey(b []byte, key string, p *store.Policy) []byte {
 }
 
 // Decide implements store.Store with one script call, which it shares
-// with concurrent calls under the same policies when WithCoalescing is on.
+// with concurrent calls under the same policies unless coalescing is off
+// (WithCoalescing(0)).
 func (s *Store) Decide(ctx context.Context, key string, ps []*store.Policy, cost int64, each []algo.Decision) (algo.Decision, error) {
 	if err := check(ctx, ps, each); err != nil {
 		return algo.Decision{}, err

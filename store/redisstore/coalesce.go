@@ -209,14 +209,23 @@ func (s *Store) decideCoalesced(ctx context.Context, keys []string, ps []*store.
 		return s.decideAlone(ctx, keys, ps, cost, ds)
 	}
 	w := newWaiter(keys, cost)
+	s.sendGathered(g, w)
+	c.mu.Unlock()
+	return s.await(ctx, g, w, keys, ds)
+}
+
+// sendGathered takes the gatherer w and the requests that joined it (g's
+// queue, emptied) and sends them, w first, as calls of at most the store's
+// bound, each from a goroutine of its own; c.mu is held.
+func (s *Store) sendGathered(g *group, w *waiter) {
 	perCall := max(1, min(s.coalesce, maxKeysPerCall/g.npol))
-	queue, rest := g.queue, g.queue
+	rest := g.queue
 	for first := true; first || len(rest) > 0; first = false {
 		f := flushers.Get().(*flusher)
 		f.ws = f.ws[:0]
 		n := perCall
 		if first {
-			f.ws = append(f.ws, w) // the gatherer first
+			f.ws = append(f.ws, w)
 			n--
 		}
 		n = min(n, len(rest))
@@ -227,10 +236,8 @@ func (s *Store) decideCoalesced(ctx context.Context, keys []string, ps []*store.
 		}
 		go f.flush(s, b, g)
 	}
-	clear(queue)
-	g.queue = queue[:0]
-	c.mu.Unlock()
-	return s.await(ctx, g, w, keys, ds)
+	clear(g.queue)
+	g.queue = g.queue[:0]
 }
 
 // await waits for w's decision into ds, or for ctx to end.

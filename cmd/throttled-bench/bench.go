@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/throttled-go/throttled"
@@ -451,6 +452,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			if st.SerialCalls > 0 {
 				st.SerialUSecPerCall = float64(st.serialUsec) / float64(st.SerialCalls)
 			}
+			if st.ParallelDecisions > 0 {
+				st.ParallelUSecPerDecision = float64(st.parallelUsec) / float64(st.ParallelDecisions)
+			}
 		}
 	}
 	// The floor's row comes last, after the rows of earlier versions.
@@ -458,6 +462,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if st := b.server[row]; st != nil {
 			if fl := b.server[rowFloor]; fl != nil && fl.SerialUSecPerCall > 0 {
 				st.FloorRatio = st.SerialUSecPerCall / fl.SerialUSecPerCall
+			}
+			if fl := b.server[rowFloor]; fl != nil && fl.ParallelUSecPerDecision > 0 {
+				st.ParallelFloorRatio = st.ParallelUSecPerDecision / fl.ParallelUSecPerDecision
 			}
 			b.rep.Server = append(b.rep.Server, *st)
 		}
@@ -526,6 +533,12 @@ func (b *bench) redisPass(rs *redisBench) error {
 			if err != nil {
 				return err
 			}
+			var decisions atomic.Int64 // what the server's time is shared by
+			decide := s.decide
+			s.decide = func(ctx context.Context, key string) (bool, error) {
+				decisions.Add(1)
+				return decide(ctx, key)
+			}
 			w := workload{keys: oneKey, goroutines: col.goroutines, ops: c.redisN, warmup: min(c.redisN/10, 200)}
 			if c.duration > 0 {
 				w.ops = 0
@@ -548,6 +561,9 @@ func (b *bench) redisPass(rs *redisBench) error {
 			if col.name == colRedSerial {
 				acc.SerialCalls += st.Calls
 				acc.serialUsec += st.usec
+			} else {
+				acc.ParallelDecisions += decisions.Load()
+				acc.parallelUsec += st.usec
 			}
 		}
 	}

@@ -244,6 +244,18 @@ func TestRedis(t *testing.T) {
 		if want := st.SerialUSecPerCall / floor.SerialUSecPerCall; st.FloorRatio != want {
 			t.Errorf("server stat %+v: ratio to the floor %v, want %v", st, st.FloorRatio, want)
 		}
+		// Per decision in the parallel cell: its calls' time over the
+		// decisions made (as many as the serial cell's), and that over the
+		// floor's; the floor and INCRBY make one call a decision.
+		if st.ParallelDecisions != calls/2 || st.ParallelUSecPerDecision <= 0 || st.ParallelUSecPerDecision > 5000 {
+			t.Errorf("server stat %+v, want %d decisions in the parallel cells and their time each", st, calls/2)
+		}
+		if total := st.ParallelUSecPerDecision * float64(st.ParallelDecisions); math.Abs(total-math.Round(total)) > 1e-6 {
+			t.Errorf("server stat %+v: %v µs in the parallel cells, want whole µs over the decisions", st, total)
+		}
+		if want := st.ParallelUSecPerDecision / floor.ParallelUSecPerDecision; st.ParallelFloorRatio != want {
+			t.Errorf("server stat %+v: ratio to the floor per decision %v, want %v", st, st.ParallelFloorRatio, want)
+		}
 		// The paired rounds: 2·count + 1 of them, for the floor and every
 		// algorithm (not INCRBY), the median one reported.
 		if serverRows[i] == rowBaseline {

@@ -777,8 +777,10 @@ func TestWriteFloorAndBatch(t *testing.T) {
 			{Table: tableOneKey, Row: "gcra", Column: colRedSerial, Throughput: 20000, LatencyUS: 50},
 		},
 		Server: []serverStat{
-			{Row: "gcra", Command: "evalsha", Calls: 3, USecPerCall: 9, SerialCalls: 2, SerialUSecPerCall: 3.5, FloorRatio: 1.25, PairedFloorRatio: 1.2, PairedFloorRatios: []float64{1.3, 1.2, 1.1}},
-			{Row: rowFloor, Command: "evalsha", Calls: 3, USecPerCall: 7, SerialCalls: 2, SerialUSecPerCall: 2.8, FloorRatio: 1, PairedFloorRatio: 1, PairedFloorRatios: []float64{1, 1, 1}},
+			{Row: "gcra", Command: "evalsha", Calls: 3, USecPerCall: 9, SerialCalls: 2, SerialUSecPerCall: 3.5, FloorRatio: 1.25, PairedFloorRatio: 1.2, PairedFloorRatios: []float64{1.3, 1.2, 1.1},
+				ParallelDecisions: 8, ParallelUSecPerDecision: 1.6, ParallelFloorRatio: 0.25},
+			{Row: rowFloor, Command: "evalsha", Calls: 3, USecPerCall: 7, SerialCalls: 2, SerialUSecPerCall: 2.8, FloorRatio: 1, PairedFloorRatio: 1, PairedFloorRatios: []float64{1, 1, 1},
+				ParallelDecisions: 1, ParallelUSecPerDecision: 6.4, ParallelFloorRatio: 1},
 		},
 		Batch: []batchRow{
 			{Network: netLoopback, PingRTTUS: 45.25, Keys: 1500, Algorithm: "token_bucket", LimitMS: 41.234, LimitAllMS: 3.5, Ratio: 11.78},
@@ -793,20 +795,23 @@ func TestWriteFloorAndBatch(t *testing.T) {
 	out := b.String()
 	floor := tableLines(t, out, "#### Redis server time against the floor")
 	for i, want := range []string{
-		"| Script          | Redis (serial) | Redis (4 goroutines) | Server µs/call, serial *[5]* | × floor *[6]* | × floor, paired *[8]* |",
+		"| Script          | Redis (serial) | Redis (4 goroutines) | Server µs/call, serial *[5]* | × floor *[6]* | × floor, paired *[8]* | Server µs/decision, 4 goroutines *[9]* | × floor *[9]* |",
 		"",
-		"| **Floor** *[6]* | 40,000 / 25.00 | 60,000 / 66.50       | 2.80                         | 1.00×         | 1.00×                 |",
-		"| Fixed Window    | —              | —                    | —                            | —             | —                     |",
+		"| **Floor** *[6]* | 40,000 / 25.00 | 60,000 / 66.50       | 2.80                         | 1.00×         | 1.00×                 | 6.40                                   | 1.00×         |",
+		"| Fixed Window    | —              | —                    | —                            | —             | —                     | —                                      | —             |",
 	} {
 		if want != "" && floor[i] != want {
 			t.Errorf("floor table line %d:\n%s\nwant\n%s", i, floor[i], want)
 		}
 	}
-	if want := "| GCRA            | 20,000 / 50.00 | —                    | 3.50                         | 1.25×         | 1.20×                 |"; floor[len(floor)-1] != want {
+	if want := "| GCRA            | 20,000 / 50.00 | —                    | 3.50                         | 1.25×         | 1.20×                 | 1.60                                   | 0.25×         |"; floor[len(floor)-1] != want {
 		t.Errorf("floor table, GCRA:\n%s\nwant\n%s", floor[len(floor)-1], want)
 	}
 	if !strings.Contains(out, "*[8] Paired: 3 rounds, in each 1000 serial calls") {
 		t.Errorf("no footnote [8] on the paired measurement's 3 rounds:\n%s", out)
+	}
+	if !strings.Contains(out, "*[9] Per decision from 4 goroutines:") {
+		t.Errorf("no footnote [9] on the time per decision from 4 goroutines:\n%s", out)
 	}
 	batch := tableLines(t, out, "#### Batches: `LimitAll` of 1,500 keys against 1,500 `Limit` calls")
 	for i, want := range []string{

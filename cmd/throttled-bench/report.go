@@ -78,7 +78,10 @@ type cell struct {
 // cell alone, whose every call decides one request (the store may coalesce
 // the parallel cell's concurrent decisions into fewer calls); FloorRatio
 // is the serial time per call over the floor script's (row "floor",
-// listed last).
+// listed last). The parallel fields count the parallel cell alone, per
+// decision (the floor makes one call a decision; a store may coalesce):
+// its server time over the decisions its goroutines made, and that over
+// the floor's.
 type serverStat struct {
 	Row               string  `json:"row"`
 	Command           string  `json:"command"`
@@ -93,7 +96,12 @@ type serverStat struct {
 	// the floor's in the same round; PairedFloorRatios are the rounds'.
 	PairedFloorRatio  float64   `json:"ratio_vs_floor_paired,omitempty"`
 	PairedFloorRatios []float64 `json:"ratio_vs_floor_paired_rounds,omitempty"`
-	usec, serialUsec  int64
+
+	ParallelDecisions       int64   `json:"parallel_decisions,omitempty"`
+	ParallelUSecPerDecision float64 `json:"parallel_usec_per_decision,omitempty"`
+	ParallelFloorRatio      float64 `json:"ratio_vs_floor_parallel,omitempty"`
+
+	usec, serialUsec, parallelUsec int64
 }
 
 // batchRow is one network of the batch table: Keys sequential Limit calls
@@ -296,6 +304,9 @@ func (r *report) writeText(w io.Writer) error {
 	if st := r.serverStat(rowFloor); st != nil && st.PairedFloorRatio > 0 {
 		fmt.Fprintf(&b, "* *[8] Paired: %d rounds, in each %d serial calls of every script one after the other (the order rotating), server time from `INFO commandstats`; the median over the rounds of each script's time per call over the floor's in the same round, so a server whose speed drifts during the run does not tilt the ratio.*\n", len(st.PairedFloorRatios), pairedCalls)
 	}
+	if st := r.serverStat(rowFloor); st != nil && st.ParallelDecisions > 0 {
+		fmt.Fprintf(&b, "* *[9] Per decision from %d goroutines: the server time of the parallel cell (its warm-up included) over the decisions its goroutines made, where the store coalesces concurrent decisions into fewer calls and the floor makes one call a decision; × floor is that over the floor's.*\n", r.Config.Goroutines)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -314,7 +325,8 @@ func (r *report) serverStat(row string) *serverStat {
 // of each algorithm's, with the ratio to the floor's and the client-side
 // Redis cells of the one-key table.
 func (r *report) floorTable(b *strings.Builder) {
-	head := []string{"Script", "Redis (serial)", fmt.Sprintf("Redis (%d goroutines)", r.Config.Goroutines), "Server µs/call, serial *[5]*", "× floor *[6]*", "× floor, paired *[8]*"}
+	head := []string{"Script", "Redis (serial)", fmt.Sprintf("Redis (%d goroutines)", r.Config.Goroutines), "Server µs/call, serial *[5]*", "× floor *[6]*", "× floor, paired *[8]*",
+		fmt.Sprintf("Server µs/decision, %d goroutines *[9]*", r.Config.Goroutines), "× floor *[9]*"}
 	var body [][]string
 	for _, row := range append([]string{rowFloor}, rows()[1:]...) {
 		name := displayName(row)
@@ -335,8 +347,13 @@ func (r *report) floorTable(b *strings.Builder) {
 				paired = fmt.Sprintf("%.2f×", st.PairedFloorRatio)
 			}
 			line = append(line, fmt.Sprintf("%.2f", st.SerialUSecPerCall), fmt.Sprintf("%.2f×", st.FloorRatio), paired)
+			if st.ParallelDecisions > 0 {
+				line = append(line, fmt.Sprintf("%.2f", st.ParallelUSecPerDecision), fmt.Sprintf("%.2f×", st.ParallelFloorRatio))
+			} else {
+				line = append(line, "—", "—")
+			}
 		} else {
-			line = append(line, "—", "—", "—")
+			line = append(line, "—", "—", "—", "—", "—")
 		}
 		body = append(body, line)
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/rueidis"
 
@@ -30,15 +31,17 @@ const DefaultCoalescing = 64
 // Coalescing gathers the decisions that arrive together. Decisions under
 // the same policies (in the same order) and, on a Cluster, in the same
 // hash slot form a group. A Decide that finds its group not gathering
-// starts a gathering: it yields its processor once (runtime.Gosched), so
-// that the goroutines ready to run at that moment (typically the callers
-// whose replies came back together) can join it; then it sends what was
-// gathered, itself first, in arrival order, as one script call per max
-// decisions, which reads TIME once and decides the requests in order, each
-// as if sent alone at the script's time. A Decide that gathered nobody is
-// sent alone, as without coalescing: an idle store adds only the yield.
-// Calls in flight delay no one (a group's calls are pipelined as any
-// concurrent calls are). A key holding something else fails its own
+// starts a gathering; if the group is busy (a Decide of it found another
+// under way in the last 10 ms), it yields its processor once
+// (runtime.Gosched), so that the goroutines ready to run at that moment
+// (typically the callers whose replies came back together) can join it.
+// Then it sends what was gathered, itself first, in arrival order, as one
+// script call per max decisions, which reads TIME once and decides the
+// requests in order, each as if sent alone at the script's time. A Decide
+// that gathered nobody is sent alone, as without coalescing: a caller
+// alone never yields, and adds a lock and a clock reading. Calls in flight
+// delay no one (a group's calls are pipelined as any concurrent calls
+// are). A key holding something else fails its own
 // request only, charging nothing, as in DecideBatch; a failure of the call
 // as a whole (a timeout, an unreachable server) fails each of its requests
 // with the error a call of its own would have given.
@@ -57,9 +60,15 @@ const DefaultCoalescing = 64
 // read and one write of the key, and pays a call's overhead once, so a
 // hot key costs the server a fraction of a call per decision; fewer,
 // larger calls cost the client fewer system calls and allocations. What it
-// costs: a yield per Decide, and a goroutine per coalesced call; under a
-// saturated CPU the yield lets the goroutines ahead run first, which is
-// when WithCoalescing(0) may be worth measuring. BenchmarkCoalescing (16
+// costs: a yield per gathering of a busy group, and a goroutine (one more
+// hand-off) per coalesced call. On a CPU-bound process a yield waits for
+// the goroutines ahead of it to use up their time slices, so a yield that
+// takes over 2 ms stops yielding for 100 ms, doubled up to 5 s while the
+// yields stay slow; there the hand-off still costs: 8 goroutines deciding
+// beside 4 CPU-bound ones on 2 cores took a median of 41 ms a decision
+// coalescing against 31 ms not (a serial caller: 19 µs either way). Where
+// the process is CPU-bound, WithCoalescing(0) is worth measuring.
+// BenchmarkCoalescing (16
 // goroutines, GCRA, redis-server 7.0 sharing 2 cores with the client, two
 // runs): on one hot key 13.8–14.7 µs a decision coalesced against
 // 21.7–25.0 alone on loopback and 29.9–30.3 against 41.8–42.4 through a
@@ -84,6 +93,28 @@ func WithCoalescing(max int) Option {
 // sweepAt is the number of groups above which idle groups are forgotten.
 const sweepAt = 1024
 
+// slowYield is how long a gatherer's yield may take before the coalescer
+// takes the process for CPU-bound: there a yield waits for the goroutines
+// ahead of it to use up their time slices (10 ms each), so the coalescer
+// stops yielding for minPause, doubled (up to maxPause) for as long as
+// the yields it then tries are slow too. Measured: with 4 CPU-bound
+// goroutines on 2 cores, a serial Decide took a median of 42 ms with a
+// yield a call, against 19 µs without.
+const (
+	slowYield = 2 * time.Millisecond
+	minPause  = 100 * time.Millisecond
+	maxPause  = 5 * time.Second
+)
+
+// busyFor is how long a group whose decisions were seen to overlap counts
+// as busy: its gatherings yield. It spans round trips far longer than a
+// data centre's, so that callers that keep deciding keep the group busy
+// from one burst of replies to the next.
+const busyFor = 10 * time.Millisecond
+
+// epoch is the origin of the coalescer's monotonic readings.
+var epoch = time.Now()
+
 // coalescer holds a store's groups (see WithCoalescing).
 type coalescer struct {
 	mu     sync.Mutex
@@ -91,13 +122,36 @@ type coalescer struct {
 	limit  int // sweep the idle groups when len(groups) reaches it
 
 	hooks *coalesceHooks // tests only
+
+	// yieldAt is when (time.Since(epoch)) gatherers yield again, after a
+	// slow yield; pause is the pause it set, 0 after a quick yield.
+	yieldAt, pause atomic.Int64
+}
+
+// yield lets the goroutines ready to run join a gathering
+// (runtime.Gosched), unless a recent yield was slow.
+func (c *coalescer) yield() {
+	start := time.Since(epoch)
+	if start < time.Duration(c.yieldAt.Load()) {
+		return
+	}
+	runtime.Gosched()
+	took := time.Since(epoch) - start
+	if took <= slowYield {
+		c.pause.Store(0)
+		return
+	}
+	pause := min(max(2*time.Duration(c.pause.Load()), minPause), maxPause)
+	c.pause.Store(int64(pause))
+	c.yieldAt.Store(int64(start + took + pause))
 }
 
 // coalesceHooks lets tests watch and hold the coalescer.
 type coalesceHooks struct {
 	// gather is called by a Decide that starts a gathering, with its
-	// keys, in place of the yield; it may block.
-	gather func(keys []string)
+	// keys and whether it would yield (the group is busy: busyUntil), in
+	// place of the yield; it may block.
+	gather func(keys []string, busy bool)
 	// queued is called when a request joins a gathering, with the
 	// number of requests that joined it so far.
 	queued func(n int)
@@ -121,7 +175,11 @@ type group struct {
 	key       groupKey
 	ps        [store.MaxPolicies]*store.Policy // the policies, for the call's head
 	npol      int
-	gathering bool      // a Decide is gathering
+	gathering bool // a Decide is gathering
+	inflight  int  // the group's script calls in flight
+	// busyUntil is when (time.Since(epoch)) the group stops counting as
+	// busy: busyFor after a Decide last found another under way.
+	busyUntil time.Duration
 	queue     []*waiter // the requests that joined it, in arrival order
 }
 
@@ -177,10 +235,14 @@ func (s *Store) decideCoalesced(ctx context.Context, keys []string, ps []*store.
 		gk.slot = keySlot(keys[0]) // a request's keys share their hash tag
 	}
 	c := &s.co
+	now := time.Since(epoch)
 	c.mu.Lock()
 	g := c.groups[gk]
 	if g == nil {
 		g = c.newGroup(gk, ps)
+	}
+	if g.gathering || g.inflight > 0 { // others are deciding
+		g.busyUntil = now + busyFor
 	}
 	if g.gathering { // join it
 		w := newWaiter(keys, cost)
@@ -193,20 +255,26 @@ func (s *Store) decideCoalesced(ctx context.Context, keys []string, ps []*store.
 		return s.await(ctx, g, w, keys, ds)
 	}
 	g.gathering = true
+	busy := now < g.busyUntil // others have been deciding: some may be about to join
 	c.mu.Unlock()
 	if h := c.hooks; h != nil && h.gather != nil {
-		h.gather(slices.Clone(keys)) // a copy, so that keys does not escape
-	} else {
-		runtime.Gosched()
+		h.gather(slices.Clone(keys), busy) // a copy, so that keys does not escape
+	} else if busy {
+		c.yield()
 	}
 	c.mu.Lock()
 	g.gathering = false
 	if len(g.queue) == 0 { // nobody joined: alone
+		g.inflight++
 		c.mu.Unlock()
 		if h := c.hooks; h != nil && h.send != nil {
 			h.send(slices.Clone(keys))
 		}
-		return s.decideAlone(ctx, keys, ps, cost, ds)
+		err := s.decideAlone(ctx, keys, ps, cost, ds)
+		c.mu.Lock()
+		g.inflight--
+		c.mu.Unlock()
+		return err
 	}
 	w := newWaiter(keys, cost)
 	s.sendGathered(g, w)
@@ -234,6 +302,7 @@ func (s *Store) sendGathered(g *group, w *waiter) {
 		for _, w := range f.ws {
 			w.taken, w.b = true, b
 		}
+		g.inflight++
 		go f.flush(s, b, g)
 	}
 	clear(g.queue)
@@ -299,7 +368,7 @@ func (c *coalescer) newGroup(gk groupKey, ps []*store.Policy) *group {
 	}
 	if len(c.groups) >= c.limit {
 		for k, g := range c.groups {
-			if !g.gathering && len(g.queue) == 0 {
+			if !g.gathering && len(g.queue) == 0 && g.inflight == 0 {
 				delete(c.groups, k)
 			}
 		}
@@ -325,6 +394,9 @@ type flusher struct {
 // each caller its result and puts f back.
 func (f *flusher) flush(s *Store, b *batch, g *group) {
 	f.send(s, b, g)
+	s.co.mu.Lock()
+	g.inflight--
+	s.co.mu.Unlock()
 	b.cancel()
 	clear(f.ws)
 	f.ws = f.ws[:0]

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,9 +90,9 @@ func TestCoalescerIdleAfterReturn(t *testing.T) {
 		decide(t, s, "k", p, 1)
 		s.co.mu.Lock()
 		for _, gr := range s.co.groups {
-			if gr.gathering || len(gr.queue) != 0 {
+			if gr.gathering || len(gr.queue) != 0 || gr.inflight != 0 {
 				s.co.mu.Unlock()
-				t.Fatalf("after Decide %d returned: gathering %v, %d queued; want the group idle", i, gr.gathering, len(gr.queue))
+				t.Fatalf("after Decide %d returned: gathering %v, %d queued, %d calls in flight; want the group idle", i, gr.gathering, len(gr.queue), gr.inflight)
 			}
 		}
 		s.co.mu.Unlock()
@@ -195,10 +196,12 @@ func TestCoalescedCallTimeout(t *testing.T) {
 	}
 }
 
-// TestCoalescingYields checks that a Decide starting a gathering yields
-// its processor, so that the goroutines ready to run join it: on one
-// processor, eight goroutines made ready at once go out as one call (with
-// no yield, each would run to its round trip first and go alone).
+// TestCoalescingYields checks that a Decide starting a gathering while its
+// group has a call in flight yields its processor, so that the goroutines
+// ready to run join it: on one processor, of eight goroutines made ready
+// at once the first goes alone (nothing in flight: no yield) and the seven
+// others as one call (with no yield, each would run to its round trip
+// first and go alone).
 func TestCoalescingYields(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
@@ -231,7 +234,116 @@ func TestCoalescingYields(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if !slices.Equal(sizes, []int{8}) {
-		t.Errorf("eight goroutines ready at once went out as calls of %v keys, want one of 8", sizes)
+	if !slices.Equal(sizes, []int{1, 7}) {
+		t.Errorf("eight goroutines ready at once went out as calls of %v keys, want one of 1, then one of 7", sizes)
 	}
+}
+
+// TestCoalescerYieldsOnlyWhenBusy checks that a gathering would yield
+// only while its group has a call in flight: a caller alone (one Decide
+// after the other) never does, one that arrives while another's call is
+// out does, and the group is idle again once both returned.
+func TestCoalescerYieldsOnlyWhenBusy(t *testing.T) {
+	ctx := deadline(t, 20*time.Second)
+	srv := redistest.Standalone(t)
+	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
+	ps := []*store.Policy{pol(t, algo.GCRA, algo.PerSec(100))}
+	release := make(chan struct{})
+	var asked atomic.Int32
+	g := newGate(ctx, s, func(keys []string) <-chan struct{} {
+		// held's gathering goes on (nobody joins), its call is held.
+		if keys[0] == s.Key("held", ps[0]) && asked.Add(1) == 2 {
+			return release
+		}
+		return nil
+	})
+	for range 5 {
+		decide(t, s, "alone", ps[0], 1)
+		recv(t, ctx, g.gathering, "a gathering")
+		recv(t, ctx, g.sending, "a call")
+	}
+	g.mu.Lock()
+	alone := slices.Clone(g.busy)
+	g.mu.Unlock()
+	if !slices.Equal(alone, []bool{false, false, false, false, false}) {
+		t.Fatalf("five Decides one after the other would have yielded: %v, want never", alone)
+	}
+	held := start(ctx, s, "held", ps, 1)
+	recv(t, ctx, g.gathering, "the gathering of held")
+	recv(t, ctx, g.sending, "the call of held") // held at send: it is in flight
+	other := start(ctx, s, "other", ps, 1)
+	recv(t, ctx, g.gathering, "the gathering of other")
+	g.mu.Lock()
+	busy := g.busy[len(g.busy)-1]
+	g.mu.Unlock()
+	if !busy {
+		t.Error("a Decide arriving while its group's call is in flight would not have yielded")
+	}
+	if o := recv(t, ctx, other, "other"); o.err != nil {
+		t.Fatal(o.err)
+	}
+	close(release)
+	if o := recv(t, ctx, held, "held"); o.err != nil {
+		t.Fatal(o.err)
+	}
+	s.co.mu.Lock()
+	defer s.co.mu.Unlock()
+	for _, gr := range s.co.groups {
+		if gr.gathering || len(gr.queue) != 0 || gr.inflight != 0 {
+			t.Errorf("after both returned: gathering %v, %d queued, %d calls in flight; want the group idle", gr.gathering, len(gr.queue), gr.inflight)
+		}
+	}
+}
+
+// TestCoalescerYieldBacksOff checks the coalescer's guard against a
+// CPU-bound process: on one processor shared with a goroutine that never
+// blocks, a yield waits for the other's time slice, so the coalescer
+// stops yielding for minPause (a yield then returns at once), doubles the
+// pause when the next yield is slow too, and forgets it after a quick one.
+func TestCoalescerYieldBacksOff(t *testing.T) {
+	var c coalescer
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var stop atomic.Bool
+	defer stop.Store(true)
+	spinning := make(chan struct{})
+	go func() {
+		close(spinning)
+		for !stop.Load() {
+		}
+	}()
+	<-spinning
+	took := func() time.Duration {
+		start := time.Now()
+		c.yield()
+		return time.Since(start)
+	}
+	if d := took(); d <= slowYield {
+		t.Fatalf("a yield beside a spinning goroutine took %v, want more than %v", d, slowYield)
+	}
+	if p := time.Duration(c.pause.Load()); p != minPause {
+		t.Fatalf("after a slow yield the pause is %v, want %v", p, minPause)
+	}
+	if d := took(); d > slowYield {
+		t.Errorf("a yield during the pause took %v: it yielded", d)
+	}
+	time.Sleep(time.Duration(c.yieldAt.Load()) - time.Since(epoch)) // the pause ends
+	if d := took(); d <= slowYield {
+		t.Fatalf("a yield after the pause took %v, want a slow one again", d)
+	}
+	if p := time.Duration(c.pause.Load()); p != 2*minPause {
+		t.Errorf("after a second slow yield the pause is %v, want %v", p, 2*minPause)
+	}
+	stop.Store(true)
+	// With nothing else to run a yield is quick, but for the VM's hiccups:
+	// the first quick one clears the pause.
+	for range 10 {
+		time.Sleep(time.Duration(c.yieldAt.Load()) - time.Since(epoch))
+		if took() <= slowYield {
+			if p := c.pause.Load(); p != 0 {
+				t.Errorf("after a quick yield the pause is %v, want 0", time.Duration(p))
+			}
+			return
+		}
+	}
+	t.Error("ten yields with nothing else to run were slow")
 }

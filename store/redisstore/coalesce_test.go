@@ -53,6 +53,7 @@ type gate struct {
 
 	mu    sync.Mutex
 	calls [][]string // the keys of every call, in the order they were sent
+	busy  []bool     // whether each gathering would have yielded
 }
 
 // newGate installs a gate on s; hold (nil: hold nothing) names the
@@ -71,7 +72,10 @@ func newGate(ctx context.Context, s *Store, hold func(keys []string) <-chan stru
 		}
 	}
 	s.co.hooks = &coalesceHooks{
-		gather: func(keys []string) {
+		gather: func(keys []string, busy bool) {
+			g.mu.Lock()
+			g.busy = append(g.busy, busy)
+			g.mu.Unlock()
 			g.gathering <- keys
 			wait(keys)
 		},

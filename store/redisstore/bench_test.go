@@ -2,9 +2,12 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -320,5 +323,67 @@ return state or ''`)
 			b.ReportMetric((redisCPU(b, srv)-server)*1e6/float64(b.N), "redis-cpu-µs/op")
 			b.ReportMetric((processCPU()-client)*1e6/float64(b.N), "client-cpu-µs/op")
 		})
+	}
+}
+
+// BenchmarkCoalescingCPUBound measures Decide beside 4 goroutines that
+// never block (a CPU-bound process on 2 cores), serially and from 8
+// goroutines, with coalescing off and on: the case where a yield waits for
+// other goroutines' time slices. It reports the median and 99th
+// percentile of a decision's latency (p50-µs, p99-µs).
+func BenchmarkCoalescingCPUBound(b *testing.B) {
+	srv := redistest.Standalone(b)
+	p, err := store.NewPolicy(algo.PerSec(1_000_000_000).WithAlgorithm(algo.GCRA))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ps := []*store.Policy{p}
+	ctx := context.Background()
+	for _, callers := range []int{1, 8} {
+		for _, max := range []int{0, DefaultCoalescing} {
+			b.Run(fmt.Sprintf("callers=%d/coalesce=%d", callers, max), func(b *testing.B) {
+				s, err := New(newClient(b, srv.Addr()), WithCoalescing(max))
+				if err != nil {
+					b.Fatal(err)
+				}
+				var stop atomic.Bool
+				var spinners sync.WaitGroup
+				for range 4 {
+					spinners.Go(func() {
+						for n := 0; !stop.Load(); n++ {
+						}
+					})
+				}
+				var mu sync.Mutex
+				var lat []time.Duration
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				b.ResetTimer()
+				for range callers {
+					wg.Go(func() {
+						for next.Add(1) <= int64(b.N) {
+							start := time.Now()
+							if _, err := s.Decide(ctx, "bench", ps, 1, nil); err != nil {
+								b.Error(err)
+								return
+							}
+							d := time.Since(start)
+							mu.Lock()
+							lat = append(lat, d)
+							mu.Unlock()
+						}
+					})
+				}
+				wg.Wait()
+				b.StopTimer()
+				stop.Store(true)
+				spinners.Wait()
+				slices.Sort(lat)
+				if len(lat) > 0 {
+					b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+					b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+				}
+			})
+		}
 	}
 }

@@ -64,10 +64,12 @@ const DefaultCoalescing = 64
 // hand-off) per coalesced call. On a CPU-bound process a yield waits for
 // the goroutines ahead of it to use up their time slices, so a yield that
 // takes over 2 ms stops yielding for 100 ms, doubled up to 5 s while the
-// yields stay slow; there the hand-off still costs: 8 goroutines deciding
-// beside 4 CPU-bound ones on 2 cores took a median of 41 ms a decision
-// coalescing against 31 ms not (a serial caller: 19 µs either way). Where
-// the process is CPU-bound, WithCoalescing(0) is worth measuring.
+// yields stay slow; there the hand-off still costs
+// (BenchmarkCoalescingCPUBound, 4 goroutines that never block on 2 cores,
+// three runs): 8 goroutines deciding at once took a median of 40–41 ms a
+// decision and a 99th percentile of 121–125 ms coalescing, against 31–41
+// and 82–101 ms not; a caller alone, 18 µs either way. Where the process
+// is CPU-bound, WithCoalescing(0) is worth measuring.
 // BenchmarkCoalescing (16
 // goroutines, GCRA, redis-server 7.0 sharing 2 cores with the client, two
 // runs): on one hot key 13.8–14.7 µs a decision coalesced against

@@ -12,15 +12,17 @@
 //
 // Concurrent Decide calls are coalesced unless WithCoalescing(0) says
 // otherwise: a Decide under policies (and, on a Cluster, in a hash slot)
-// that nobody is gathering for yields its processor once, so that the
-// callers ready at that moment can join it, and sends them with it as one
-// script call (one round trip, one read of TIME, and one read and write of
-// a key for all its requests); alone, it is sent as is. Calls in flight
-// delay no one. Each request is decided as if sent alone, in arrival
-// order, and fails alone when its key holds something else; a caller whose
-// ctx ends before it is sent leaves, charged nothing. From 16 goroutines on
-// one key it takes a quarter to a third less wall time and less than half
-// the server time a decision (see WithCoalescing).
+// that nobody is gathering for yields its processor once when others of
+// those policies were recently under way (a caller alone never yields),
+// so that the callers ready at that moment can join it, and sends them
+// with it as one script call (one round trip, one read of TIME, and one
+// read and write of a key for all its requests); alone, it is sent as is.
+// Calls in flight delay no one. Each request is decided as if sent alone,
+// in arrival order, and fails alone when its key holds something else; a
+// caller whose ctx ends before it is sent leaves, charged nothing. From 16
+// goroutines on one key it takes a quarter to a third less wall time and
+// less than half the server time a decision; on a CPU-bound process it
+// can cost latency (see WithCoalescing).
 //
 // # Keys
 //

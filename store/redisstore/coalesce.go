@@ -72,13 +72,13 @@ const DefaultCoalescing = 64
 // is CPU-bound, WithCoalescing(0) is worth measuring.
 // BenchmarkCoalescing (16
 // goroutines, GCRA, redis-server 7.0 sharing 2 cores with the client, two
-// runs): on one hot key 13.8–14.7 µs a decision coalesced against
-// 21.7–25.0 alone on loopback and 29.9–30.3 against 41.8–42.4 through a
-// proxy adding 200 µs of round trip, 2.6–3.3 server-µs a decision against
-// 6.9–8.1, 0.12–0.13 script calls and 2 allocations a decision against 1
-// and 9; on 10,000 keys 34.7–37.0 against 43.8–44.4 µs through the proxy,
-// and no gain above the noise on loopback. Serially, no difference above
-// the noise.
+// runs): on one hot key 12.8–13.8 µs a decision coalesced against
+// 19.1–20.0 alone on loopback and 33.2–34.0 against 46.2–47.8 through a
+// proxy adding 200 µs of round trip, 2.5–3.5 server-µs a decision against
+// 6.3–9.4, 0.11–0.12 script calls and 2 allocations a decision against 1
+// and 9; on 10,000 keys 18.2–20.1 against 22.0–24.3 µs on loopback and
+// 40.1–40.6 against 49.7–53.2 through the proxy. A caller alone: no
+// difference above the noise.
 func WithCoalescing(max int) Option {
 	return func(s *Store) error {
 		if max < 0 || max > maxKeysPerCall {

@@ -143,6 +143,16 @@ return v`)
 	}
 }
 
+// allowAll returns the benchmarks' one policy: GCRA at 10^9 a second, so
+// that every decision is allowed and writes its state.
+func allowAll(b *testing.B) []*store.Policy {
+	p, err := store.NewPolicy(algo.PerSec(1_000_000_000).WithAlgorithm(algo.GCRA))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []*store.Policy{p}
+}
+
 // BenchmarkCoalescing measures Decide from 16 goroutines (and serially) on
 // one hot key and on 10,000 keys, without coalescing (WithCoalescing(0))
 // and with it, on loopback and through a proxy adding 200 µs of round
@@ -156,11 +166,7 @@ func BenchmarkCoalescing(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { proxy.Close() })
-	p, err := store.NewPolicy(algo.PerSec(1_000_000_000).WithAlgorithm(algo.GCRA))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ps := []*store.Policy{p}
+	ps := allowAll(b)
 	keys := make([]string, 10_000)
 	for i := range keys {
 		keys[i] = "bench:" + strconv.Itoa(i)
@@ -259,11 +265,7 @@ func processCPU() float64 {
 // floor's server CPU alone is about twice INCRBY's).
 func BenchmarkCPUPerCall(b *testing.B) {
 	srv := redistest.Standalone(b)
-	p, err := store.NewPolicy(algo.PerSec(1_000_000_000).WithAlgorithm(algo.GCRA))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ps := []*store.Policy{p}
+	ps := allowAll(b)
 	ctx := context.Background()
 	floor := rueidis.NewLuaScript(`local state = redis.call('GET', KEYS[1])
 local now = redis.call('TIME')
@@ -333,11 +335,7 @@ return state or ''`)
 // percentile of a decision's latency (p50-µs, p99-µs).
 func BenchmarkCoalescingCPUBound(b *testing.B) {
 	srv := redistest.Standalone(b)
-	p, err := store.NewPolicy(algo.PerSec(1_000_000_000).WithAlgorithm(algo.GCRA))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ps := []*store.Policy{p}
+	ps := allowAll(b)
 	ctx := context.Background()
 	for _, callers := range []int{1, 8} {
 		for _, max := range []int{0, DefaultCoalescing} {

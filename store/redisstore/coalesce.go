@@ -185,6 +185,10 @@ type group struct {
 	queue     []*waiter // the requests that joined it, in arrival order
 }
 
+// idle reports whether g has no gathering, no request waiting and no call
+// in flight, so that it can be forgotten; c.mu is held.
+func (g *group) idle() bool { return !g.gathering && len(g.queue) == 0 && g.inflight == 0 }
+
 // waiter is a request waiting to be sent or decided. The coalescer's
 // mutex guards taken and b; once taken, state says who owns the waiter:
 // while waiting the sender does, and whoever moves it out of waiting
@@ -370,7 +374,7 @@ func (c *coalescer) newGroup(gk groupKey, ps []*store.Policy) *group {
 	}
 	if len(c.groups) >= c.limit {
 		for k, g := range c.groups {
-			if !g.gathering && len(g.queue) == 0 && g.inflight == 0 {
+			if g.idle() {
 				delete(c.groups, k)
 			}
 		}

@@ -90,7 +90,7 @@ func TestCoalescerIdleAfterReturn(t *testing.T) {
 		decide(t, s, "k", p, 1)
 		s.co.mu.Lock()
 		for _, gr := range s.co.groups {
-			if gr.gathering || len(gr.queue) != 0 || gr.inflight != 0 {
+			if !gr.idle() {
 				s.co.mu.Unlock()
 				t.Fatalf("after Decide %d returned: gathering %v, %d queued, %d calls in flight; want the group idle", i, gr.gathering, len(gr.queue), gr.inflight)
 			}
@@ -256,9 +256,9 @@ func TestCoalescingYields(t *testing.T) {
 }
 
 // TestCoalescerYieldsOnlyWhenBusy checks that a gathering would yield
-// only while its group has a call in flight: a caller alone (one Decide
-// after the other) never does, one that arrives while another's call is
-// out does, and the group is idle again once both returned.
+// only while its group is busy: a caller alone (one Decide after the
+// other) never does, one that arrives while another's call is out does,
+// and the group is idle again once both returned.
 func TestCoalescerYieldsOnlyWhenBusy(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
@@ -305,7 +305,7 @@ func TestCoalescerYieldsOnlyWhenBusy(t *testing.T) {
 	s.co.mu.Lock()
 	defer s.co.mu.Unlock()
 	for _, gr := range s.co.groups {
-		if gr.gathering || len(gr.queue) != 0 || gr.inflight != 0 {
+		if !gr.idle() {
 			t.Errorf("after both returned: gathering %v, %d queued, %d calls in flight; want the group idle", gr.gathering, len(gr.queue), gr.inflight)
 		}
 	}

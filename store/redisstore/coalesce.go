@@ -131,9 +131,9 @@ type coalescer struct {
 }
 
 // yield lets the goroutines ready to run join a gathering
-// (runtime.Gosched), unless a recent yield was slow.
-func (c *coalescer) yield() {
-	start := time.Since(epoch)
+// (runtime.Gosched), unless a recent yield was slow; start is the time
+// (time.Since(epoch)) the caller read last.
+func (c *coalescer) yield(start time.Duration) {
 	if start < time.Duration(c.yieldAt.Load()) {
 		return
 	}
@@ -266,7 +266,7 @@ func (s *Store) decideCoalesced(ctx context.Context, keys []string, ps []*store.
 	if h := c.hooks; h != nil && h.gather != nil {
 		h.gather(slices.Clone(keys), busy) // a copy, so that keys does not escape
 	} else if busy {
-		c.yield()
+		c.yield(now)
 	}
 	c.mu.Lock()
 	g.gathering = false

@@ -353,7 +353,8 @@ func TestCoalescerYieldBacksOff(t *testing.T) {
 		t.Errorf("a yield during the pause took %v: it yielded", d)
 	}
 	time.Sleep(time.Duration(c.yieldAt.Load()) - time.Since(epoch)) // the pause ends
-	want := 2 * minPause // doubled, unless a quick yield cleared it first
+	// Doubled, unless a quick yield cleared it first.
+	want := 2 * minPause
 	if slow("the yields after the pause") > 0 {
 		want = minPause
 	}

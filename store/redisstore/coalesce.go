@@ -388,7 +388,7 @@ func (c *coalescer) newGroup(gk groupKey, ps []*store.Policy) *group {
 
 var flushers = sync.Pool{New: func() any { return new(flusher) }}
 
-// flusher is a coalesced call's scratch space, reused from call to call.'s scratch space, reused from call to call.
+// flusher is a coalesced call's scratch space, reused from call to call.
 type flusher struct {
 	ws, sent []*waiter
 	keys     []string

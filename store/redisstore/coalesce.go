@@ -62,14 +62,17 @@ const DefaultCoalescing = 64
 // larger calls cost the client fewer system calls and allocations. What it
 // costs: a yield per gathering of a busy group, and a goroutine (one more
 // hand-off) per coalesced call. On a CPU-bound process a yield waits for
-// the goroutines ahead of it to use up their time slices, so a yield that
-// takes over 2 ms stops yielding for 100 ms, doubled up to 5 s while the
-// yields stay slow; there the hand-off still costs
-// (BenchmarkCoalescingCPUBound, 4 goroutines that never block on 2 cores,
-// three runs): 8 goroutines deciding at once took a median of 40–41 ms a
-// decision and a 99th percentile of 121–125 ms coalescing, against 31–41
-// and 82–101 ms not; a caller alone, 18 µs either way. Where the process
-// is CPU-bound, WithCoalescing(0) is worth measuring.
+// the goroutines ahead of it to use up their time slices, and so does
+// every hand-off; so after a yield that takes over 2 ms the coalescer
+// steps aside: for 100 ms each Decide is sent alone from its caller's
+// goroutine, as with WithCoalescing(0). Then a goroutine of its own
+// yields once (no caller waits for it): if that is quick, coalescing
+// resumes; if not, the pause doubles, up to 5 s. BenchmarkCoalescingCPUBound
+// (4 goroutines that never block on 2 cores, three runs): 8 goroutines
+// deciding at once took a median of 40.5–40.6 ms a decision and a 99th
+// percentile of 101.0–101.1 ms coalescing, against 40.5–40.6 and
+// 85.2–101.1 ms not (121–125 ms coalescing before it stepped aside); a
+// caller alone, 13 µs either way.
 // BenchmarkCoalescing (16
 // goroutines, GCRA, redis-server 7.0 sharing 2 cores with the client, two
 // runs): on one hot key 12.8–13.8 µs a decision coalesced against
@@ -97,11 +100,14 @@ const sweepAt = 1024
 
 // slowYield is how long a gatherer's yield may take before the coalescer
 // takes the process for CPU-bound: there a yield waits for the goroutines
-// ahead of it to use up their time slices (10 ms each), so the coalescer
-// stops yielding for minPause, doubled (up to maxPause) for as long as
-// the yields it then tries are slow too. Measured: with 4 CPU-bound
-// goroutines on 2 cores, a serial Decide took a median of 42 ms with a
-// yield a call, against 19 µs without.
+// ahead of it to use up their time slices (10 ms each), and so does the
+// extra hand-off of a coalesced call. The coalescer then steps aside for
+// minPause: each Decide is sent alone, from its caller's goroutine. Then
+// a goroutine of its own yields once, so that no caller waits for it: if
+// that yield is quick too, coalescing resumes; if not, the pause is
+// doubled, up to maxPause. Measured: with 4 CPU-bound goroutines on 2
+// cores, a serial Decide took a median of 42 ms with a yield a call,
+// against 19 µs without.
 const (
 	slowYield = 2 * time.Millisecond
 	minPause  = 100 * time.Millisecond
@@ -125,27 +131,51 @@ type coalescer struct {
 
 	hooks *coalesceHooks // tests only
 
-	// yieldAt is when (time.Since(epoch)) gatherers yield again, after a
-	// slow yield; pause is the pause it set, 0 after a quick yield.
+	// pause is how long the coalescer steps aside after a slow yield (0:
+	// it coalesces), and yieldAt when (time.Since(epoch)) that pause ends
+	// and a probe yields; probing is set while a probe runs.
 	yieldAt, pause atomic.Int64
+	probing        atomic.Bool
+}
+
+// stepAside reports whether a Decide at now (time.Since(epoch)) is to be
+// sent alone, as the coalescer steps aside after a slow yield; once the
+// pause is over, the first to ask starts a probe.
+func (c *coalescer) stepAside(now time.Duration) bool {
+	if c.pause.Load() == 0 {
+		return false
+	}
+	if now >= time.Duration(c.yieldAt.Load()) && c.probing.CompareAndSwap(false, true) {
+		go c.probe()
+	}
+	return true
 }
 
 // yield lets the goroutines ready to run join a gathering
-// (runtime.Gosched), unless a recent yield was slow; start is the time
-// (time.Since(epoch)) the caller read last.
+// (runtime.Gosched); start is the time (time.Since(epoch)) the caller read
+// last. A slow yield starts a pause (see slowYield).
 func (c *coalescer) yield(start time.Duration) {
-	if start < time.Duration(c.yieldAt.Load()) {
-		return
+	runtime.Gosched()
+	if took := time.Since(epoch) - start; took > slowYield {
+		c.yieldAt.Store(int64(start + took + minPause)) // before pause: stepAside reads pause first
+		c.pause.Store(int64(minPause))
 	}
+}
+
+// probe yields at the end of a pause, from a goroutine of its own: a quick
+// yield ends the pause, a slow one doubles it (up to maxPause).
+func (c *coalescer) probe() {
+	defer c.probing.Store(false)
+	start := time.Since(epoch)
 	runtime.Gosched()
 	took := time.Since(epoch) - start
 	if took <= slowYield {
 		c.pause.Store(0)
 		return
 	}
-	pause := min(max(2*time.Duration(c.pause.Load()), minPause), maxPause)
-	c.pause.Store(int64(pause))
+	pause := min(2*time.Duration(c.pause.Load()), maxPause)
 	c.yieldAt.Store(int64(start + took + pause))
+	c.pause.Store(int64(pause))
 }
 
 // coalesceHooks lets tests watch and hold the coalescer.
@@ -242,6 +272,9 @@ func (s *Store) decideCoalesced(ctx context.Context, keys []string, ps []*store.
 	}
 	c := &s.co
 	now := time.Since(epoch)
+	if c.stepAside(now) {
+		return s.sendAlone(ctx, keys, ps, cost, ds)
+	}
 	c.mu.Lock()
 	g := c.groups[gk]
 	if g == nil {
@@ -273,10 +306,7 @@ func (s *Store) decideCoalesced(ctx context.Context, keys []string, ps []*store.
 	if len(g.queue) == 0 { // nobody joined: alone
 		g.inflight++
 		c.mu.Unlock()
-		if h := c.hooks; h != nil && h.send != nil {
-			h.send(slices.Clone(keys))
-		}
-		err := s.decideAlone(ctx, keys, ps, cost, ds)
+		err := s.sendAlone(ctx, keys, ps, cost, ds)
 		c.mu.Lock()
 		g.inflight--
 		c.mu.Unlock()
@@ -286,6 +316,15 @@ func (s *Store) decideCoalesced(ctx context.Context, keys []string, ps []*store.
 	s.sendGathered(g, w)
 	c.mu.Unlock()
 	return s.await(ctx, g, w, keys, ds)
+}
+
+// sendAlone makes the script call of one request, from the caller's
+// goroutine.
+func (s *Store) sendAlone(ctx context.Context, keys []string, ps []*store.Policy, cost int64, ds []algo.Decision) error {
+	if h := s.co.hooks; h != nil && h.send != nil {
+		h.send(slices.Clone(keys))
+	}
+	return s.decideAlone(ctx, keys, ps, cost, ds)
 }
 
 // sendGathered takes the gatherer w and the requests that joined it (g's

@@ -311,11 +311,79 @@ func TestCoalescerYieldsOnlyWhenBusy(t *testing.T) {
 	}
 }
 
+// TestCoalescerStepsAsideWhenSlow checks that while a slow yield's pause
+// lasts (the process is CPU-bound) a Decide is sent alone from its own
+// goroutine, with no gathering, even beside a call in flight of its group,
+// and that it gathers again once the pause is over.
+func TestCoalescerStepsAsideWhenSlow(t *testing.T) {
+	ctx := deadline(t, 20*time.Second)
+	srv := redistest.Standalone(t)
+	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
+	ps := []*store.Policy{pol(t, algo.GCRA, algo.PerSec(100))}
+	release := make(chan struct{})
+	g := newGate(ctx, s, func(keys []string) <-chan struct{} {
+		if keys[0] == s.Key("held", ps[0]) {
+			return release
+		}
+		return nil
+	})
+	// sentAlone waits for key's Decide to send a call of its own keys,
+	// failing if it starts a gathering instead.
+	sentAlone := func(key string) {
+		t.Helper()
+		select {
+		case keys := <-g.gathering:
+			t.Fatalf("during the pause Decide(%q) started a gathering (keys %q), want it sent alone", key, keys)
+		case keys := <-g.sending:
+			if !slices.Equal(keys, []string{s.Key(key, ps[0])}) {
+				t.Fatalf("during the pause a call of keys %q was sent, want %s's alone", keys, key)
+			}
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for the call of %s", key)
+		}
+	}
+	s.co.yieldAt.Store(int64(time.Since(epoch) + time.Hour)) // as a slow yield leaves them
+	s.co.pause.Store(int64(minPause))
+	held := start(ctx, s, "held", ps, 1)
+	sentAlone("held")
+	other := start(ctx, s, "other", ps, 1) // its group has a call in flight
+	sentAlone("other")
+	if o := recv(t, ctx, other, "other"); o.err != nil || o.d.Limited {
+		t.Fatalf("other: %+v, want allowed", o)
+	}
+	close(release)
+	if o := recv(t, ctx, held, "held"); o.err != nil || o.d.Limited {
+		t.Fatalf("held: %+v, want allowed", o)
+	}
+	// The pause is over: the next Decide still goes alone and starts a
+	// probe, whose yield (nothing else runs) is quick and ends the pause.
+	s.co.yieldAt.Store(int64(time.Since(epoch)))
+	probed := start(ctx, s, "probed", ps, 1)
+	sentAlone("probed")
+	if o := recv(t, ctx, probed, "probed"); o.err != nil || o.d.Limited {
+		t.Fatalf("probed: %+v, want allowed", o)
+	}
+	for s.co.pause.Load() != 0 || s.co.probing.Load() {
+		if ctx.Err() != nil {
+			t.Fatal("the probe did not end the pause")
+		}
+		time.Sleep(time.Millisecond)
+		if !s.co.probing.Load() && s.co.pause.Load() != 0 { // a hiccup made the probe slow: probe again
+			s.co.yieldAt.Store(int64(time.Since(epoch)))
+			s.co.stepAside(time.Since(epoch))
+		}
+	}
+	decide(t, s, "after", ps[0], 1)
+	if keys := recv(t, ctx, g.gathering, "a gathering after the pause"); keys[0] != s.Key("after", ps[0]) {
+		t.Fatalf("after the pause a gathering of keys %q, want after's", keys)
+	}
+}
+
 // TestCoalescerYieldBacksOff checks the coalescer's guard against a
 // CPU-bound process: on one processor shared with a goroutine that never
-// blocks, a yield waits for the other's time slice, so the coalescer
-// stops yielding for minPause (a yield then returns at once), doubles the
-// pause when the next yield is slow too, and forgets it after a quick one.
+// blocks, a yield waits for the other's time slice, so the coalescer steps
+// aside for minPause; a probe at the end of the pause doubles it when its
+// yield is slow too, and ends it when its yield is quick.
 func TestCoalescerYieldBacksOff(t *testing.T) {
 	var c coalescer
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
@@ -328,50 +396,63 @@ func TestCoalescerYieldBacksOff(t *testing.T) {
 		}
 	}()
 	<-spinning
-	took := func() time.Duration {
-		start := time.Now()
-		c.yield(time.Since(epoch))
-		return time.Since(start)
-	}
-	// slow tries yields until one is slow and returns how many were quick
-	// first: the race detector's scheduler may pick this goroutine again
-	// at a yield, which is then quick.
-	slow := func(what string) (quick int) {
-		for ; quick < 10; quick++ {
-			if took() > slowYield {
-				return quick
+	// slowYield yields until a yield is slow: the race detector's
+	// scheduler may pick this goroutine again at a yield, which is then
+	// quick.
+	slowYield := func() {
+		for range 10 {
+			if c.yield(time.Since(epoch)); c.pause.Load() != 0 {
+				return
 			}
 		}
-		t.Fatalf("%s: ten yields beside a spinning goroutine were quick", what)
-		return quick
+		t.Fatal("ten yields beside a spinning goroutine were quick")
 	}
-	slow("the first yields")
+	slowYield()
 	if p := time.Duration(c.pause.Load()); p != minPause {
 		t.Fatalf("after a slow yield the pause is %v, want %v", p, minPause)
 	}
-	if d := took(); d > slowYield {
-		t.Errorf("a yield during the pause took %v: it yielded", d)
+	if now := time.Since(epoch); !c.stepAside(now) || c.probing.Load() {
+		t.Fatalf("during the pause: stepAside %v, probing %v; want true, and no probe before the pause ends", c.stepAside(now), c.probing.Load())
 	}
-	time.Sleep(time.Duration(c.yieldAt.Load()) - time.Since(epoch)) // the pause ends
-	// Doubled, unless a quick yield cleared it first.
-	want := 2 * minPause
-	if slow("the yields after the pause") > 0 {
-		want = minPause
+	endPause := func() { time.Sleep(time.Duration(c.yieldAt.Load()) - time.Since(epoch)) }
+	// probe runs a probe from this goroutine, as stepAside's would.
+	probe := func() {
+		if !c.probing.CompareAndSwap(false, true) {
+			t.Fatal("a probe is already running")
+		}
+		c.probe()
 	}
-	if p := time.Duration(c.pause.Load()); p != want {
-		t.Errorf("after a second slow yield the pause is %v, want %v", p, want)
+	// A slow probe doubles the pause; the race detector's scheduler may make
+	// it quick, which ends the pause: then start one again.
+	doubled := false
+	for range 10 {
+		endPause()
+		if probe(); c.pause.Load() == int64(2*minPause) {
+			doubled = true
+			break
+		}
+		if c.pause.Load() != 0 {
+			t.Fatalf("after a probe the pause is %v, want %v or 0", time.Duration(c.pause.Load()), 2*minPause)
+		}
+		slowYield()
+	}
+	if !doubled {
+		t.Fatal("ten probes beside a spinning goroutine were quick")
+	}
+	if y := time.Duration(c.yieldAt.Load()); y < time.Since(epoch)+minPause {
+		t.Errorf("after a slow probe the pause ends at %v, less than %v from now", y, minPause)
 	}
 	stop.Store(true)
 	// With nothing else to run a yield is quick, but for the VM's hiccups:
-	// the first quick one clears the pause.
+	// the first quick probe ends the pause.
 	for range 10 {
-		time.Sleep(time.Duration(c.yieldAt.Load()) - time.Since(epoch))
-		if took() <= slowYield {
-			if p := c.pause.Load(); p != 0 {
-				t.Errorf("after a quick yield the pause is %v, want 0", time.Duration(p))
+		endPause()
+		if probe(); c.pause.Load() == 0 {
+			if c.stepAside(time.Since(epoch)) {
+				t.Error("after a quick probe the coalescer still steps aside")
 			}
 			return
 		}
 	}
-	t.Error("ten yields with nothing else to run were slow")
+	t.Error("ten probes with nothing else to run were slow")
 }

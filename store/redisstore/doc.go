@@ -21,8 +21,9 @@
 // in arrival order, and fails alone when its key holds something else; a
 // caller whose ctx ends before it is sent leaves, charged nothing. From 16
 // goroutines on one key it takes a quarter to a third less wall time and
-// less than half the server time a decision; on a CPU-bound process it
-// can cost latency (see WithCoalescing).
+// less than half the server time a decision; on a CPU-bound process
+// (where a yield is slow) it steps aside, and each Decide is sent alone
+// until a yield is quick again (see WithCoalescing).
 //
 // # Keys
 //

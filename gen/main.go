@@ -27,9 +27,12 @@ import (
 )
 
 func main() {
-	algoDir := flag.String("algo", "algo", "directory of the step functions, relative to -root")
-	root := flag.String("root", ".", "module root")
-	flag.Parse()
+	// A flag set of its own, so that main can run more than once in a
+	// process (its test does, under go test -count).
+	fs := flag.NewFlagSet("gen", flag.ExitOnError)
+	algoDir := fs.String("algo", "algo", "directory of the step functions, relative to -root")
+	root := fs.String("root", ".", "module root")
+	fs.Parse(os.Args[1:]) // ExitOnError: exits on a bad flag
 	if err := run(*root, *algoDir); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)

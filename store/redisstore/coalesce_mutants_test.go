@@ -387,6 +387,17 @@ func TestCoalescerStepsAsideWhenSlow(t *testing.T) {
 func TestCoalescerYieldBacksOff(t *testing.T) {
 	var c coalescer
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	// With nothing else to run a yield is quick and starts no pause (but
+	// for the VM's hiccups: one of ten).
+	for i := range 10 {
+		c.pause.Store(0)
+		if c.yield(time.Since(epoch)); c.pause.Load() == 0 {
+			break
+		}
+		if i == 9 {
+			t.Fatal("ten yields with nothing else to run each started a pause")
+		}
+	}
 	var stop atomic.Bool
 	defer stop.Store(true)
 	spinning := make(chan struct{})
@@ -396,20 +407,26 @@ func TestCoalescerYieldBacksOff(t *testing.T) {
 		}
 	}()
 	<-spinning
-	// slowYield yields until a yield is slow: the race detector's
+	// yieldUntilSlow yields until a yield is slow (the race detector's
 	// scheduler may pick this goroutine again at a yield, which is then
-	// quick.
-	slowYield := func() {
+	// quick) and returns the time that yield started.
+	yieldUntilSlow := func() (start time.Duration) {
 		for range 10 {
-			if c.yield(time.Since(epoch)); c.pause.Load() != 0 {
-				return
+			start = time.Since(epoch)
+			if c.yield(start); c.pause.Load() != 0 {
+				return start
 			}
 		}
 		t.Fatal("ten yields beside a spinning goroutine were quick")
+		return start
 	}
-	slowYield()
+	start := yieldUntilSlow()
 	if p := time.Duration(c.pause.Load()); p != minPause {
 		t.Fatalf("after a slow yield the pause is %v, want %v", p, minPause)
+	}
+	// The pause runs from the yield's end: over slowYield after its start.
+	if y := time.Duration(c.yieldAt.Load()); y <= start+slowYield+minPause {
+		t.Errorf("a yield started at %v and slow ends its pause at %v, want after %v", start, y, start+slowYield+minPause)
 	}
 	if now := time.Since(epoch); !c.stepAside(now) || c.probing.Load() {
 		t.Fatalf("during the pause: stepAside %v, probing %v; want true, and no probe before the pause ends", c.stepAside(now), c.probing.Load())
@@ -427,6 +444,7 @@ func TestCoalescerYieldBacksOff(t *testing.T) {
 	doubled := false
 	for range 10 {
 		endPause()
+		start = time.Since(epoch)
 		if probe(); c.pause.Load() == int64(2*minPause) {
 			doubled = true
 			break
@@ -434,13 +452,13 @@ func TestCoalescerYieldBacksOff(t *testing.T) {
 		if c.pause.Load() != 0 {
 			t.Fatalf("after a probe the pause is %v, want %v or 0", time.Duration(c.pause.Load()), 2*minPause)
 		}
-		slowYield()
+		yieldUntilSlow()
 	}
 	if !doubled {
 		t.Fatal("ten probes beside a spinning goroutine were quick")
 	}
-	if y := time.Duration(c.yieldAt.Load()); y < time.Since(epoch)+minPause {
-		t.Errorf("after a slow probe the pause ends at %v, less than %v from now", y, minPause)
+	if y := time.Duration(c.yieldAt.Load()); y <= start+slowYield+2*minPause {
+		t.Errorf("a probe started after %v and slow ends its pause at %v, want after %v", start, y, start+slowYield+2*minPause)
 	}
 	stop.Store(true)
 	// With nothing else to run a yield is quick, but for the VM's hiccups:

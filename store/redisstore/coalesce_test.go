@@ -323,6 +323,32 @@ func TestCoalescedCallLimit(t *testing.T) {
 	if !slices.Equal(sizes, []int{3, 3, 2}) || !slices.Equal(keys, want) {
 		t.Errorf("calls of %v requests with keys %q, want 3, 3, 2 of %q", sizes, keys, want)
 	}
+	waitIdle(t, ctx, s) // the three calls counted out as they were counted in
+}
+
+// waitIdle waits until every group of s is idle: no gathering, no request
+// waiting, no call in flight (a coalesced call's count drops after its
+// callers have their results).
+func waitIdle(t *testing.T, ctx context.Context, s *Store) {
+	t.Helper()
+	for {
+		s.co.mu.Lock()
+		busy := ""
+		for _, g := range s.co.groups {
+			if !g.idle() {
+				busy = fmt.Sprintf("gathering %v, %d queued, %d calls in flight", g.gathering, len(g.queue), g.inflight)
+			}
+		}
+		s.co.mu.Unlock()
+		if busy == "" {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("a group stays busy after every call returned: %s", busy)
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 // TestCoalescingOff checks that WithCoalescing(0) and (1) send every

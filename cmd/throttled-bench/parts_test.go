@@ -911,3 +911,44 @@ func TestProgressSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteFloorWithoutPairedOrParallel prints the floor table of a report
+// whose server statistics have no paired rounds and no parallel cell (as
+// the rows of earlier script versions): dashes in those columns, and
+// neither footnote [8] nor [9].
+func TestWriteFloorWithoutPairedOrParallel(t *testing.T) {
+	r := &report{
+		Env:    env{Go: "go1.26", Redis: "7.0.15", RedisURL: "redis://x/0"},
+		Config: reportConfig{N: 5, Count: 1, RedisN: 3, Goroutines: 4, Keys: 10, Quota: "10/s", API: "limiter"},
+		Cells: []cell{
+			{Table: tableOneKey, Row: rowFloor, Column: colRedSerial, Throughput: 40000, LatencyUS: 25},
+			{Table: tableOneKey, Row: "gcra", Column: colRedSerial, Throughput: 20000, LatencyUS: 50},
+		},
+		Server: []serverStat{
+			{Row: "gcra", Command: "evalsha", Calls: 2, USecPerCall: 3.5, SerialCalls: 2, SerialUSecPerCall: 3.5, FloorRatio: 1.25},
+			{Row: rowFloor, Command: "evalsha", Calls: 2, USecPerCall: 2.8, SerialCalls: 2, SerialUSecPerCall: 2.8, FloorRatio: 1},
+		},
+	}
+	var b bytes.Buffer
+	if err := r.writeText(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	floor := tableLines(t, out, "#### Redis server time against the floor")
+	for _, line := range []string{floor[2], floor[len(floor)-1]} {
+		cells := strings.Split(line, "|")
+		if len(cells) != 10 {
+			t.Fatalf("floor table line %q: %d cells, want 8", line, len(cells)-2)
+		}
+		for i, name := range map[int]string{6: "paired", 7: "per decision", 8: "per decision × floor"} {
+			if got := strings.TrimSpace(cells[i]); got != "—" {
+				t.Errorf("floor table line %q: %s column %q, want —", line, name, got)
+			}
+		}
+	}
+	for _, absent := range []string{"*[8] Paired", "*[9] Per decision"} {
+		if strings.Contains(out, absent) {
+			t.Errorf("footnote %q without its measurement:\n%s", absent, out)
+		}
+	}
+}

@@ -763,14 +763,21 @@ func TestCPUModelAndLoad(t *testing.T) {
 	}
 }
 
+// floorEnv and floorConfig are the environment and configuration of the
+// floor table's tests.
+var (
+	floorEnv    = env{Go: "go1.26", Redis: "7.0.15", RedisURL: "redis://x/0"}
+	floorConfig = reportConfig{N: 5, Count: 1, RedisN: 3, Goroutines: 4, Keys: 10, Quota: "10/s", API: "limiter"}
+)
+
 // TestWriteFloorAndBatch prints the floor and batch tables of a report:
 // the floor's row first, each algorithm's server time over the floor's, a
 // dash where a cell is missing; the batch rows with their round trips,
 // and the note on a missing row.
 func TestWriteFloorAndBatch(t *testing.T) {
 	r := &report{
-		Env:    env{Go: "go1.26", Redis: "7.0.15", RedisURL: "redis://x/0"},
-		Config: reportConfig{N: 5, Count: 1, RedisN: 3, Goroutines: 4, Keys: 10, Quota: "10/s", API: "limiter"},
+		Env:    floorEnv,
+		Config: floorConfig,
 		Cells: []cell{
 			{Table: tableOneKey, Row: rowFloor, Column: colRedSerial, Throughput: 40000, LatencyUS: 25},
 			{Table: tableOneKey, Row: rowFloor, Column: colRedParallel, Throughput: 60000, LatencyUS: 66.5},
@@ -918,8 +925,8 @@ func TestProgressSteps(t *testing.T) {
 // neither footnote [8] nor [9].
 func TestWriteFloorWithoutPairedOrParallel(t *testing.T) {
 	r := &report{
-		Env:    env{Go: "go1.26", Redis: "7.0.15", RedisURL: "redis://x/0"},
-		Config: reportConfig{N: 5, Count: 1, RedisN: 3, Goroutines: 4, Keys: 10, Quota: "10/s", API: "limiter"},
+		Env:    floorEnv,
+		Config: floorConfig,
 		Cells: []cell{
 			{Table: tableOneKey, Row: rowFloor, Column: colRedSerial, Throughput: 40000, LatencyUS: 25},
 			{Table: tableOneKey, Row: "gcra", Column: colRedSerial, Throughput: 20000, LatencyUS: 50},

@@ -88,14 +88,9 @@ func TestCoalescerIdleAfterReturn(t *testing.T) {
 	p := pol(t, algo.TokenBucket, algo.PerSec(10))
 	for i := range 300 {
 		decide(t, s, "k", p, 1)
-		s.co.mu.Lock()
-		for _, gr := range s.co.groups {
-			if !gr.idle() {
-				s.co.mu.Unlock()
-				t.Fatalf("after Decide %d returned: gathering %v, %d queued, %d calls in flight; want the group idle", i, gr.gathering, len(gr.queue), gr.inflight)
-			}
+		if busy := busyGroup(s); busy != "" {
+			t.Fatalf("after Decide %d returned: %s; want the group idle", i, busy)
 		}
-		s.co.mu.Unlock()
 	}
 	if n := len(g.queued); n != 0 {
 		t.Errorf("%d sequential Decides queued", n)
@@ -302,12 +297,8 @@ func TestCoalescerYieldsOnlyWhenBusy(t *testing.T) {
 	if o := recv(t, ctx, held, "held"); o.err != nil {
 		t.Fatal(o.err)
 	}
-	s.co.mu.Lock()
-	defer s.co.mu.Unlock()
-	for _, gr := range s.co.groups {
-		if !gr.idle() {
-			t.Errorf("after both returned: gathering %v, %d queued, %d calls in flight; want the group idle", gr.gathering, len(gr.queue), gr.inflight)
-		}
+	if busy := busyGroup(s); busy != "" {
+		t.Errorf("after both returned: %s; want the group idle", busy)
 	}
 }
 

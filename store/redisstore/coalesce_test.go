@@ -332,14 +332,7 @@ func TestCoalescedCallLimit(t *testing.T) {
 func waitIdle(t *testing.T, ctx context.Context, s *Store) {
 	t.Helper()
 	for {
-		s.co.mu.Lock()
-		busy := ""
-		for _, g := range s.co.groups {
-			if !g.idle() {
-				busy = fmt.Sprintf("gathering %v, %d queued, %d calls in flight", g.gathering, len(g.queue), g.inflight)
-			}
-		}
-		s.co.mu.Unlock()
+		busy := busyGroup(s)
 		if busy == "" {
 			return
 		}
@@ -349,6 +342,18 @@ func waitIdle(t *testing.T, ctx context.Context, s *Store) {
 		case <-time.After(time.Millisecond):
 		}
 	}
+}
+
+// busyGroup describes a group of s that is not idle, "" if every group is.
+func busyGroup(s *Store) string {
+	s.co.mu.Lock()
+	defer s.co.mu.Unlock()
+	for _, g := range s.co.groups {
+		if !g.idle() {
+			return fmt.Sprintf("gathering %v, %d queued, %d calls in flight", g.gathering, len(g.queue), g.inflight)
+		}
+	}
+	return ""
 }
 
 // TestCoalescingOff checks that WithCoalescing(0) and (1) send every

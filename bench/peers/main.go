@@ -524,6 +524,13 @@ func memoryPeers() []peer {
 }
 
 // ours returns throttled with algorithm a on a fresh memstore.
+//
+// Not inlined, so that its closure is compiled as the other peers' are:
+// the closure of a function inlined into memoryPeers is a copy in which Go
+// does not inline the calls it makes (Limit, here), where user code calls
+// Limit from a function of its own.
+//
+//go:noinline
 func ours(a throttled.Algorithm) func(sc scenario) (decide, func(), error) {
 	return func(sc scenario) (decide, func(), error) {
 		s, err := memstore.New()

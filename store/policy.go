@@ -29,7 +29,7 @@ type Policy struct {
 	quota  algo.Quota
 	id     PolicyID
 	key    string
-	fast   *faststep.Params // the step with reciprocals; nil for the sliding window
+	fast   *faststep.Params // the step with reciprocals
 }
 
 // PolicyID is a policy's identity as a comparable value: equal for
@@ -84,9 +84,9 @@ func NewPolicy(q algo.Quota) (*Policy, error) {
 // It returns the decision and, when the request consumed something
 // (allowed, cost above 0), stores the new state in *st and returns the
 // time at which it expires, now + ResetAfter; otherwise keep is false and
-// *st is unchanged. Except for the sliding window's, the steps divide by
+// *st is unchanged. The steps divide by the quota's constants by
 // multiplying with reciprocals computed by NewPolicy; their results equal
-// the algo step functions' (a property test compares them).
+// the algo step functions' (property tests compare them).
 func (p *Policy) Step(st *[3]int64, fresh bool, now, cost int64) (d algo.Decision, expireAt int64, keep bool) {
 	if p.fast != nil {
 		return p.fast.Step(st, fresh, now, cost)

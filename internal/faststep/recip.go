@@ -1,7 +1,7 @@
-// Package faststep runs the steps of the token bucket, the leaky bucket,
-// GCRA and the fixed window on stored state as internal/steps does, with
-// their divisions by the quota's constants (Unit, Rate, Period) done by
-// multiplying by reciprocals computed once per quota. Its decisions,
+// Package faststep runs the steps of every algorithm on stored state as
+// internal/steps does, with their divisions by the quota's constants
+// (Unit, Rate, Period) done by multiplying by reciprocals computed once per
+// quota. Its decisions,
 // durations and states equal the generated steps' for every input the
 // stores give it: proptest's TestFastStepEqualsStep compares them on every
 // quota family, and this package's tests compare the reciprocals with

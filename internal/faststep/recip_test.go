@@ -7,16 +7,6 @@ import (
 	"pgregory.net/rapid"
 )
 
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a < 0 && a%b != 0 {
-		q--
-	}
-	return q
-}
-
-func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }
-
 // TestReciprocal: Floor and Ceil equal integer division for divisors from 1
 // to past 2^53 and dividends at the edges: multiples of d and their
 // neighbours, the ends of the exact range [0, 2^53), negatives, MaxInt64.

@@ -13,12 +13,12 @@ type Params struct {
 	unit, rate, period Reciprocal
 }
 
-// New returns p's Params when its algorithm has a step here (token bucket,
-// leaky bucket, GCRA, fixed window), nil otherwise (the sliding window);
-// p must be built by algo.Compile and not change afterwards.
+// New returns p's Params when its algorithm has a step here (every
+// algorithm of package algo), nil otherwise; p must be built by
+// algo.Compile and not change afterwards.
 func New(p *algo.Params) *Params {
 	switch p.Algorithm {
-	case algo.TokenBucket, algo.LeakingBucket, algo.GCRA, algo.FixedWindow:
+	case algo.TokenBucket, algo.LeakingBucket, algo.GCRA, algo.FixedWindow, algo.SlidingWindow:
 		return &Params{P: p, unit: NewReciprocal(p.Unit), rate: NewReciprocal(p.Rate), period: NewReciprocal(p.Period)}
 	}
 	return nil
@@ -38,6 +38,13 @@ func New(p *algo.Params) *Params {
 func (f *Params) Step(st *[3]int64, fresh bool, now, cost int64) (d algo.Decision, expireAt int64, keep bool) {
 	var s0, s1 int64
 	switch f.P.Algorithm {
+	case algo.SlidingWindow: // the one with three fields
+		var s2 int64
+		if s0, s1, s2, d = f.slidingWindow(st[0], st[1], st[2], fresh, now, cost); d.Limited || cost == 0 {
+			return d, 0, false
+		}
+		st[0], st[1], st[2] = s0, s1, s2
+		return d, now + d.ResetAfter, true
 	case algo.GCRA:
 		s0, s1, d = f.gcra(st[0], st[1], fresh, now, cost)
 	case algo.TokenBucket:
@@ -166,6 +173,67 @@ func (f *Params) fixedWindow(last, count int64, fresh bool, now, cost int64) (in
 	}
 	return now, count, algo.Decision{Remaining: q.Limit - count, ResetAfter: later(reset, lag)}
 }
+
+// slidingWindow is algo.SlidingWindowStep (and SlidingWindowInit): the new
+// state's fields and the decision. Its divisions by Period use the
+// reciprocal; those by the window's counts (which change with each
+// request) stay the hardware's.
+func (f *Params) slidingWindow(last, prev, curr int64, fresh bool, now, cost int64) (int64, int64, int64, algo.Decision) {
+	q := f.P
+	if fresh {
+		last, prev, curr = now, 0, 0
+	}
+	now, lag := behind(last, now)
+	start := f.period.Floor(now) * q.Period
+	if last < start {
+		if last >= start-q.Period {
+			prev = curr
+		} else {
+			prev = 0
+		}
+		curr = 0
+	}
+	e := now - start
+	used := f.period.Floor(prev*(q.Period-e)) + curr
+	limited := cost > q.Limit-used
+	if !limited {
+		curr += cost
+		used += cost
+	}
+	// Back to the initial state once the weighted prev term floors to zero.
+	var reset int64
+	if curr > 0 {
+		reset = q.Period - e + q.Period - ceilDiv(q.Period, curr) + 1
+	} else if used > 0 {
+		reset = q.Period - ceilDiv(q.Period, prev) + 1 - e
+	}
+	remaining := max(0, q.Limit-used)
+	if !limited {
+		return now, prev, curr, algo.Decision{Remaining: remaining, ResetAfter: later(reset, lag)}
+	}
+	if cost > q.Limit {
+		return 0, 0, 0, algo.Decision{Limited: true, Remaining: remaining, RetryAfter: -1, ResetAfter: later(reset, lag)}
+	}
+	var retry int64
+	if q.Limit-cost-curr >= 0 {
+		retry = q.Period - ceilDiv((q.Limit-cost-curr+1)*q.Period, prev) + 1 - e
+	} else {
+		retry = q.Period - e + max(0, q.Period-ceilDiv((q.Limit-cost+1)*q.Period, curr)+1)
+	}
+	return 0, 0, 0, algo.Decision{Limited: true, Remaining: remaining, RetryAfter: retry + lag, ResetAfter: later(reset, lag)}
+}
+
+// floorDiv is algo's: ⌊a/b⌋ for b > 0.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a < 0 && a%b != 0 {
+		q--
+	}
+	return q
+}
+
+// ceilDiv is algo's: ⌈a/b⌉ for b > 0.
+func ceilDiv(a, b int64) int64 { return -floorDiv(-a, b) }
 
 // behind returns the time a step decides at and the lag its durations
 // get, as algo's steps do: a clock behind the state's last time decides as

@@ -48,7 +48,7 @@ func drawParams(t *rapid.T, a algo.Algorithm) *algo.Params {
 // moving forwards and back (to 0 and 2^52), and costs 0, 1, at and above
 // the limit, up to MaxInt64.
 func TestStepEqualsGenerated(t *testing.T) {
-	for _, a := range []algo.Algorithm{algo.TokenBucket, algo.LeakingBucket, algo.GCRA, algo.FixedWindow} {
+	for _, a := range algo.Algorithms {
 		t.Run(a.String(), func(t *testing.T) {
 			rapid.Check(t, func(t *rapid.T) {
 				p := drawParams(t, a)
@@ -62,11 +62,18 @@ func TestStepEqualsGenerated(t *testing.T) {
 				if rapid.Bool().Draw(t, "stored") {
 					last := rapid.Int64Range(0, maxTime).Draw(t, "last")
 					top := p.Capacity // units, for the buckets and GCRA
-					if a == algo.FixedWindow {
+					if a == algo.FixedWindow || a == algo.SlidingWindow {
 						top = p.Limit
 					}
-					second := rapid.OneOf(rapid.SampledFrom([]int64{0, 1, top - 1, top}), rapid.Int64Range(0, top)).Draw(t, "second")
-					want, got, fresh = steps.Slots{last, max(second, 0)}, steps.Slots{last, max(second, 0)}, false
+					count := func(label string) int64 {
+						return max(0, rapid.OneOf(rapid.SampledFrom([]int64{0, 1, top - 1, top}), rapid.Int64Range(0, top)).Draw(t, label))
+					}
+					second := count("second")
+					var third int64 // the sliding window's current count
+					if a == algo.SlidingWindow {
+						third = count("third")
+					}
+					want, got, fresh = steps.Slots{last, second, third}, steps.Slots{last, second, third}, false
 				}
 				for i := range rapid.IntRange(1, 30).Draw(t, "steps") {
 					cost := rapid.OneOf(
@@ -76,7 +83,7 @@ func TestStepEqualsGenerated(t *testing.T) {
 					cost = max(cost, 0)
 					wd, wexp, wkeep := steps.Step(&want, fresh, p, now, cost)
 					gd, gexp, gkeep := f.Step((*[3]int64)(&got), fresh, now, cost)
-					if wd != gd || wexp != gexp || wkeep != gkeep || want[0] != got[0] || want[1] != got[1] {
+					if wd != gd || wexp != gexp || wkeep != gkeep || want != got {
 						t.Fatalf("%v step %d at %d cost %d (fresh %v, %+v): Step %+v exp %d keep %v state %v, generated %+v exp %d keep %v state %v",
 							a, i, now, cost, fresh, *p, gd, gexp, gkeep, got, wd, wexp, wkeep, want)
 					}
@@ -95,18 +102,20 @@ func TestStepEqualsGenerated(t *testing.T) {
 	}
 }
 
-// TestNewCoversTheFourAlgorithms: New has a step for the buckets, GCRA
-// and the fixed window, and none for the sliding window (which runs the
-// generated binding).
-func TestNewCoversTheFourAlgorithms(t *testing.T) {
+// TestNewCoversEveryAlgorithm: New has a step for each of algo's
+// algorithms, and none for params of no algorithm.
+func TestNewCoversEveryAlgorithm(t *testing.T) {
 	for _, a := range algo.Algorithms {
 		p, err := algo.Compile(a, algo.PerSec(10))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := New(&p) != nil, a != algo.SlidingWindow; got != want {
-			t.Errorf("New(%v) != nil is %v, want %v", a, got, want)
+		if New(&p) == nil {
+			t.Errorf("New(%v) = nil", a)
 		}
+	}
+	if f := New(&algo.Params{Unit: 1, Rate: 1, Period: 1}); f != nil {
+		t.Errorf("New(params of no algorithm) = %+v, want nil", f)
 	}
 }
 

@@ -141,13 +141,13 @@ func drawNow(t *rapid.T, now, period int64) int64 {
 
 // sameFields reports whether two stored states of algorithm a hold the
 // same fields. The slots past them are not part of the state: steps.Step
-// writes the whole Slots, faststep only the two fields of its algorithms.
+// writes the whole Slots, faststep only its algorithm's fields.
 func sameFields(a algo.Algorithm, x, y [3]int64) bool {
 	return slices.Equal(x[:steps.Fields[a]], y[:steps.Fields[a]])
 }
 
 // TestPolicyStepMatchesSteps checks, for every algorithm, that a policy's
-// Step (except for the sliding window, the reciprocal arithmetic of internal/faststep) decides,
+// Step (the reciprocal arithmetic of internal/faststep) decides,
 // expires, keeps and stores exactly as the generated step binding
 // steps.Step on the policy's parameters, along random histories of one
 // key: time moving forwards and backwards, costs from 0 to huge, and the

@@ -459,9 +459,11 @@ func tryStart(bin, dir string, m mode) (p *process, retry bool, err error) {
 
 // run starts the process's command and reaps it in the background.
 func (p *process) run() error {
+	closeInheritedOnExec()
 	out := &syncBuffer{}
 	cmd := exec.Command(p.bin, p.args...)
 	cmd.Dir = p.dir
+	cmd.SysProcAttr = procAttr()
 	cmd.Stdout = out
 	cmd.Stderr = out
 	cmd.WaitDelay = time.Second
@@ -475,6 +477,31 @@ func (p *process) run() error {
 		close(done)
 	}()
 	return nil
+}
+
+// closeInheritedOnExec marks every descriptor of this process above
+// stderr close-on-exec, so that a server inherits only its stdin, stdout
+// and stderr. Go opens its own descriptors so, but not those a process
+// is handed open: a fuzzing worker gets its pipes to the coordinator as
+// descriptors 3 to 5. A server holding them outlives a worker the
+// coordinator kills (its cleanups do not run), keeps the pipes open, and
+// the coordinator then waits for the dead worker forever. It runs before
+// each server starts (marking a descriptor twice is harmless); where the
+// process's descriptors cannot be listed (no /proc or /dev/fd), nothing
+// changes.
+func closeInheritedOnExec() {
+	for _, dir := range []string{"/proc/self/fd", "/dev/fd"} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+				syscall.CloseOnExec(fd)
+			}
+		}
+		return
+	}
 }
 
 // errForeignServer reports that the port answered PING, but from a

@@ -2,9 +2,12 @@ package redistest
 
 import (
 	"bufio"
+	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -252,5 +255,33 @@ func TestKillNode(t *testing.T) {
 		if got := c.DoNode(t, i, "PING"); got != "PONG" {
 			t.Fatalf("node %d after node 0 was killed: PING = %q", i, got)
 		}
+	}
+}
+
+// TestServerInheritsNoDescriptors: a descriptor this process holds open
+// without close-on-exec, as a fuzzing worker holds its pipes to the
+// coordinator, does not reach a server: once this process closes a pipe's
+// write end, its reader sees the end though the server still runs.
+func TestServerInheritsNoDescriptors(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, _, errno := syscall.Syscall(syscall.SYS_FCNTL, w.Fd(), syscall.F_SETFD, 0); errno != 0 {
+		t.Fatalf("clearing close-on-exec: %v", errno)
+	}
+	s := Standalone(t)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetReadDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("reading the pipe after closing its write end: %d bytes, %v; want EOF (the server at %s holds the write end)", n, err, s.Addr())
+	}
+	if got := s.Do(t, "PING"); got != "PONG" {
+		t.Fatalf("PING = %q, want PONG", got)
 	}
 }

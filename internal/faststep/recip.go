@@ -1,4 +1,4 @@
-// Package faststep runs the steps of every algorithm on stored state as
+// Package faststep runs the steps of the five algorithms on stored state as
 // internal/steps does, with their divisions by the quota's constants
 // (Unit, Rate, Period) done by multiplying by reciprocals computed once per
 // quota. Its decisions,

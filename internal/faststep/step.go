@@ -13,9 +13,9 @@ type Params struct {
 	unit, rate, period Reciprocal
 }
 
-// New returns p's Params when its algorithm has a step here (every
-// algorithm of package algo), nil otherwise; p must be built by
-// algo.Compile and not change afterwards.
+// New returns p's Params when its algorithm has a step here (the five of
+// package algo), nil otherwise (store.Policy then runs the generated
+// binding); p must be built by algo.Compile and not change afterwards.
 func New(p *algo.Params) *Params {
 	switch p.Algorithm {
 	case algo.TokenBucket, algo.LeakingBucket, algo.GCRA, algo.FixedWindow, algo.SlidingWindow:

@@ -156,7 +156,7 @@ func (c *coalescer) stepAside(now time.Duration) bool {
 // last. A slow yield starts a pause (see slowYield).
 func (c *coalescer) yield(start time.Duration) {
 	runtime.Gosched()
-	if took := time.Since(epoch) - start; took > slowYield {
+	if took := time.Since(epoch) - start; took > slowYield && !c.hooks.keepsCoalescing() {
 		c.yieldAt.Store(int64(start + took + minPause)) // before pause: stepAside reads pause first
 		c.pause.Store(int64(minPause))
 	}
@@ -193,7 +193,14 @@ type coalesceHooks struct {
 	// returned is called when a coalesced call has returned, with its
 	// keys and the client's error.
 	returned func(keys []string, err error)
+	// keepCoalescing stops slow yields from starting a pause, for tests
+	// of the yield itself on a machine too busy to yield quickly.
+	keepCoalescing bool
 }
+
+// keepsCoalescing reports whether h stops slow yields from starting a
+// pause (a nil h does not).
+func (h *coalesceHooks) keepsCoalescing() bool { return h != nil && h.keepCoalescing }
 
 // groupKey names a group: the policies' identities in order (zero after
 // the last) and the hash slot on a Cluster (0 elsewhere).

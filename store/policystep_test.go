@@ -140,8 +140,8 @@ func drawNow(t *rapid.T, now, period int64) int64 {
 }
 
 // sameFields reports whether two stored states of algorithm a hold the
-// same fields. The slots past them are not part of the state: steps.Step
-// writes the whole Slots, faststep only its algorithm's fields.
+// same fields. The slots past them are not part of the state (steps.Step
+// and faststep write them 0).
 func sameFields(a algo.Algorithm, x, y [3]int64) bool {
 	return slices.Equal(x[:steps.Fields[a]], y[:steps.Fields[a]])
 }

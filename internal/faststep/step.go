@@ -36,15 +36,10 @@ func New(p *algo.Params) *Params {
 // integers. Times are µs in [0, algo.MaxTime], as the stores check, and
 // stored states are those the step wrote.
 func (f *Params) Step(st *[3]int64, fresh bool, now, cost int64) (d algo.Decision, expireAt int64, keep bool) {
-	var s0, s1 int64
+	var s0, s1, s2 int64 // s2: the sliding window's third field, 0 for the others
 	switch f.P.Algorithm {
-	case algo.SlidingWindow: // the one with three fields
-		var s2 int64
-		if s0, s1, s2, d = f.slidingWindow(st[0], st[1], st[2], fresh, now, cost); d.Limited || cost == 0 {
-			return d, 0, false
-		}
-		st[0], st[1], st[2] = s0, s1, s2
-		return d, now + d.ResetAfter, true
+	case algo.SlidingWindow:
+		s0, s1, s2, d = f.slidingWindow(st[0], st[1], st[2], fresh, now, cost)
 	case algo.GCRA:
 		s0, s1, d = f.gcra(st[0], st[1], fresh, now, cost)
 	case algo.TokenBucket:
@@ -57,7 +52,7 @@ func (f *Params) Step(st *[3]int64, fresh bool, now, cost int64) (d algo.Decisio
 	if d.Limited || cost == 0 {
 		return d, 0, false
 	}
-	st[0], st[1] = s0, s1
+	*st = [3]int64{s0, s1, s2} // as the generated bindings write it
 	return d, now + d.ResetAfter, true
 }
 

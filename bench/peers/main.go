@@ -95,7 +95,7 @@
 //	-n N          calls per memory cell and pass (default 1000000: ten
 //	              visits to each key of the 100,000-key columns, so that a
 //	              cell measures a store in use rather than mostly the first
-//	              visits after the keys' insertion, 10-15% slower than the
+//	              visits after the keys' insertion, up to 15% slower than the
 //	              later ones for throttled's store; see bench/README.md)
 //	-redis-n N    calls per loopback Redis cell and pass (default 10000)
 //	-rtt D        round trip the proxy adds, half each way (default 200µs;

@@ -114,14 +114,6 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// bound returns ctx bounded by the store's timeout.
-func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if s.timeout == 0 {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, s.timeout)
-}
-
 // New returns a Store on client (standalone, Sentinel or Cluster). The
 // caller keeps ownership of client: Close does not close it. A bad option
 // gives a *algo.DataError naming it.

@@ -17,11 +17,12 @@ var boundTimers atomic.Int64
 // makes a call on a connection with no other call in flight on the
 // caller's goroutine, reading only the context's Deadline and setting it
 // on the socket; only a call that waits in its pipeline waits on Done. So
-// a serial caller makes no timer a call. A timer earlier than any the
-// runtime holds wakes the thread sleeping in the network poller: through
-// a proxy adding 200 µs of round trip, a serial Decide took 10–22 µs
-// longer at the median with context.WithTimeout a call than with no
-// timeout, and 2–16 µs longer with this bound (bench/README.md).
+// a serial caller makes no timer a call. A timer costs a serial call more
+// than its own work (the runtime may wake the thread sleeping in the
+// network poller to re-arm it): through a proxy adding 200 µs of round
+// trip, a serial Decide took 10–22 µs longer at the median with
+// context.WithTimeout a call than with no timeout, and 2–16 µs longer with
+// this bound (bench/README.md).
 func (s *Store) bound(ctx context.Context) (context.Context, func()) {
 	if s.timeout == 0 {
 		return ctx, func() {}

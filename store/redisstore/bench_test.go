@@ -385,3 +385,81 @@ func BenchmarkCoalescingCPUBound(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSerialInterleaved measures serial calls of four kinds, each on
+// a connection of its own, alternated call by call in rotating order (one
+// round of four calls an iteration), so that the state of the machine (on
+// a VM, whether a vCPU must be woken for the reply) weighs on all alike,
+// where one block of calls after another would measure each in its own
+// state: INCRBY, the floor script (GET, TIME, SET PX), Decide on a store
+// with the default options, and Decide with WithTimeout(0). On loopback and
+// through a proxy adding 200 µs of round trip. It reports each kind's
+// median in µs (incrby-p50-µs, …) and its ratio to INCRBY's (…/incrby).
+func BenchmarkSerialInterleaved(b *testing.B) {
+	srv := redistest.Standalone(b)
+	proxy, err := latencyproxy.Start("tcp", srv.Addr(), 100*time.Microsecond)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { proxy.Close() })
+	ps := allowAll(b)
+	ctx := context.Background()
+	floor := rueidis.NewLuaScript(`local state = redis.call('GET', KEYS[1])
+local now = redis.call('TIME')
+redis.call('SET', KEYS[1], ARGV[1], 'PX', '60000')
+return state or ''`)
+	state := []string{strings.Repeat("s", 24)} // a stored state's size
+	for _, net := range []struct{ name, addr string }{{"loopback", srv.Addr()}, {"rtt200us", proxy.Addr()}} {
+		b.Run("net="+net.name, func(b *testing.B) {
+			incr, fl := newClient(b, net.addr), newClient(b, net.addr)
+			def := mustNew(b, newClient(b, net.addr))
+			none := mustNew(b, newClient(b, net.addr), WithTimeout(0))
+			kinds := []struct {
+				name string
+				call func() error
+			}{
+				{"incrby", func() error { return incr.Do(ctx, incr.B().Incrby().Key("bench:si").Increment(1).Build()).Error() }},
+				{"floor", func() error {
+					if err := floor.Exec(ctx, fl, []string{"bench:sf"}, state).Error(); err != nil && !rueidis.IsRedisNil(err) {
+						return err
+					}
+					return nil
+				}},
+				{"store", func() error { _, err := def.Decide(ctx, "bench:ss", ps, 1, nil); return err }},
+				{"store-timeout0", func() error { _, err := none.Decide(ctx, "bench:s0", ps, 1, nil); return err }},
+			}
+			for _, k := range kinds { // connect, load the scripts
+				for range 3 {
+					if err := k.call(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			took := make([][]time.Duration, len(kinds))
+			i := 0
+			for b.Loop() {
+				for r := range kinds {
+					j := (i + r) % len(kinds)
+					start := time.Now()
+					if err := kinds[j].call(); err != nil {
+						b.Fatal(err)
+					}
+					took[j] = append(took[j], time.Since(start))
+				}
+				i++
+			}
+			median := func(ds []time.Duration) float64 {
+				slices.Sort(ds)
+				return float64(ds[len(ds)/2].Nanoseconds()) / 1e3
+			}
+			base := median(took[0])
+			for j, k := range kinds {
+				m := median(took[j])
+				b.ReportMetric(m, k.name+"-p50-µs")
+				if j > 0 {
+					b.ReportMetric(m/base, k.name+"/incrby")
+				}
+			}
+		})
+	}
+}

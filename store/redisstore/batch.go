@@ -107,8 +107,8 @@ func (s *Store) DecideBatch(ctx context.Context, ps []*store.Policy, reqs []stor
 	for j, c := range calls {
 		cmds[j] = s.client.B().Evalsha().Sha1(scriptSHA).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(string(c.args)).Build()
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+	ctx, b := s.bound(ctx)
+	defer b.release()
 	results := s.client.DoMulti(ctx, cmds...)
 	var sc scratch
 	var retry []*call

@@ -23,7 +23,7 @@ func TestBoundContext(t *testing.T) {
 	s := &Store{timeout: time.Hour}
 
 	start := time.Now()
-	ctx, release := s.bound(parent)
+	ctx, b := s.bound(parent)
 	if d, ok := ctx.Deadline(); !ok || d.Before(start.Add(time.Hour)) || d.After(time.Now().Add(time.Hour)) {
 		t.Errorf("Deadline() = %v, %v; want about an hour from now", d, ok)
 	}
@@ -38,7 +38,7 @@ func TestBoundContext(t *testing.T) {
 		t.Error("a live bound is done")
 	default:
 	}
-	release()
+	b.release()
 	select {
 	case <-ctx.Done():
 	default:
@@ -49,8 +49,8 @@ func TestBoundContext(t *testing.T) {
 	}
 
 	// Released before anything waited: done all the same.
-	ctx, release = s.bound(parent)
-	release()
+	ctx, b = s.bound(parent)
+	b.release()
 	if !errors.Is(ctx.Err(), context.Canceled) {
 		t.Errorf("Err() of a bound released unwatched = %v, want context.Canceled", ctx.Err())
 	}
@@ -64,16 +64,16 @@ func TestBoundContext(t *testing.T) {
 	soon, cancel := context.WithTimeout(parent, time.Minute)
 	defer cancel()
 	pd, _ := soon.Deadline()
-	ctx, release = s.bound(soon)
+	ctx, b = s.bound(soon)
 	if d, _ := ctx.Deadline(); !d.Equal(pd) {
 		t.Errorf("Deadline() = %v, want the parent's sooner %v", d, pd)
 	}
-	release()
+	b.release()
 
 	// Done at the deadline: asked before, and never asked.
 	s.timeout = 20 * time.Millisecond
 	for _, watch := range []bool{true, false} {
-		ctx, release := s.bound(context.Background())
+		ctx, b := s.bound(context.Background())
 		if watch {
 			select {
 			case <-ctx.Done():
@@ -86,14 +86,14 @@ func TestBoundContext(t *testing.T) {
 		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			t.Errorf("watched %v: Err() past the deadline = %v, want context.DeadlineExceeded", watch, ctx.Err())
 		}
-		release()
+		b.release()
 	}
 
 	// Done with its parent: watched, and never watched.
 	s.timeout = time.Hour
 	for _, watch := range []bool{true, false} {
 		p, cancelParent := context.WithCancel(context.Background())
-		ctx, release := s.bound(p)
+		ctx, b := s.bound(p)
 		var done <-chan struct{}
 		if watch {
 			done = ctx.Done()
@@ -109,7 +109,7 @@ func TestBoundContext(t *testing.T) {
 		if !errors.Is(ctx.Err(), context.Canceled) {
 			t.Errorf("watched %v: Err() after the parent's cancellation = %v", watch, ctx.Err())
 		}
-		release()
+		b.release()
 	}
 }
 
@@ -118,7 +118,7 @@ func TestBoundContext(t *testing.T) {
 func TestBoundConcurrent(t *testing.T) {
 	s := &Store{timeout: time.Hour}
 	for range 50 {
-		ctx, release := s.bound(context.Background())
+		ctx, b := s.bound(context.Background())
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Go(func() {
@@ -128,7 +128,7 @@ func TestBoundConcurrent(t *testing.T) {
 				}
 			})
 		}
-		release()
+		b.release()
 		wg.Wait()
 	}
 }

@@ -285,9 +285,9 @@ func (s *Store) decideAlone(ctx context.Context, keys []string, ps []*store.Poli
 	if err != nil {
 		return err
 	}
-	ctx, cancel := s.bound(ctx)
+	ctx, b := s.bound(ctx)
 	reply := s.script.Exec(ctx, s.client, keys, []string{string(appendNumbers(args, cost))})
-	cancel()
+	b.release()
 	var errs [1]error
 	if err := decodeReply(reply, keys, len(ps), ds, errs[:]); err != nil {
 		return err
@@ -350,8 +350,8 @@ func (s *Store) Reset(ctx context.Context, key string, ps []*store.Policy) error
 	for j, p := range ps {
 		keys[j] = s.Key(key, p)
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
+	ctx, b := s.bound(ctx)
+	defer b.release()
 	if err := s.client.Do(ctx, s.client.B().Del().Key(keys...).Build()).Error(); err != nil {
 		return classify(err, "DEL", callName(keys))
 	}

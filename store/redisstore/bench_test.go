@@ -153,6 +153,35 @@ func allowAll(b *testing.B) []*store.Policy {
 	return []*store.Policy{p}
 }
 
+// rttProxy starts a proxy in front of srv adding 200 µs of round trip
+// (100 µs each way), closed when b ends.
+func rttProxy(b *testing.B, srv *redistest.Server) *latencyproxy.Proxy {
+	proxy, err := latencyproxy.Start("tcp", srv.Addr(), 100*time.Microsecond)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { proxy.Close() })
+	return proxy
+}
+
+// floorScript is the least a decision does on Redis, as cmd/throttled-bench
+// runs it: GET the key's state, read TIME, SET the state back with a TTL.
+var floorScript = rueidis.NewLuaScript(`local state = redis.call('GET', KEYS[1])
+local now = redis.call('TIME')
+redis.call('SET', KEYS[1], ARGV[1], 'PX', '60000')
+return state or ''`)
+
+// floorState is what floorScript writes: a stored state's size.
+var floorState = []string{strings.Repeat("s", 24)}
+
+// floorCall makes one call of floorScript on key through c.
+func floorCall(ctx context.Context, c rueidis.Client, key string) error {
+	if err := floorScript.Exec(ctx, c, []string{key}, floorState).Error(); err != nil && !rueidis.IsRedisNil(err) {
+		return err
+	}
+	return nil
+}
+
 // BenchmarkCoalescing measures Decide from 16 goroutines (and serially) on
 // one hot key and on 10,000 keys, without coalescing (WithCoalescing(0))
 // and with it, on loopback and through a proxy adding 200 µs of round
@@ -161,11 +190,7 @@ func allowAll(b *testing.B) []*store.Policy {
 // server-µs/decision and the script calls per decision.
 func BenchmarkCoalescing(b *testing.B) {
 	srv := redistest.Standalone(b)
-	proxy, err := latencyproxy.Start("tcp", srv.Addr(), 100*time.Microsecond)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { proxy.Close() })
+	proxy := rttProxy(b, srv)
 	ps := allowAll(b)
 	keys := make([]string, 10_000)
 	for i := range keys {
@@ -267,11 +292,6 @@ func BenchmarkCPUPerCall(b *testing.B) {
 	srv := redistest.Standalone(b)
 	ps := allowAll(b)
 	ctx := context.Background()
-	floor := rueidis.NewLuaScript(`local state = redis.call('GET', KEYS[1])
-local now = redis.call('TIME')
-redis.call('SET', KEYS[1], ARGV[1], 'PX', '60000')
-return state or ''`)
-	state := []string{strings.Repeat("s", 24)} // a stored state's size
 	newStore := func(b *testing.B, opts ...Option) *Store {
 		s, err := New(newClient(b, srv.Addr()), opts...)
 		if err != nil {
@@ -289,12 +309,7 @@ return state or ''`)
 		}},
 		{"floor-script", func(b *testing.B) func() error {
 			c := newClient(b, srv.Addr())
-			return func() error {
-				if err := floor.Exec(ctx, c, []string{"bench:floor"}, state).Error(); err != nil && !rueidis.IsRedisNil(err) {
-					return err
-				}
-				return nil
-			}
+			return func() error { return floorCall(ctx, c, "bench:floor") }
 		}},
 		{"gcra/coalesce=off/timeout=none", func(b *testing.B) func() error {
 			s := newStore(b, WithTimeout(0), WithCoalescing(0))
@@ -397,18 +412,9 @@ func BenchmarkCoalescingCPUBound(b *testing.B) {
 // median in µs (incrby-p50-µs, …) and its ratio to INCRBY's (…/incrby).
 func BenchmarkSerialInterleaved(b *testing.B) {
 	srv := redistest.Standalone(b)
-	proxy, err := latencyproxy.Start("tcp", srv.Addr(), 100*time.Microsecond)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { proxy.Close() })
+	proxy := rttProxy(b, srv)
 	ps := allowAll(b)
 	ctx := context.Background()
-	floor := rueidis.NewLuaScript(`local state = redis.call('GET', KEYS[1])
-local now = redis.call('TIME')
-redis.call('SET', KEYS[1], ARGV[1], 'PX', '60000')
-return state or ''`)
-	state := []string{strings.Repeat("s", 24)} // a stored state's size
 	for _, net := range []struct{ name, addr string }{{"loopback", srv.Addr()}, {"rtt200us", proxy.Addr()}} {
 		b.Run("net="+net.name, func(b *testing.B) {
 			incr, fl := newClient(b, net.addr), newClient(b, net.addr)
@@ -419,12 +425,7 @@ return state or ''`)
 				call func() error
 			}{
 				{"incrby", func() error { return incr.Do(ctx, incr.B().Incrby().Key("bench:si").Increment(1).Build()).Error() }},
-				{"floor", func() error {
-					if err := floor.Exec(ctx, fl, []string{"bench:sf"}, state).Error(); err != nil && !rueidis.IsRedisNil(err) {
-						return err
-					}
-					return nil
-				}},
+				{"floor", func() error { return floorCall(ctx, fl, "bench:sf") }},
 				{"store", func() error { _, err := def.Decide(ctx, "bench:ss", ps, 1, nil); return err }},
 				{"store-timeout0", func() error { _, err := none.Decide(ctx, "bench:s0", ps, 1, nil); return err }},
 			}

@@ -22,7 +22,6 @@ type redisBench struct {
 	store   *redisstore.Store
 	client  rueidis.Client
 	version string
-	floor   *rueidis.Lua
 	nets    []*batchNet // the batch table's networks
 }
 
@@ -34,7 +33,7 @@ func openRedis(c *config) (*redisBench, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &redisBench{c: c, store: s, client: s.Client(), floor: newFloorScript()}
+	r := &redisBench{c: c, store: s, client: s.Client()}
 	info, err := r.info("server")
 	if err != nil {
 		s.Close()

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/rueidis"
 
 	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/internal/floorscript"
 	"github.com/throttled-go/throttled/internal/latencyproxy"
 	"github.com/throttled-go/throttled/internal/redistest"
 	"github.com/throttled-go/throttled/store"
@@ -164,19 +165,10 @@ func rttProxy(b *testing.B, srv *redistest.Server) *latencyproxy.Proxy {
 	return proxy
 }
 
-// floorScript is the least a decision does on Redis, as cmd/throttled-bench
-// runs it: GET the key's state, read TIME, SET the state back with a TTL.
-var floorScript = rueidis.NewLuaScript(`local state = redis.call('GET', KEYS[1])
-local now = redis.call('TIME')
-redis.call('SET', KEYS[1], ARGV[1], 'PX', '60000')
-return state or ''`)
-
-// floorState is what floorScript writes: a stored state's size.
-var floorState = []string{strings.Repeat("s", 24)}
-
-// floorCall makes one call of floorScript on key through c.
+// floorCall makes one call of the floor script (internal/floorscript) on
+// key through c: the least a decision does on Redis.
 func floorCall(ctx context.Context, c rueidis.Client, key string) error {
-	if err := floorScript.Exec(ctx, c, []string{key}, floorState).Error(); err != nil && !rueidis.IsRedisNil(err) {
+	if err := floorscript.Call(ctx, c, key); err != nil && !rueidis.IsRedisNil(err) {
 		return err
 	}
 	return nil

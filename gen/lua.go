@@ -86,8 +86,10 @@ local function later(d, lag)
 end
 `
 
-// luaLocals binds the library functions the helpers and steps call, first
-// in the script.
+// luaLocals binds the library functions the helpers and steps call, before
+// the script's prelude. The one-policy path, above it, binds none: binding
+// costs two instructions a name on every call, and the path calls them
+// only in rare branches (but for the sliding window's max), through math.
 const luaLocals = "local fmod, min, max = math.fmod, math.min, math.max"
 
 // translator turns one marked function into a Lua local function.
@@ -626,7 +628,17 @@ func (t *translator) ret(st *ast.ReturnStmt) error {
 		if len(out) != len(in.results) {
 			return t.src.errorf(st.Pos(), "return of %d values where the script takes %d", len(out), len(in.results))
 		}
-		t.stmtLine("%s = %s", strings.Join(in.results, ", "), strings.Join(out, ", "))
+		// One assignment a result: a multiple assignment evaluates every
+		// value into a temporary register first, one more instruction a
+		// value. The values cannot name a result (claimed in
+		// translateInline), so the order is free.
+		for i, r := range in.results {
+			if i == 0 {
+				t.stmtLine("%s = %s", r, out[i])
+			} else {
+				t.line("%s = %s", r, out[i])
+			}
+		}
 		t.line("break")
 		return nil
 	}
@@ -749,8 +761,11 @@ func (t *translator) call(e *ast.CallExpr) (string, error) {
 		}
 		args = append(args, s)
 	}
-	if t.inline != nil && id.Name != "min" && id.Name != "max" {
-		return t.expand(e, id.Name, args)
+	if t.inline != nil {
+		if id.Name != "min" && id.Name != "max" {
+			return t.expand(e, id.Name, args)
+		}
+		luaName = "math." + luaName // the one-policy path binds no locals for them (luaLocals)
 	}
 	return luaName + "(" + strings.Join(args, ", ") + ")", nil
 }
@@ -806,7 +821,7 @@ func helperLines(name, h string, args []string) []preLine {
 		add(0, "if %s > -4503599627370496 then", h)
 		add(1, "%s = (%s - %s %% %s %% %s) / %s", h, h, h, b, b, b)
 		add(0, "else")
-		add(1, "local %s = fmod(%s, %s)", r, h, b)
+		add(1, "local %s = math.fmod(%s, %s)", r, h, b)
 		add(1, "if %s < 0 then", r)
 		add(2, "%s = (%s - %s) / %s - 1", h, h, r, b)
 		add(1, "else")
@@ -822,7 +837,7 @@ func helperLines(name, h string, args []string) []preLine {
 		add(2, "%s = %s / %s", h, h, b)
 		add(1, "end")
 		add(0, "else")
-		add(1, "%s = (%s - fmod(%s, %s)) / %s", h, h, h, b, b)
+		add(1, "%s = (%s - math.fmod(%s, %s)) / %s", h, h, h, b, b)
 		add(0, "end")
 	case "later":
 		add(0, "if %s > 0 then", h)

@@ -41,8 +41,9 @@
 -- once. The general path below makes the algorithms' functions, and only
 -- for the algorithms a call uses.
 
-local fmod, min, max = math.fmod, math.min, math.max
-local spack, sunpack, rcall, fmt = struct.pack, struct.unpack, redis.call, string.format
+-- The library functions the one-policy path calls on every call; those it
+-- calls only in rare branches (math.fmod, string.format) it reaches there.
+local spack, sunpack, rcall = struct.pack, struct.unpack, redis.call
 
 -- Requests under one policy, one key each: a single decision (the common
 -- call), or a coalesced call or a batch under one policy. The decisions,
@@ -92,31 +93,37 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
         if code == 1 then
           repeat -- FixedWindowInit, inline (algo/fixedwindow.go:12)
             local q_Period, q_Limit, now = q1, q2, now
-            s1, s2 = now, 0
+            s1 = now
+            s2 = 0
             break
           until true
         elseif code == 5 then
           repeat -- GCRAInit, inline (algo/gcra.go:16)
             local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
-            s1, s2 = now, 0
+            s1 = now
+            s2 = 0
             break
           until true
         elseif code == 4 then
           repeat -- LeakingBucketInit, inline (algo/leakingbucket.go:12)
             local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
-            s1, s2 = now, 0
+            s1 = now
+            s2 = 0
             break
           until true
         elseif code == 2 then
           repeat -- SlidingWindowInit, inline (algo/slidingwindow.go:13)
             local q_Period, q_Limit, now = q1, q2, now
-            s1, s2, s3 = now, 0, 0
+            s1 = now
+            s2 = 0
+            s3 = 0
             break
           until true
         elseif code == 3 then
           repeat -- TokenBucketInit, inline (algo/tokenbucket.go:12)
             local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
-            s1, s2 = now, q_Capacity
+            s1 = now
+            s2 = q_Capacity
             break
           until true
         end
@@ -168,7 +175,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
               if h1 > -4503599627370496 then
                 h1 = (h1 - h1 % q_Period % q_Period) / q_Period
               else
-                local h1r = fmod(h1, q_Period)
+                local h1r = math.fmod(h1, q_Period)
                 if h1r < 0 then
                   h1 = (h1 - h1r) / q_Period - 1
                 else
@@ -190,7 +197,12 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                 if h2 > 0 then
                   h2 = h2 + lag
                 end
-                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Count, true, q_Limit - count, -1, h2
+                n1 = s_Last
+                n2 = s_Count
+                dLimited = true
+                dRemaining = q_Limit - count
+                dRetryAfter = -1
+                dResetAfter = h2
                 break
               end
               if cost > q_Limit - count then
@@ -198,7 +210,12 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                 if h3 > 0 then
                   h3 = h3 + lag
                 end
-                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Count, true, q_Limit - count, end_ - now + lag, h3
+                n1 = s_Last
+                n2 = s_Count
+                dLimited = true
+                dRemaining = q_Limit - count
+                dRetryAfter = end_ - now + lag
+                dResetAfter = h3
                 break
               end
               count = count + cost
@@ -209,7 +226,12 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
               if h4 > 0 then
                 h4 = h4 + lag
               end
-              n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = now, count, false, q_Limit - count, 0, h4
+              n1 = now
+              n2 = count
+              dLimited = false
+              dRemaining = q_Limit - count
+              dRetryAfter = 0
+              dResetAfter = h4
               break
             until true
           elseif code == 5 then
@@ -234,7 +256,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                   h1 = h1 / q_Rate
                 end
               else
-                h1 = (h1 - fmod(h1, q_Rate)) / q_Rate
+                h1 = (h1 - math.fmod(h1, q_Rate)) / q_Rate
               end
               if h1 > now - s_Last then
                 tat = s_Ahead - (now - s_Last) * q_Rate
@@ -244,7 +266,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                 if h2 > -4503599627370496 then
                   h2 = (h2 - h2 % q_Unit % q_Unit) / q_Unit
                 else
-                  local h2r = fmod(h2, q_Unit)
+                  local h2r = math.fmod(h2, q_Unit)
                   if h2r < 0 then
                     h2 = (h2 - h2r) / q_Unit - 1
                   else
@@ -260,13 +282,18 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                     h3 = h3 / q_Rate
                   end
                 else
-                  h3 = (h3 - fmod(h3, q_Rate)) / q_Rate
+                  h3 = (h3 - math.fmod(h3, q_Rate)) / q_Rate
                 end
                 local h4 = h3
                 if h4 > 0 then
                   h4 = h4 + lag
                 end
-                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Ahead, true, h2, -1, h4
+                n1 = s_Last
+                n2 = s_Ahead
+                dLimited = true
+                dRemaining = h2
+                dRetryAfter = -1
+                dResetAfter = h4
                 break
               end
               local newTAT = tat + cost * q_Unit
@@ -275,7 +302,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                 if h5 > -4503599627370496 then
                   h5 = (h5 - h5 % q_Unit % q_Unit) / q_Unit
                 else
-                  local h5r = fmod(h5, q_Unit)
+                  local h5r = math.fmod(h5, q_Unit)
                   if h5r < 0 then
                     h5 = (h5 - h5r) / q_Unit - 1
                   else
@@ -291,7 +318,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                     h6 = h6 / q_Rate
                   end
                 else
-                  h6 = (h6 - fmod(h6, q_Rate)) / q_Rate
+                  h6 = (h6 - math.fmod(h6, q_Rate)) / q_Rate
                 end
                 local h7 = tat
                 if h7 > -4503599627370496 then
@@ -302,20 +329,25 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                     h7 = h7 / q_Rate
                   end
                 else
-                  h7 = (h7 - fmod(h7, q_Rate)) / q_Rate
+                  h7 = (h7 - math.fmod(h7, q_Rate)) / q_Rate
                 end
                 local h8 = h7
                 if h8 > 0 then
                   h8 = h8 + lag
                 end
-                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Ahead, true, h5, h6 + lag, h8
+                n1 = s_Last
+                n2 = s_Ahead
+                dLimited = true
+                dRemaining = h5
+                dRetryAfter = h6 + lag
+                dResetAfter = h8
                 break
               end
               local h9 = q_Capacity - newTAT
               if h9 > -4503599627370496 then
                 h9 = (h9 - h9 % q_Unit % q_Unit) / q_Unit
               else
-                local h9r = fmod(h9, q_Unit)
+                local h9r = math.fmod(h9, q_Unit)
                 if h9r < 0 then
                   h9 = (h9 - h9r) / q_Unit - 1
                 else
@@ -331,13 +363,18 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                   h10 = h10 / q_Rate
                 end
               else
-                h10 = (h10 - fmod(h10, q_Rate)) / q_Rate
+                h10 = (h10 - math.fmod(h10, q_Rate)) / q_Rate
               end
               local h11 = h10
               if h11 > 0 then
                 h11 = h11 + lag
               end
-              n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = now, newTAT, false, h9, 0, h11
+              n1 = now
+              n2 = newTAT
+              dLimited = false
+              dRemaining = h9
+              dRetryAfter = 0
+              dResetAfter = h11
               break
             until true
           elseif code == 4 then
@@ -362,7 +399,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                     h1 = h1 / q_Rate
                   end
                 else
-                  h1 = (h1 - fmod(h1, q_Rate)) / q_Rate
+                  h1 = (h1 - math.fmod(h1, q_Rate)) / q_Rate
                 end
                 local untilEmpty = h1
                 if now - s_Last >= untilEmpty then
@@ -377,7 +414,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                 if h2 > -4503599627370496 then
                   h2 = (h2 - h2 % q_Unit % q_Unit) / q_Unit
                 else
-                  local h2r = fmod(h2, q_Unit)
+                  local h2r = math.fmod(h2, q_Unit)
                   if h2r < 0 then
                     h2 = (h2 - h2r) / q_Unit - 1
                   else
@@ -393,13 +430,18 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                     h3 = h3 / q_Rate
                   end
                 else
-                  h3 = (h3 - fmod(h3, q_Rate)) / q_Rate
+                  h3 = (h3 - math.fmod(h3, q_Rate)) / q_Rate
                 end
                 local h4 = h3
                 if h4 > 0 then
                   h4 = h4 + lag
                 end
-                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Water, true, h2, -1, h4
+                n1 = s_Last
+                n2 = s_Water
+                dLimited = true
+                dRemaining = h2
+                dRetryAfter = -1
+                dResetAfter = h4
                 break
               end
               local pour = cost * q_Unit
@@ -408,7 +450,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                 if h5 > -4503599627370496 then
                   h5 = (h5 - h5 % q_Unit % q_Unit) / q_Unit
                 else
-                  local h5r = fmod(h5, q_Unit)
+                  local h5r = math.fmod(h5, q_Unit)
                   if h5r < 0 then
                     h5 = (h5 - h5r) / q_Unit - 1
                   else
@@ -424,7 +466,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                     h6 = h6 / q_Rate
                   end
                 else
-                  h6 = (h6 - fmod(h6, q_Rate)) / q_Rate
+                  h6 = (h6 - math.fmod(h6, q_Rate)) / q_Rate
                 end
                 local h7 = water
                 if h7 > -4503599627370496 then
@@ -435,13 +477,18 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                     h7 = h7 / q_Rate
                   end
                 else
-                  h7 = (h7 - fmod(h7, q_Rate)) / q_Rate
+                  h7 = (h7 - math.fmod(h7, q_Rate)) / q_Rate
                 end
                 local h8 = h7
                 if h8 > 0 then
                   h8 = h8 + lag
                 end
-                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Water, true, h5, h6 + lag, h8
+                n1 = s_Last
+                n2 = s_Water
+                dLimited = true
+                dRemaining = h5
+                dRetryAfter = h6 + lag
+                dResetAfter = h8
                 break
               end
               water = water + pour
@@ -449,7 +496,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
               if h9 > -4503599627370496 then
                 h9 = (h9 - h9 % q_Unit % q_Unit) / q_Unit
               else
-                local h9r = fmod(h9, q_Unit)
+                local h9r = math.fmod(h9, q_Unit)
                 if h9r < 0 then
                   h9 = (h9 - h9r) / q_Unit - 1
                 else
@@ -465,13 +512,18 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                   h10 = h10 / q_Rate
                 end
               else
-                h10 = (h10 - fmod(h10, q_Rate)) / q_Rate
+                h10 = (h10 - math.fmod(h10, q_Rate)) / q_Rate
               end
               local h11 = h10
               if h11 > 0 then
                 h11 = h11 + lag
               end
-              n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = now, water, false, h9, 0, h11
+              n1 = now
+              n2 = water
+              dLimited = false
+              dRemaining = h9
+              dRetryAfter = 0
+              dResetAfter = h11
               break
             until true
           elseif code == 2 then
@@ -488,7 +540,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
               if h1 > -4503599627370496 then
                 h1 = (h1 - h1 % q_Period % q_Period) / q_Period
               else
-                local h1r = fmod(h1, q_Period)
+                local h1r = math.fmod(h1, q_Period)
                 if h1r < 0 then
                   h1 = (h1 - h1r) / q_Period - 1
                 else
@@ -511,7 +563,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
               if h2 > -4503599627370496 then
                 h2 = (h2 - h2 % q_Period % q_Period) / q_Period
               else
-                local h2r = fmod(h2, q_Period)
+                local h2r = math.fmod(h2, q_Period)
                 if h2r < 0 then
                   h2 = (h2 - h2r) / q_Period - 1
                 else
@@ -537,7 +589,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                     h3 = h3 / curr
                   end
                 else
-                  h3 = (h3 - fmod(h3, curr)) / curr
+                  h3 = (h3 - math.fmod(h3, curr)) / curr
                 end
                 reset = q_Period - e + q_Period - h3 + 1
               elseif used > 0 then
@@ -550,17 +602,23 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                     h4 = h4 / prev
                   end
                 else
-                  h4 = (h4 - fmod(h4, prev)) / prev
+                  h4 = (h4 - math.fmod(h4, prev)) / prev
                 end
                 reset = q_Period - h4 + 1 - e
               end
-              local remaining = max(0, q_Limit - used)
+              local remaining = math.max(0, q_Limit - used)
               if not limited then
                 local h5 = reset
                 if h5 > 0 then
                   h5 = h5 + lag
                 end
-                n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = now, prev, curr, false, remaining, 0, h5
+                n1 = now
+                n2 = prev
+                n3 = curr
+                dLimited = false
+                dRemaining = remaining
+                dRetryAfter = 0
+                dResetAfter = h5
                 break
               end
               if cost > q_Limit then
@@ -568,7 +626,13 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                 if h6 > 0 then
                   h6 = h6 + lag
                 end
-                n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Prev, s_Curr, true, remaining, -1, h6
+                n1 = s_Last
+                n2 = s_Prev
+                n3 = s_Curr
+                dLimited = true
+                dRemaining = remaining
+                dRetryAfter = -1
+                dResetAfter = h6
                 break
               end
               -- The estimate first fits cost at offset P − ⌈(k+1)·P/n⌉ + 1 of the
@@ -584,7 +648,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                     h7 = h7 / prev
                   end
                 else
-                  h7 = (h7 - fmod(h7, prev)) / prev
+                  h7 = (h7 - math.fmod(h7, prev)) / prev
                 end
                 retry = q_Period - h7 + 1 - e
               else
@@ -597,15 +661,21 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                     h8 = h8 / curr
                   end
                 else
-                  h8 = (h8 - fmod(h8, curr)) / curr
+                  h8 = (h8 - math.fmod(h8, curr)) / curr
                 end
-                retry = q_Period - e + max(0, q_Period - h8 + 1)
+                retry = q_Period - e + math.max(0, q_Period - h8 + 1)
               end
               local h9 = reset
               if h9 > 0 then
                 h9 = h9 + lag
               end
-              n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Prev, s_Curr, true, remaining, retry + lag, h9
+              n1 = s_Last
+              n2 = s_Prev
+              n3 = s_Curr
+              dLimited = true
+              dRemaining = remaining
+              dRetryAfter = retry + lag
+              dResetAfter = h9
               break
             until true
           elseif code == 3 then
@@ -630,7 +700,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                     h1 = h1 / q_Rate
                   end
                 else
-                  h1 = (h1 - fmod(h1, q_Rate)) / q_Rate
+                  h1 = (h1 - math.fmod(h1, q_Rate)) / q_Rate
                 end
                 local untilFull = h1
                 if now - s_Last >= untilFull then
@@ -644,7 +714,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                 if h2 > -4503599627370496 then
                   h2 = (h2 - h2 % q_Unit % q_Unit) / q_Unit
                 else
-                  local h2r = fmod(h2, q_Unit)
+                  local h2r = math.fmod(h2, q_Unit)
                   if h2r < 0 then
                     h2 = (h2 - h2r) / q_Unit - 1
                   else
@@ -660,13 +730,18 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                     h3 = h3 / q_Rate
                   end
                 else
-                  h3 = (h3 - fmod(h3, q_Rate)) / q_Rate
+                  h3 = (h3 - math.fmod(h3, q_Rate)) / q_Rate
                 end
                 local h4 = h3
                 if h4 > 0 then
                   h4 = h4 + lag
                 end
-                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Level, true, h2, -1, h4
+                n1 = s_Last
+                n2 = s_Level
+                dLimited = true
+                dRemaining = h2
+                dRetryAfter = -1
+                dResetAfter = h4
                 break
               end
               local need = cost * q_Unit
@@ -675,7 +750,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                 if h5 > -4503599627370496 then
                   h5 = (h5 - h5 % q_Unit % q_Unit) / q_Unit
                 else
-                  local h5r = fmod(h5, q_Unit)
+                  local h5r = math.fmod(h5, q_Unit)
                   if h5r < 0 then
                     h5 = (h5 - h5r) / q_Unit - 1
                   else
@@ -691,7 +766,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                     h6 = h6 / q_Rate
                   end
                 else
-                  h6 = (h6 - fmod(h6, q_Rate)) / q_Rate
+                  h6 = (h6 - math.fmod(h6, q_Rate)) / q_Rate
                 end
                 local h7 = q_Capacity - level
                 if h7 > -4503599627370496 then
@@ -702,13 +777,18 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                     h7 = h7 / q_Rate
                   end
                 else
-                  h7 = (h7 - fmod(h7, q_Rate)) / q_Rate
+                  h7 = (h7 - math.fmod(h7, q_Rate)) / q_Rate
                 end
                 local h8 = h7
                 if h8 > 0 then
                   h8 = h8 + lag
                 end
-                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Level, true, h5, h6 + lag, h8
+                n1 = s_Last
+                n2 = s_Level
+                dLimited = true
+                dRemaining = h5
+                dRetryAfter = h6 + lag
+                dResetAfter = h8
                 break
               end
               level = level - need
@@ -716,7 +796,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
               if h9 > -4503599627370496 then
                 h9 = (h9 - h9 % q_Unit % q_Unit) / q_Unit
               else
-                local h9r = fmod(h9, q_Unit)
+                local h9r = math.fmod(h9, q_Unit)
                 if h9r < 0 then
                   h9 = (h9 - h9r) / q_Unit - 1
                 else
@@ -732,13 +812,18 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                   h10 = h10 / q_Rate
                 end
               else
-                h10 = (h10 - fmod(h10, q_Rate)) / q_Rate
+                h10 = (h10 - math.fmod(h10, q_Rate)) / q_Rate
               end
               local h11 = h10
               if h11 > 0 then
                 h11 = h11 + lag
               end
-              n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = now, level, false, h9, 0, h11
+              n1 = now
+              n2 = level
+              dLimited = false
+              dRemaining = h9
+              dRetryAfter = 0
+              dResetAfter = h11
               break
             until true
           end
@@ -752,7 +837,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                 t = t / 1000
               end
             else
-              t = (t - fmod(t, 1000)) / 1000
+              t = (t - math.fmod(t, 1000)) / 1000
             end
             t = t + slack
             if raw and nowMs >= 0 and expires >= nowMs + t then
@@ -763,7 +848,12 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
             else
               ttl, expires = t, 0
             end
-            raw, charged, s1, s2, s3 = true, true, n1, n2, n3
+            -- one assignment a name: a multiple one adds a move a value
+            raw = true
+            charged = true
+            s1 = n1
+            s2 = n2
+            s3 = n3
           end
           reply = spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
           if out then
@@ -778,7 +868,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
             packed = spack('<dddd', s1, s2, s3, expires)
           end
           if ttl then
-            rcall('SET', key, packed, 'PX', fmt('%d', ttl)) -- a string: Redis formats numbers slowly
+            rcall('SET', key, packed, 'PX', string.format('%d', ttl)) -- a string: Redis formats numbers slowly
           else
             rcall('SET', key, packed, 'KEEPTTL')
           end
@@ -792,6 +882,9 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
     return reply
   end
 end
+
+local fmod, min, max = math.fmod, math.min, math.max
+local fmt = string.format
 
 local function floorDiv(a, b)
   if a > -4503599627370496 then

@@ -41,8 +41,9 @@
 -- once. The general path below makes the algorithms' functions, and only
 -- for the algorithms a call uses.
 
-local fmod, min, max = math.fmod, math.min, math.max
-local spack, sunpack, rcall, fmt = struct.pack, struct.unpack, redis.call, string.format
+-- The library functions the one-policy path calls on every call; those it
+-- calls only in rare branches (math.fmod, string.format) it reaches there.
+local spack, sunpack, rcall = struct.pack, struct.unpack, redis.call
 
 -- Requests under one policy, one key each: a single decision (the common
 -- call), or a coalesced call or a batch under one policy. The decisions,
@@ -86,13 +87,16 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
         if code == 1 then
           repeat -- MeterInit, inline (testdata/ok/meter.go:13)
             local q_Period, q_Limit, q_Burst, now = q1, q2, q3, now
-            s1, s2, s3 = now, q_Burst * 1000, 0
+            s1 = now
+            s2 = q_Burst * 1000
+            s3 = 0
             break
           until true
         elseif code == 2 then
           repeat -- WindowInit, inline (testdata/ok/window.go:12)
             local p_Period, p_Limit, t = q1, q2, now
-            s1, s2 = t, 0
+            s1 = t
+            s2 = 0
             break
           until true
         end
@@ -149,15 +153,15 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
               level = level + elapsed * q_Limit
               level = level - s_Debt
               level = level * 1
-              level = min(level, q_Burst * 1000)
-              level = max(level, 0, -s_Debt)
+              level = math.min(level, q_Burst * 1000)
+              level = math.max(level, 0, -s_Debt)
               a, b = b, a
               if elapsed >= q_Period and not (cost == 0) or cost ~= 0 and now > end_ then
                 local h1 = elapsed
                 if h1 > -4503599627370496 then
                   h1 = (h1 - h1 % q_Period % q_Period) / q_Period
                 else
-                  local h1r = fmod(h1, q_Period)
+                  local h1r = math.fmod(h1, q_Period)
                   if h1r < 0 then
                     h1 = (h1 - h1r) / q_Period - 1
                   else
@@ -175,7 +179,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
                     h2 = h2 / q_Period
                   end
                 else
-                  h2 = (h2 - fmod(h2, q_Period)) / q_Period
+                  h2 = (h2 - math.fmod(h2, q_Period)) / q_Period
                 end
                 local_ = -h2
               elseif not fresh then
@@ -188,7 +192,13 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
               local_ = local_ - (a - b) - -(-elapsed) + a * (b + local_)
               fresh = (a < b) == fresh
               if cost > q_Burst or cost < 0 then
-                n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Level, s_Debt, true, 0, -1, 0
+                n1 = s_Last
+                n2 = s_Level
+                n3 = s_Debt
+                dLimited = true
+                dRemaining = 0
+                dRetryAfter = -1
+                dResetAfter = 0
                 break
               end
               s_Debt = local_ + a * b - 9007199254740992
@@ -202,7 +212,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
                 if h3 > -4503599627370496 then
                   h3 = (h3 - h3 % 1000 % 1000) / 1000
                 else
-                  local h3r = fmod(h3, 1000)
+                  local h3r = math.fmod(h3, 1000)
                   if h3r < 0 then
                     h3 = (h3 - h3r) / 1000 - 1
                   else
@@ -218,16 +228,22 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
                     h4 = h4 / q_Limit
                   end
                 else
-                  h4 = (h4 - fmod(h4, q_Limit)) / q_Limit
+                  h4 = (h4 - math.fmod(h4, q_Limit)) / q_Limit
                 end
-                n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = s_Last, s_Level, s_Debt, limited, h3, h4, 1
+                n1 = s_Last
+                n2 = s_Level
+                n3 = s_Debt
+                dLimited = limited
+                dRemaining = h3
+                dRetryAfter = h4
+                dResetAfter = 1
                 break
               end
               local h5 = level
               if h5 > -4503599627370496 then
                 h5 = (h5 - h5 % 1000 % 1000) / 1000
               else
-                local h5r = fmod(h5, 1000)
+                local h5r = math.fmod(h5, 1000)
                 if h5r < 0 then
                   h5 = (h5 - h5r) / 1000 - 1
                 else
@@ -243,9 +259,15 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
                   h6 = h6 / q_Limit
                 end
               else
-                h6 = (h6 - fmod(h6, q_Limit)) / q_Limit
+                h6 = (h6 - math.fmod(h6, q_Limit)) / q_Limit
               end
-              n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter = now, level - cost * 1000, 0, false, h5 - cost, 0, h6
+              n1 = now
+              n2 = level - cost * 1000
+              n3 = 0
+              dLimited = false
+              dRemaining = h5 - cost
+              dRetryAfter = 0
+              dResetAfter = h6
               break
             until true
           elseif code == 2 then
@@ -256,7 +278,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
               if h1 > -4503599627370496 then
                 h1 = (h1 - h1 % span % span) / span
               else
-                local h1r = fmod(h1, span)
+                local h1r = math.fmod(h1, span)
                 if h1r < 0 then
                   h1 = (h1 - h1r) / span - 1
                 else
@@ -269,16 +291,31 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
                 count = 0
               end
               if count + cost > p_Limit then
-                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = until_Last, until_Count, true, p_Limit - count, start + p_Period - then_, start + p_Period - then_
+                n1 = until_Last
+                n2 = until_Count
+                dLimited = true
+                dRemaining = p_Limit - count
+                dRetryAfter = start + p_Period - then_
+                dResetAfter = start + p_Period - then_
                 break
               end
               if cost == 0 then
-                n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = until_Last, until_Count, false, p_Limit - count, 0, 0
+                n1 = until_Last
+                n2 = until_Count
+                dLimited = false
+                dRemaining = p_Limit - count
+                dRetryAfter = 0
+                dResetAfter = 0
                 break
               end
               until_Count = count + cost
               until_Last = then_
-              n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter = until_Last, until_Count, false, p_Limit - until_Count, 0, start + p_Period - then_
+              n1 = until_Last
+              n2 = until_Count
+              dLimited = false
+              dRemaining = p_Limit - until_Count
+              dRetryAfter = 0
+              dResetAfter = start + p_Period - then_
               break
             until true
           end
@@ -292,7 +329,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
                 t = t / 1000
               end
             else
-              t = (t - fmod(t, 1000)) / 1000
+              t = (t - math.fmod(t, 1000)) / 1000
             end
             t = t + slack
             if raw and nowMs >= 0 and expires >= nowMs + t then
@@ -303,7 +340,12 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
             else
               ttl, expires = t, 0
             end
-            raw, charged, s1, s2, s3 = true, true, n1, n2, n3
+            -- one assignment a name: a multiple one adds a move a value
+            raw = true
+            charged = true
+            s1 = n1
+            s2 = n2
+            s3 = n3
           end
           reply = spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
           if out then
@@ -318,7 +360,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
             packed = spack('<dddd', s1, s2, s3, expires)
           end
           if ttl then
-            rcall('SET', key, packed, 'PX', fmt('%d', ttl)) -- a string: Redis formats numbers slowly
+            rcall('SET', key, packed, 'PX', string.format('%d', ttl)) -- a string: Redis formats numbers slowly
           else
             rcall('SET', key, packed, 'KEEPTTL')
           end
@@ -332,6 +374,9 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
     return reply
   end
 end
+
+local fmod, min, max = math.fmod, math.min, math.max
+local fmt = string.format
 
 local function floorDiv(a, b)
   if a > -4503599627370496 then

@@ -11,7 +11,7 @@
 // them. Rounds alternate the subjects, so that a change of the server's
 // state over the run weighs on all alike.
 //
-//	go run ./bench/scriptcost [-n 2000] [-rounds 2]
+//	go run ./bench/scriptcost [-n 2000] [-rounds 2] [-keep DIR]
 //
 // It needs valgrind (with callgrind_control) and redis-server on PATH.
 // opcount.lua, beside it, counts the Lua virtual machine's instructions of
@@ -45,12 +45,13 @@ func main() {
 	n := flag.Int("n", 2000, "calls a subject a round")
 	rounds := flag.Int("rounds", 2, "rounds over the subjects")
 	server := flag.String("redis-server", "redis-server", "the redis-server binary")
+	keep := flag.String("keep", "", "a directory to keep the callgrind dumps in, for callgrind_annotate (named cg.PID.N; each holds its subject's name after \"dump \")")
 	flag.Parse()
 	if *n < 1 || *rounds < 1 {
 		fmt.Fprintln(os.Stderr, "scriptcost: -n and -rounds must be at least 1")
 		os.Exit(2)
 	}
-	if err := run(os.Stdout, *server, *n, *rounds); err != nil {
+	if err := run(os.Stdout, *server, *keep, *n, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "scriptcost:", err)
 		os.Exit(1)
 	}
@@ -62,17 +63,23 @@ type subject struct {
 	call func(context.Context) error
 }
 
-func run(w io.Writer, server string, n, rounds int) error {
+func run(w io.Writer, server, keep string, n, rounds int) error {
 	for _, tool := range []string{"valgrind", "callgrind_control", server} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("%s is needed: %w", tool, err)
 		}
 	}
-	dir, err := os.MkdirTemp("", "scriptcost")
-	if err != nil {
+	dir := keep
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "scriptcost")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
 	srv, addr, err := startServer(server, dir)
 	if err != nil {
 		return err
@@ -122,7 +129,7 @@ func run(w io.Writer, server string, n, rounds int) error {
 					return fmt.Errorf("%s: %w", sub.name, err)
 				}
 			}
-			total, err := dump(dir, pid, fmt.Sprintf("%s-%d", sub.name, r))
+			total, err := dump(dir, pid, fmt.Sprintf("%s-%d", sub.name, r), keep == "")
 			if err != nil {
 				return err
 			}
@@ -206,8 +213,9 @@ func startServer(server, dir string) (*exec.Cmd, string, error) {
 }
 
 // dump has callgrind write its counts since the last zeroing, tagged
-// name, and returns their total instructions.
-func dump(dir, pid, name string) (int64, error) {
+// name, and returns their total instructions; remove removes the dump once
+// read.
+func dump(dir, pid, name string, remove bool) (int64, error) {
 	if out, err := exec.Command("callgrind_control", "-d", name, pid).CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("callgrind_control -d: %w: %s", err, out)
 	}
@@ -224,7 +232,9 @@ func dump(dir, pid, name string) (int64, error) {
 		if !ok {
 			continue
 		}
-		os.Remove(f)
+		if remove {
+			os.Remove(f)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("%s: %w", f, err)
 		}

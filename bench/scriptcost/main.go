@@ -5,7 +5,9 @@
 // server timings on a shared host vary by a tenth. It starts its own
 // redis-server under callgrind on a free loopback port, makes each
 // subject's calls serially (one decision a call, coalescing off, a quota
-// of 10^9/s so that every call is allowed and writes its key), and reads
+// of 10^9/s so that every call is allowed and writes its key; last, GCRA
+// on the caller's clock, redisstore.WithClock, whose script reads no
+// TIME), and reads
 // the instructions of each subject's calls from a callgrind dump: zeroed
 // by callgrind_control -z after a few warm-up calls, dumped by -d after
 // them. Rounds alternate the subjects, so that a change of the server's
@@ -97,7 +99,11 @@ func run(w io.Writer, server, keep string, n, rounds int) error {
 	if err != nil {
 		return err
 	}
-	subjects, err := subjectsOf(c, s)
+	clocked, err := redisstore.New(c, redisstore.WithCoalescing(0), redisstore.WithTimeout(10*time.Second), redisstore.WithClock(store.SystemClock()))
+	if err != nil {
+		return err
+	}
+	subjects, err := subjectsOf(c, s, clocked)
 	if err != nil {
 		return err
 	}
@@ -153,8 +159,10 @@ func run(w io.Writer, server, keep string, n, rounds int) error {
 	return tw.Flush()
 }
 
-// subjectsOf returns the floor, then a serial decision of each algorithm.
-func subjectsOf(c rueidis.Client, s *redisstore.Store) ([]subject, error) {
+// subjectsOf returns the floor, a serial decision of each algorithm on s,
+// then one of GCRA on clocked, a store passing the client's clock (no TIME
+// in the script).
+func subjectsOf(c rueidis.Client, s, clocked *redisstore.Store) ([]subject, error) {
 	subjects := []subject{{"floor", func(ctx context.Context) error {
 		return floorscript.Call(ctx, c, "scriptcost:floor")
 	}}}
@@ -169,6 +177,15 @@ func subjectsOf(c rueidis.Client, s *redisstore.Store) ([]subject, error) {
 			return err
 		}})
 	}
+	p, err := store.NewPolicy(algo.PerSec(1_000_000_000).WithAlgorithm(algo.GCRA))
+	if err != nil {
+		return nil, err
+	}
+	ps := []*store.Policy{p}
+	subjects = append(subjects, subject{"gcra, WithClock", func(ctx context.Context) error {
+		_, err := clocked.Decide(ctx, "kc", ps, 1, nil)
+		return err
+	}})
 	return subjects, nil
 }
 

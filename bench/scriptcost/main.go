@@ -1,17 +1,17 @@
 // Command scriptcost counts the instructions redis-server executes per
 // call of the limiter's script, for each algorithm, and of the floor
 // script (internal/floorscript), under valgrind's callgrind: a count that
-// is the same from run to run whatever else the machine is doing, where
-// server timings on a shared host vary by a tenth. It starts its own
-// redis-server under callgrind on a free loopback port, makes each
-// subject's calls serially (one decision a call, coalescing off, a quota
-// of 10^9/s so that every call is allowed and writes its key; last, GCRA
-// on the caller's clock, redisstore.WithClock, whose script reads no
-// TIME), and reads
-// the instructions of each subject's calls from a callgrind dump: zeroed
-// by callgrind_control -z after a few warm-up calls, dumped by -d after
-// them. Rounds alternate the subjects, so that a change of the server's
-// state over the run weighs on all alike.
+// repeats from run to run whatever else the machine is doing (within 0.2%
+// for the algorithms, 1.5% for the floor), where server timings on a
+// shared host vary by a tenth. It starts its own redis-server under
+// callgrind on a free loopback port and makes each subject's calls
+// serially: one decision a call, coalescing off, a quota of 10^9/s so that
+// every call is allowed and writes its key; last, GCRA on the caller's
+// clock (redisstore.WithClock), whose script reads no TIME. Each subject's
+// count is read from a callgrind dump, zeroed by callgrind_control -z just
+// before its calls and dumped by -d after them. Rounds alternate the
+// subjects, so that a change of the server's state over the run weighs on
+// all alike.
 //
 //	go run ./bench/scriptcost [-n 2000] [-rounds 2] [-keep DIR]
 //
@@ -65,6 +65,9 @@ type subject struct {
 	call func(context.Context) error
 }
 
+// run measures n calls of each subject in each of rounds rounds on a
+// redis-server started from the binary server, and writes the table to w;
+// the dumps go to keep, or to a temporary directory when keep is "".
 func run(w io.Writer, server, keep string, n, rounds int) error {
 	for _, tool := range []string{"valgrind", "callgrind_control", server} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -110,9 +113,8 @@ func run(w io.Writer, server, keep string, n, rounds int) error {
 	ctx := context.Background()
 	pid := strconv.Itoa(srv.Process.Pid)
 	perCall := make([][]float64, len(subjects)) // [subject][round]
-	// Every script loaded and every key written before the first count:
-	// the floor's calls cost more once the limiter's script is loaded (Lua's
-	// collector has more to go over).
+	// Every script loaded and every key written before the first count, so
+	// that no count includes a first call's work.
 	for _, sub := range subjects {
 		for range 5 {
 			if err := sub.call(ctx); err != nil {

@@ -165,30 +165,33 @@ func run(w io.Writer, server, keep string, n, rounds int) error {
 // then one of GCRA on clocked, a store passing the client's clock (no TIME
 // in the script).
 func subjectsOf(c rueidis.Client, s, clocked *redisstore.Store) ([]subject, error) {
+	// decide is a decision of cost 1 under algorithm a at 10^9/s, on key of st.
+	decide := func(name string, st *redisstore.Store, key string, a algo.Algorithm) (subject, error) {
+		p, err := store.NewPolicy(algo.PerSec(1_000_000_000).WithAlgorithm(a))
+		if err != nil {
+			return subject{}, err
+		}
+		ps := []*store.Policy{p}
+		return subject{name, func(ctx context.Context) error {
+			_, err := st.Decide(ctx, key, ps, 1, nil)
+			return err
+		}}, nil
+	}
 	subjects := []subject{{"floor", func(ctx context.Context) error {
 		return floorscript.Call(ctx, c, "scriptcost:floor")
 	}}}
 	for _, a := range []algo.Algorithm{algo.FixedWindow, algo.SlidingWindow, algo.TokenBucket, algo.LeakingBucket, algo.GCRA} {
-		p, err := store.NewPolicy(algo.PerSec(1_000_000_000).WithAlgorithm(a))
+		sub, err := decide(a.String(), s, "k", a) // the store's prefix makes it throttled:v3:<policy>:{k}
 		if err != nil {
 			return nil, err
 		}
-		ps, key := []*store.Policy{p}, "k" // the store's prefix makes it throttled:v3:<policy>:{k}
-		subjects = append(subjects, subject{a.String(), func(ctx context.Context) error {
-			_, err := s.Decide(ctx, key, ps, 1, nil)
-			return err
-		}})
+		subjects = append(subjects, sub)
 	}
-	p, err := store.NewPolicy(algo.PerSec(1_000_000_000).WithAlgorithm(algo.GCRA))
+	sub, err := decide("gcra, WithClock", clocked, "kc", algo.GCRA)
 	if err != nil {
 		return nil, err
 	}
-	ps := []*store.Policy{p}
-	subjects = append(subjects, subject{"gcra, WithClock", func(ctx context.Context) error {
-		_, err := clocked.Decide(ctx, "kc", ps, 1, nil)
-		return err
-	}})
-	return subjects, nil
+	return append(subjects, sub), nil
 }
 
 // startServer starts redis-server under callgrind on a free loopback port,

@@ -166,15 +166,6 @@ func rttProxy(b *testing.B, srv *redistest.Server) *latencyproxy.Proxy {
 	return proxy
 }
 
-// floorCall makes one call of the floor script (internal/floorscript) on
-// key through c: the least a decision does on Redis.
-func floorCall(ctx context.Context, c rueidis.Client, key string) error {
-	if err := floorscript.Call(ctx, c, key); err != nil && !rueidis.IsRedisNil(err) {
-		return err
-	}
-	return nil
-}
-
 // BenchmarkCoalescing measures Decide from 16 goroutines (and serially) on
 // one hot key and on 10,000 keys, without coalescing (WithCoalescing(0))
 // and with it, on loopback and through a proxy adding 200 µs of round
@@ -302,7 +293,7 @@ func BenchmarkCPUPerCall(b *testing.B) {
 		}},
 		{"floor-script", func(b *testing.B) func() error {
 			c := newClient(b, srv.Addr())
-			return func() error { return floorCall(ctx, c, "bench:floor") }
+			return func() error { return floorscript.Call(ctx, c, "bench:floor") }
 		}},
 		{"gcra/coalesce=off/timeout=none", func(b *testing.B) func() error {
 			s := newStore(b, WithTimeout(0), WithCoalescing(0))
@@ -401,10 +392,11 @@ func BenchmarkCoalescingCPUBound(b *testing.B) {
 // on all alike, where one block of calls after another would measure each
 // in its own state, and so that no kind always follows the same other (a
 // call after one that started and stopped a timer was seen 5–10 µs slower
-// through the proxy): INCRBY, the floor script (GET, TIME, SET PX), Decide on a store
-// with the default options, and Decide with WithTimeout(0). On loopback and
-// through a proxy adding 200 µs of round trip. It reports each kind's
-// median in µs (incrby-p50-µs, …) and its ratio to INCRBY's (…/incrby).
+// through the proxy): INCRBY, the floor script (internal/floorscript),
+// Decide on a store with the default options, and Decide with
+// WithTimeout(0). On loopback and through a proxy adding 200 µs of round
+// trip. It reports each kind's median in µs (incrby-p50-µs, …) and its
+// ratio to INCRBY's (…/incrby).
 func BenchmarkSerialInterleaved(b *testing.B) {
 	srv := redistest.Standalone(b)
 	proxy := rttProxy(b, srv)
@@ -420,7 +412,7 @@ func BenchmarkSerialInterleaved(b *testing.B) {
 				call func() error
 			}{
 				{"incrby", func() error { return incr.Do(ctx, incr.B().Incrby().Key("bench:si").Increment(1).Build()).Error() }},
-				{"floor", func() error { return floorCall(ctx, fl, "bench:sf") }},
+				{"floor", func() error { return floorscript.Call(ctx, fl, "bench:sf") }},
 				{"store", func() error { _, err := def.Decide(ctx, "bench:ss", ps, 1, nil); return err }},
 				{"store-timeout0", func() error { _, err := none.Decide(ctx, "bench:s0", ps, 1, nil); return err }},
 			}
@@ -433,11 +425,8 @@ func BenchmarkSerialInterleaved(b *testing.B) {
 			}
 			took := make([][]time.Duration, len(kinds))
 			rng := rand.New(rand.NewPCG(1, 2))
-			order := make([]int, len(kinds))
+			order := rng.Perm(len(kinds))
 			for b.Loop() {
-				for j := range order {
-					order[j] = j
-				}
 				rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 				for _, j := range order {
 					start := time.Now()

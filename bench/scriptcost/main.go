@@ -6,8 +6,12 @@
 // shared host vary by a tenth. It starts its own redis-server under
 // callgrind on a free loopback port and makes each subject's calls
 // serially: one decision a call, coalescing off, a quota of 10^9/s so that
-// every call is allowed and writes its key; last, GCRA on the caller's
-// clock (redisstore.WithClock), whose script reads no TIME. Each subject's
+// every call is allowed and writes its key; then GCRA on the caller's
+// clock (redisstore.WithClock), whose script reads no TIME; last,
+// leastgcra.lua, GCRA's decision written by hand in the least a script
+// can do (no validation, one quota, the TTL set on every write), and
+// leastgcrakeep.lua, the same keeping the TTL as the limiter's script
+// does: how near the floor a script deciding GCRA can come. Each subject's
 // count is read from a callgrind dump, zeroed by callgrind_control -z just
 // before its calls and dumped by -d after them. Rounds alternate the
 // subjects, so that a change of the server's state over the run weighs on
@@ -163,7 +167,9 @@ func run(w io.Writer, server, keep string, n, rounds int) error {
 
 // subjectsOf returns the floor, a serial decision of each algorithm on s,
 // then one of GCRA on clocked, a store passing the client's clock (no TIME
-// in the script).
+// in the script), and last one of leastgcra.lua and of leastgcrakeep.lua:
+// GCRA's decision in the least a script can do, with the TTL set on every
+// write and kept as the limiter's script keeps it.
 func subjectsOf(c rueidis.Client, s, clocked *redisstore.Store) ([]subject, error) {
 	// decide is a decision of cost 1 under algorithm a at 10^9/s, on key of st.
 	decide := func(name string, st *redisstore.Store, key string, a algo.Algorithm) (subject, error) {
@@ -191,7 +197,16 @@ func subjectsOf(c rueidis.Client, s, clocked *redisstore.Store) ([]subject, erro
 	if err != nil {
 		return nil, err
 	}
-	return append(subjects, sub), nil
+	// leastSubject is a decision by a least script, as the algorithms'.
+	leastSubject := func(name string, script *rueidis.Lua, key string) subject {
+		return subject{name, func(ctx context.Context) error {
+			_, err := callLeastGCRA(ctx, c, script, key, 1, 1, 1_000_000_000)
+			return err
+		}}
+	}
+	return append(subjects, sub,
+		leastSubject("gcra, least script", leastGCRA, "scriptcost:least"),
+		leastSubject("gcra, least, KEEPTTL", leastGCRAKeep, "scriptcost:leastkeep")), nil
 }
 
 // startServer starts redis-server under callgrind on a free loopback port,

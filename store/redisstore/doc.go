@@ -1,6 +1,8 @@
 // Package redisstore is the Redis rate-limit store, on
 // github.com/redis/rueidis. It works with a standalone server, Sentinel and
-// Redis Cluster (Redis 5 or later, for effect replication of scripts).
+// Redis Cluster, Redis 6.0 or later (the script keeps a key's TTL with SET
+// KEEPTTL, new in 6.0; its writes replicate as effects, the default since
+// Redis 5).
 //
 // Each decision is one script call (EVALSHA, falling back to EVAL when the
 // server does not have the script) and one round trip, whatever the number

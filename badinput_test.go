@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/throttled-go/throttled"
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/internal/redistest"
@@ -34,11 +32,7 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := redistest.Client(t, srv.Addr())
 	gcra, err := store.NewPolicy(algo.PerMin(5).WithAlgorithm(algo.GCRA))
 	if err != nil {
 		t.Fatal(err)

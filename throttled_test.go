@@ -11,8 +11,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/throttled-go/throttled"
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/internal/clock"
@@ -46,11 +44,7 @@ func fakeStore(t testing.TB) (*memstore.Store, *store.FakeClock) {
 func redisStore(t testing.TB) (*redisstore.Store, *store.FakeClock) {
 	t.Helper()
 	srv := redistest.Standalone(t)
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := redistest.Client(t, srv.Addr())
 	fc := store.NewFakeClock(t0)
 	s, err := redisstore.New(c, redisstore.WithClock(fc), redisstore.WithTTLSlack(time.Hour))
 	if err != nil {

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/redis/rueidis"
-
 	"github.com/throttled-go/throttled/internal/redistest"
 )
 
@@ -78,11 +76,7 @@ return table.concat(out)
 	}
 
 	srv := redistest.Standalone(t)
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := redistest.Client(t, srv.Addr())
 	raw, err := c.Do(context.Background(), c.B().Eval().Script(body.String()).Numkeys(0).Arg(string(arg)).Build()).ToString()
 	if err != nil || len(raw) != 48*len(cases) {
 		t.Fatalf("EVAL: %d bytes, %v", len(raw), err)

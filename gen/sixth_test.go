@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/internal/redistest"
 )
@@ -68,11 +66,7 @@ func TestSixthAlgorithm(t *testing.T) {
 	}
 
 	srv := redistest.Standalone(t)
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := redistest.Client(t, srv.Addr())
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(6, 6))
 	for i := range 300 {

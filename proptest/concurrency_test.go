@@ -124,7 +124,7 @@ func recoverTo(errs chan<- error) {
 // concurrencyStores returns the memory store and the Redis store, each
 // taking its time from clk.
 func concurrencyStores(t *testing.T, clk store.Clock) map[string]store.Store[string] {
-	red, err := redisstore.New(newClient(t, redistest.Standalone(t).Addr()), redisstore.WithClock(clk), redisstore.WithTTLSlack(time.Hour), redisstore.WithTimeout(redisTimeout))
+	red, err := redisstore.New(redistest.Client(t, redistest.Standalone(t).Addr()), redisstore.WithClock(clk), redisstore.WithTTLSlack(time.Hour), redisstore.WithTimeout(redisTimeout))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -357,7 +357,7 @@ func denyCheck(t *testing.T, newStore func(*rapid.T, *store.FakeClock) store.Sto
 func (r *denyRig) actionsRun(t *rapid.T) { t.Repeat(r.actions()) }
 
 func denyStores(t *testing.T) map[string]func(*rapid.T, *store.FakeClock) store.Store[string] {
-	c := newClient(t, redistest.Standalone(t).Addr())
+	c := redistest.Client(t, redistest.Standalone(t).Addr())
 	return map[string]func(*rapid.T, *store.FakeClock) store.Store[string]{
 		"memory": func(t *rapid.T, clk *store.FakeClock) store.Store[string] { return newMemStore(t, clk) },
 		"redis":  func(t *rapid.T, clk *store.FakeClock) store.Store[string] { return newRedisStore(t, c, clk) },

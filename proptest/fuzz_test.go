@@ -90,7 +90,7 @@ func FuzzKeys(f *testing.F) {
 	f.Add([]byte("}x"), []byte("}"), uint16(0), uint8(18))
 	srv := redistest.Standalone(f)
 	cl := redistest.Cluster(f)
-	standalone, cluster := newClient(f, srv.Addr()), newClient(f, cl.Addrs()...)
+	standalone, cluster := redistest.Client(f, srv.Addr()), redistest.Client(f, cl.Addrs()...)
 
 	f.Fuzz(func(t *testing.T, k1, k2 []byte, repeat uint16, sel uint8) {
 		// A panic in a store would end the test binary before the

@@ -644,8 +644,8 @@ func TestLimitersShareOnlySameQuotas(t *testing.T) {
 // Result (each QuotaState included) and every error must be the same on
 // the three stores, and equal to the models'.
 func TestLimitersMemoryRedis(t *testing.T) {
-	standalone := newClient(t, redistest.Standalone(t).Addr())
-	cluster := newClient(t, redistest.Cluster(t).Addrs()...)
+	standalone := redistest.Client(t, redistest.Standalone(t).Addr())
+	cluster := redistest.Client(t, redistest.Cluster(t).Addrs()...)
 	rapid.Check(t, func(t *rapid.T) {
 		m := newQMachine(t, rapid.IntRange(0, 2).Draw(t, "extraMax"))
 		m.addBackend(t, "redis", newRedisStore(t, standalone, m.clk))

@@ -14,18 +14,6 @@ import (
 	"github.com/throttled-go/throttled/store/redisstore"
 )
 
-// newClient connects a rueidis client to addrs (one standalone server, or
-// every node of a cluster) and closes it when tb ends.
-func newClient(tb testing.TB, addrs ...string) rueidis.Client {
-	tb.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true})
-	if err != nil {
-		tb.Fatalf("connect to Redis at %v: %v", addrs, err)
-	}
-	tb.Cleanup(c.Close)
-	return c
-}
-
 var prefixSeq atomic.Int64
 
 // redisTimeout bounds each call of the tests' Redis stores.
@@ -66,7 +54,7 @@ func differential(kind string, c rueidis.Client) func(*testing.T) {
 // model's, with every invariant of TestMemoryMatchesModel checked. One
 // subtest per quota family.
 func TestMemoryRedisStandalone(t *testing.T) {
-	c := newClient(t, redistest.Standalone(t).Addr())
+	c := redistest.Client(t, redistest.Standalone(t).Addr())
 	for _, kind := range quotaKinds {
 		t.Run("quota="+kind, differential(kind, c))
 	}
@@ -75,5 +63,5 @@ func TestMemoryRedisStandalone(t *testing.T) {
 // TestMemoryRedisCluster is TestMemoryRedisStandalone on a three-node Redis
 // Cluster, the client knowing every node, on quotas of every family.
 func TestMemoryRedisCluster(t *testing.T) {
-	differential("", newClient(t, redistest.Cluster(t).Addrs()...))(t)
+	differential("", redistest.Client(t, redistest.Cluster(t).Addrs()...))(t)
 }

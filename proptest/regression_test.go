@@ -110,7 +110,7 @@ func TestRegressionExpiredRewind(t *testing.T) {
 		run(t, func(t *testing.T, clk *store.FakeClock) store.Store[string] { return newMemStore(t, clk) })
 	})
 	t.Run("store=redis", func(t *testing.T) {
-		c := newClient(t, redistest.Standalone(t).Addr())
+		c := redistest.Client(t, redistest.Standalone(t).Addr())
 		run(t, func(t *testing.T, clk *store.FakeClock) store.Store[string] { return newRedisStore(t, c, clk) })
 	})
 }
@@ -150,7 +150,7 @@ func TestRegressionEmptyKey(t *testing.T) {
 		check(t, newMemStore(t, store.NewFakeClock(1)))
 	})
 	t.Run("store=redis", func(t *testing.T) {
-		check(t, newRedisStore(t, newClient(t, redistest.Standalone(t).Addr()), store.NewFakeClock(1)))
+		check(t, newRedisStore(t, redistest.Client(t, redistest.Standalone(t).Addr()), store.NewFakeClock(1)))
 	})
 }
 
@@ -230,7 +230,7 @@ func TestRegressionOtherPolicyDropsExpiredState(t *testing.T) {
 	})
 	t.Run("store=redis", func(t *testing.T) {
 		clk := store.NewFakeClock(t0)
-		runPolicyTimeline(t, newRedisStore(t, newClient(t, redistest.Standalone(t).Addr()), clk), clk, steps)
+		runPolicyTimeline(t, newRedisStore(t, redistest.Client(t, redistest.Standalone(t).Addr()), clk), clk, steps)
 	})
 }
 
@@ -270,7 +270,7 @@ func TestRegressionSlidingLagPast2p53(t *testing.T) {
 	})
 	t.Run("store=redis", func(t *testing.T) {
 		clk := store.NewFakeClock(0)
-		runPolicyTimeline(t, newRedisStore(t, newClient(t, redistest.Standalone(t).Addr()), clk), clk, steps)
+		runPolicyTimeline(t, newRedisStore(t, redistest.Client(t, redistest.Standalone(t).Addr()), clk), clk, steps)
 	})
 }
 
@@ -285,7 +285,7 @@ func TestRegressionSlidingLagPast2p53(t *testing.T) {
 // user input crashes the caller. They must decide as on any other key.
 func TestRegressionClusterBraceKeySeveralQuotas(t *testing.T) {
 	clk := store.NewFakeClock(1_000_000)
-	s := newRedisStore(t, newClient(t, redistest.Cluster(t).Addrs()...), clk)
+	s := newRedisStore(t, redistest.Client(t, redistest.Cluster(t).Addrs()...), clk)
 	qs := []algo.Quota{algo.PerSec(2).WithAlgorithm(algo.GCRA), algo.PerMin(3).WithAlgorithm(algo.FixedWindow)}
 	l, err := typed.New[string](typed.WithStore(s), typed.WithQuotas(qs...))
 	if err != nil {

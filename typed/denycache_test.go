@@ -538,11 +538,7 @@ func TestDenyCacheAllocs(t *testing.T) {
 func denyRedis(t testing.TB) (*redisstore.Store, rueidis.Client) {
 	t.Helper()
 	srv := redistest.Standalone(t)
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
-	if err != nil {
-		t.Fatalf("rueidis.NewClient: %v", err)
-	}
-	t.Cleanup(c.Close)
+	c := redistest.Client(t, srv.Addr())
 	s, err := redisstore.New(c)
 	if err != nil {
 		t.Fatalf("redisstore.New: %v", err)

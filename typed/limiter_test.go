@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/internal/redistest"
 	"github.com/throttled-go/throttled/store"
@@ -49,11 +47,7 @@ func newStore(t testing.TB) (*memstore.Store, *store.FakeClock) {
 func newRedisStore(t testing.TB, fc *store.FakeClock, opts ...redisstore.Option) (*redisstore.Store, func() int) {
 	t.Helper()
 	srv := redistest.Standalone(t)
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
-	if err != nil {
-		t.Fatalf("rueidis.NewClient: %v", err)
-	}
-	t.Cleanup(c.Close)
+	c := redistest.Client(t, srv.Addr())
 	s, err := redisstore.New(c, append([]redisstore.Option{redisstore.WithClock(fc), redisstore.WithTTLSlack(time.Hour)}, opts...)...)
 	if err != nil {
 		t.Fatalf("redisstore.New: %v", err)

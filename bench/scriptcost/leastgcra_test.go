@@ -18,11 +18,7 @@ import (
 // leastgcrakeep.lua keeps it on a write that needs no longer one.
 func TestLeastGCRA(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := redistest.Client(t, srv.Addr())
 	ctx := context.Background()
 	const unit = int64(time.Second / time.Microsecond)
 	// The requests run within a few ms of each other; the durations get

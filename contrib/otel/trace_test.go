@@ -157,11 +157,7 @@ func TestRedisCommandSpansNest(t *testing.T) {
 	srv := redistest.Standalone(t)
 	rec, tp := newTracer(t)
 	_, mp := newReader(t)
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(client.Close)
+	client := redistest.Client(t, srv.Addr())
 	st, err := redisstore.New(tracedClient{Client: client, tracer: tp.Tracer("redis")}, redisstore.WithTimeout(5*time.Second))
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/redis/rueidis"
-
 	"github.com/throttled-go/throttled/internal/redistest"
 )
 
@@ -13,11 +11,7 @@ import (
 // at most a minute, and returns what the key held before.
 func TestCall(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{srv.Addr()}, DisableCache: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := redistest.Client(t, srv.Addr())
 	ctx := context.Background()
 	if len(State) != 24 {
 		t.Fatalf("State is %d bytes, want 24 (three float64s)", len(State))

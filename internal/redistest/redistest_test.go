@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"os"
@@ -284,4 +285,17 @@ func TestServerInheritsNoDescriptors(t *testing.T) {
 	if got := s.Do(t, "PING"); got != "PONG" {
 		t.Fatalf("PING = %q, want PONG", got)
 	}
+}
+
+// TestClient: Client connects to a server, and fails its test, naming the
+// address, when there is none to connect to.
+func TestClient(t *testing.T) {
+	srv := Standalone(t)
+	c := Client(t, srv.Addr())
+	if got, err := c.Do(context.Background(), c.B().Ping().Build()).ToString(); err != nil || got != "PONG" {
+		t.Fatalf("PING through Client = %q, %v; want PONG", got, err)
+	}
+	addr := srv.Addr()
+	srv.Stop()
+	wantFatal(t, func(tb testing.TB) { Client(tb, addr) }, "connect to Redis at", addr)
 }

@@ -64,7 +64,7 @@ func withServerTime(b *testing.B, srv *redistest.Server, cmd string, body func()
 // commandstats) as server-µs/op.
 func BenchmarkDecide(b *testing.B) {
 	srv := redistest.Standalone(b)
-	client := newClient(b, srv.Addr())
+	client := redistest.Client(b, srv.Addr())
 	// A generous per-call timeout: the default 200 ms would fail calls on a
 	// loaded machine; any timeout costs the same per call.
 	s, err := New(client, WithTimeout(testTimeout))
@@ -191,7 +191,7 @@ func BenchmarkCoalescing(b *testing.B) {
 		// A client per mode: once a rueidis connection has pipelined
 		// concurrent calls it stays in that mode, which costs a serial
 		// caller an allocation (ctx.Done) the next mode would be charged.
-		s, err := New(newClient(b, mode.addr), WithTimeout(testTimeout), WithCoalescing(mode.max))
+		s, err := New(redistest.Client(b, mode.addr), WithTimeout(testTimeout), WithCoalescing(mode.max))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -277,7 +277,7 @@ func BenchmarkCPUPerCall(b *testing.B) {
 	ps := allowAll(b)
 	ctx := context.Background()
 	newStore := func(b *testing.B, opts ...Option) *Store {
-		s, err := New(newClient(b, srv.Addr()), opts...)
+		s, err := New(redistest.Client(b, srv.Addr()), opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -288,11 +288,11 @@ func BenchmarkCPUPerCall(b *testing.B) {
 		op   func(b *testing.B) func() error
 	}{
 		{"incrby", func(b *testing.B) func() error {
-			c := newClient(b, srv.Addr())
+			c := redistest.Client(b, srv.Addr())
 			return func() error { return c.Do(ctx, c.B().Incrby().Key("bench:incr").Increment(1).Build()).Error() }
 		}},
 		{"floor-script", func(b *testing.B) func() error {
-			c := newClient(b, srv.Addr())
+			c := redistest.Client(b, srv.Addr())
 			return func() error { return floorscript.Call(ctx, c, "bench:floor") }
 		}},
 		{"gcra/coalesce=off/timeout=none", func(b *testing.B) func() error {
@@ -339,7 +339,7 @@ func BenchmarkCoalescingCPUBound(b *testing.B) {
 	for _, callers := range []int{1, 8} {
 		for _, max := range []int{0, DefaultCoalescing} {
 			b.Run(fmt.Sprintf("callers=%d/coalesce=%d", callers, max), func(b *testing.B) {
-				s, err := New(newClient(b, srv.Addr()), WithCoalescing(max))
+				s, err := New(redistest.Client(b, srv.Addr()), WithCoalescing(max))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -404,9 +404,9 @@ func BenchmarkSerialInterleaved(b *testing.B) {
 	ctx := context.Background()
 	for _, net := range []struct{ name, addr string }{{"loopback", srv.Addr()}, {"rtt200us", proxy.Addr()}} {
 		b.Run("net="+net.name, func(b *testing.B) {
-			incr, fl := newClient(b, net.addr), newClient(b, net.addr)
-			def := mustNew(b, newClient(b, net.addr))
-			none := mustNew(b, newClient(b, net.addr), WithTimeout(0))
+			incr, fl := redistest.Client(b, net.addr), redistest.Client(b, net.addr)
+			def := mustNew(b, redistest.Client(b, net.addr))
+			none := mustNew(b, redistest.Client(b, net.addr), WithTimeout(0))
 			kinds := []struct {
 				name string
 				call func() error

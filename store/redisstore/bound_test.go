@@ -140,7 +140,7 @@ func TestBoundConcurrent(t *testing.T) {
 // answering.
 func TestBoundTimers(t *testing.T) {
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithCoalescing(0), WithTimeout(100*time.Millisecond))
+	s := mustNew(t, redistest.Client(t, srv.Addr()), WithCoalescing(0), WithTimeout(100*time.Millisecond))
 	ps := []*store.Policy{pol(t, algo.GCRA, algo.PerSec(1_000_000))}
 	ctx := context.Background()
 

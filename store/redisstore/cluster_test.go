@@ -85,8 +85,8 @@ func newPair(t *testing.T) *pair {
 	opts := []Option{WithClock(fake), WithTTLSlack(time.Hour)}
 	return &pair{
 		fake:       fake,
-		standalone: mustNew(t, newClient(t, srv.Addr()), opts...),
-		cluster:    mustNew(t, newClient(t, cl.Addrs()...), opts...),
+		standalone: mustNew(t, redistest.Client(t, srv.Addr()), opts...),
+		cluster:    mustNew(t, redistest.Client(t, cl.Addrs()...), opts...),
 		srv:        srv,
 		cl:         cl,
 	}
@@ -264,7 +264,7 @@ func TestClusterMatchesStandalone(t *testing.T) {
 func TestClusterServerTime(t *testing.T) {
 	t.Parallel()
 	cl := redistest.Cluster(t)
-	c := newClient(t, cl.Addrs()...)
+	c := redistest.Client(t, cl.Addrs()...)
 	s := mustNew(t, c)
 	const users = 300
 	for _, a := range algo.Algorithms {
@@ -409,7 +409,7 @@ func TestAwkwardKeys(t *testing.T) {
 func TestClusterKeyStartingWithBrace(t *testing.T) {
 	t.Parallel()
 	cl := redistest.Cluster(t)
-	s := mustNew(t, newClient(t, cl.Addrs()...), WithClock(clock.NewFake(t0)))
+	s := mustNew(t, redistest.Client(t, cl.Addrs()...), WithClock(clock.NewFake(t0)))
 	ps := []*store.Policy{pol(t, algo.GCRA, algo.PerMin(2)), pol(t, algo.FixedWindow, algo.PerHour(3))}
 	ctx := context.Background()
 	for _, k := range []string{"}", "}{", "}}", "}x", "}{a}"} {
@@ -553,7 +553,7 @@ func keysOf(m map[string]rueidis.Client) []string {
 func TestClusterSlotNotServed(t *testing.T) {
 	t.Parallel()
 	cl := redistest.Cluster(t)
-	s := mustNew(t, newClient(t, cl.Addrs()...), WithClock(clock.NewFake(t0)), WithTimeout(time.Second))
+	s := mustNew(t, redistest.Client(t, cl.Addrs()...), WithClock(clock.NewFake(t0)), WithTimeout(time.Second))
 	p := pol(t, algo.GCRA, algo.PerMin(5))
 	ps := one(p)
 	ctx := context.Background()

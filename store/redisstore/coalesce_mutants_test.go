@@ -31,7 +31,7 @@ func groupCount(s *Store) (n, limit int) {
 // the limit stays sweepAt.
 func TestCoalescerSweepsAtTheLimit(t *testing.T) {
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
+	s := mustNew(t, redistest.Client(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
 	for i := range sweepAt {
 		decide(t, s, "k", pol(t, algo.FixedWindow, algo.PerSec(int64(i+1))), 1)
 	}
@@ -50,7 +50,7 @@ func TestCoalescerSweepsAtTheLimit(t *testing.T) {
 func TestCoalescerBusyGroupsSurviveSweep(t *testing.T) {
 	ctx := deadline(t, 30*time.Second)
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
+	s := mustNew(t, redistest.Client(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
 	busy := []*store.Policy{pol(t, algo.GCRA, algo.PerSec(5))}
 	release := make(chan struct{})
 	g := newGate(ctx, s, func(keys []string) <-chan struct{} {
@@ -84,7 +84,7 @@ func TestCoalescerBusyGroupsSurviveSweep(t *testing.T) {
 func TestCoalescerIdleAfterReturn(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
+	s := mustNew(t, redistest.Client(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
 	g := newGate(ctx, s, nil)
 	p := pol(t, algo.TokenBucket, algo.PerSec(10))
 	for i := range 300 {
@@ -108,7 +108,7 @@ func TestCoalescerIdleAfterReturn(t *testing.T) {
 func TestCoalescedCallKeyLimit(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
+	s := mustNew(t, redistest.Client(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
 	var ps []*store.Policy
 	for i := range store.MaxPolicies {
 		ps = append(ps, pol(t, algo.FixedWindow, algo.PerSec(int64(100+i))))
@@ -156,7 +156,7 @@ func TestCoalescedCallTimeout(t *testing.T) {
 	ctx := deadline(t, 30*time.Second)
 	srv := redistest.Standalone(t)
 	const timeout = 300 * time.Millisecond
-	s := mustNew(t, newClient(t, srv.Addr()), WithTimeout(timeout), WithCoalescing(DefaultCoalescing))
+	s := mustNew(t, redistest.Client(t, srv.Addr()), WithTimeout(timeout), WithCoalescing(DefaultCoalescing))
 	ps := []*store.Policy{pol(t, algo.TokenBucket, algo.PerSec(10))}
 	decide(t, s, "warm", ps[0], 1)
 	release := make(chan struct{})
@@ -226,7 +226,7 @@ func TestCoalescingYields(t *testing.T) {
 	var tries [][]int
 	const attempts = 20
 	for range attempts {
-		s := mustNew(t, newClient(t, proxy.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
+		s := mustNew(t, redistest.Client(t, proxy.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
 		decide(t, s, "warm", ps[0], 1)
 		var mu sync.Mutex
 		var sizes []int
@@ -275,7 +275,7 @@ func TestCoalescingYields(t *testing.T) {
 func TestCoalescerYieldsOnlyWhenBusy(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
+	s := mustNew(t, redistest.Client(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
 	ps := []*store.Policy{pol(t, algo.GCRA, algo.PerSec(100))}
 	release := make(chan struct{})
 	var asked atomic.Int32
@@ -327,7 +327,7 @@ func TestCoalescerYieldsOnlyWhenBusy(t *testing.T) {
 func TestCoalescerStepsAsideWhenSlow(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
+	s := mustNew(t, redistest.Client(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
 	ps := []*store.Policy{pol(t, algo.GCRA, algo.PerSec(100))}
 	release := make(chan struct{})
 	g := newGate(ctx, s, func(keys []string) <-chan struct{} {

@@ -195,7 +195,7 @@ type coReq struct {
 func TestCoalescedEqualsSerial(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	fake := store.NewFakeClock(t0)
 	co := mustNew(t, c, WithClock(fake), WithPrefix("co:"), WithCoalescing(DefaultCoalescing))
 	alone := mustNew(t, c, WithClock(fake), WithPrefix("alone:"), WithCoalescing(0))
@@ -288,7 +288,7 @@ func TestCoalescedEqualsSerial(t *testing.T) {
 func TestCoalescedCallLimit(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(3))
+	s := mustNew(t, redistest.Client(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(3))
 	ps := []*store.Policy{pol(t, algo.GCRA, algo.PerSec(100))}
 	release := make(chan struct{})
 	g := newGate(ctx, s, func(keys []string) <-chan struct{} {
@@ -362,7 +362,7 @@ func busyGroup(s *Store) string {
 func TestCoalescingOff(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	ps := []*store.Policy{pol(t, algo.GCRA, algo.PerSec(100))}
 	for _, max := range []int{0, 1} {
 		s := mustNew(t, c, WithCoalescing(max), WithClock(store.NewFakeClock(t0)))
@@ -413,7 +413,7 @@ func TestCoalescingOff(t *testing.T) {
 func TestCoalescedCancel(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
+	s := mustNew(t, redistest.Client(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
 	ps := []*store.Policy{pol(t, algo.TokenBucket, algo.PerSec(10))}
 	holdFirst, holdBatch := make(chan struct{}), make(chan struct{})
 	g := newGate(ctx, s, func(keys []string) <-chan struct{} {
@@ -486,7 +486,7 @@ func TestCoalescedCancel(t *testing.T) {
 func TestCoalescedAllLeave(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithTimeout(0), WithCoalescing(DefaultCoalescing))
+	s := mustNew(t, redistest.Client(t, srv.Addr()), WithTimeout(0), WithCoalescing(DefaultCoalescing))
 	ps := []*store.Policy{pol(t, algo.TokenBucket, algo.PerSec(10))}
 	decide(t, s, "warm", ps[0], 1)
 	release := make(chan struct{})
@@ -530,7 +530,7 @@ func TestCoalescedAllLeave(t *testing.T) {
 func TestCoalescedDeadServer(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithCoalescing(DefaultCoalescing))
+	s := mustNew(t, redistest.Client(t, srv.Addr()), WithCoalescing(DefaultCoalescing))
 	ps := []*store.Policy{pol(t, algo.GCRA, algo.PerSec(100))}
 	decide(t, s, "warm", ps[0], 1)
 	release := make(chan struct{})
@@ -592,7 +592,7 @@ func TestCoalescedDeadServer(t *testing.T) {
 func TestCoalescedClusterSlots(t *testing.T) {
 	ctx := deadline(t, 40*time.Second) // the Cluster takes up to 20s to start
 	cl := redistest.Cluster(t)
-	s := mustNew(t, newClient(t, cl.Addrs()...), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
+	s := mustNew(t, redistest.Client(t, cl.Addrs()...), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
 	ps := []*store.Policy{pol(t, algo.TokenBucket, algo.PerMin(3))}
 	// Three user keys in each of three slots.
 	bySlot := map[uint16][]string{}
@@ -657,7 +657,7 @@ func TestCoalescedClusterSlots(t *testing.T) {
 func TestCoalescedPolicySets(t *testing.T) {
 	ctx := deadline(t, 20*time.Second)
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
+	s := mustNew(t, redistest.Client(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
 	a, b := pol(t, algo.TokenBucket, algo.PerMin(30)), pol(t, algo.FixedWindow, algo.PerMin(30))
 	sets := [][]*store.Policy{{a}, {b}, {a, b}, {b, a}}
 	release := make(chan struct{})
@@ -712,7 +712,7 @@ func TestCoalescedPolicySets(t *testing.T) {
 func TestCoalescedNeverOverAdmits(t *testing.T) {
 	ctx := deadline(t, 120*time.Second)
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	fake := store.NewFakeClock(t0)
 	sets := [][]*store.Policy{
 		{pol(t, algo.TokenBucket, algo.PerSec(5).WithBurst(7))},
@@ -833,7 +833,7 @@ func TestCoalescedNeverOverAdmits(t *testing.T) {
 // longer in use are forgotten, so that the coalescer's memory is bounded.
 func TestCoalescerForgetsIdleGroups(t *testing.T) {
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
+	s := mustNew(t, redistest.Client(t, srv.Addr()), WithClock(store.NewFakeClock(t0)), WithCoalescing(DefaultCoalescing))
 	for i := range sweepAt + 200 {
 		decide(t, s, "k", pol(t, algo.FixedWindow, algo.PerSec(int64(i+1))), 1)
 	}

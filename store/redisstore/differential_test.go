@@ -43,17 +43,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// newClient connects a rueidis client to addrs for a test.
-func newClient(t testing.TB, addrs ...string) rueidis.Client {
-	t.Helper()
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true})
-	if err != nil {
-		t.Fatalf("connect %v: %v", addrs, err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 // combine is the reference of the combined decision of a request under
 // several policies: Limited if any policy denies, the least Remaining, the
 // greatest ResetAfter, and the greatest RetryAfter, or -1 if any is -1.
@@ -246,7 +235,7 @@ type diffRig struct {
 // keys under prefix.
 func newDiffRig(t *testing.T, prefix string) *diffRig {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	fake := clock.NewFake(0)
 	const slackMS = 60_000 // keys must outlive the test's GET on a loaded machine
 	s := mustNew(t, c, WithClock(fake), WithTTLSlack(slackMS*time.Millisecond), WithPrefix(prefix))

@@ -74,7 +74,7 @@ func wantInvalid(t testing.TB, what string, err error) {
 // sent: the server sees no script call and holds no key.
 func TestInvalidInput(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	s := mustNew(t, c)
 	ctx := context.Background()
 	good := pol(t, algo.TokenBucket, algo.PerMin(10))
@@ -187,7 +187,7 @@ func TestNewInvalid(t *testing.T) {
 	wantInvalid(t, "New(nil)", err)
 
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	for _, d := range []time.Duration{-time.Nanosecond, -999 * time.Microsecond, -time.Millisecond, -time.Hour, math.MinInt64,
 		time.Hour + time.Nanosecond, 2 * time.Hour, math.MaxInt64} {
 		_, err = New(c, WithTTLSlack(d))
@@ -273,7 +273,7 @@ func TestNewInvalid(t *testing.T) {
 // that decisions that write nothing still work.
 func TestOutOfMemory(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	s := mustNew(t, c)
 	p := pol(t, algo.TokenBucket, algo.PerMin(10))
 	srv.Do(t, "CONFIG", "SET", "maxmemory-policy", "noeviction")
@@ -307,7 +307,7 @@ func TestReadOnlyReplica(t *testing.T) {
 	replica := redistest.Standalone(t)
 	host, port, _ := net.SplitHostPort(master.Addr())
 	replica.Do(t, "REPLICAOF", host, port)
-	s := mustNew(t, newClient(t, replica.Addr()), WithClock(clock.NewFake(t0)))
+	s := mustNew(t, redistest.Client(t, replica.Addr()), WithClock(clock.NewFake(t0)))
 	p := pol(t, algo.SlidingWindow, algo.PerMin(4))
 	_, err := s.Decide(context.Background(), "k", []*store.Policy{p}, 1, nil)
 	wantUnavailable(t, "a charge on a read-only replica", err)
@@ -326,7 +326,7 @@ func TestReadOnlyReplica(t *testing.T) {
 // sooner ctx deadline wins; WithTimeout(0) leaves the bound to the ctx.
 func TestTimeout(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	def, err := New(c)
 	if err != nil {
 		t.Fatal(err)
@@ -560,7 +560,7 @@ func TestFromURLAuth(t *testing.T) {
 // fail with store.ErrUnavailable, promptly.
 func TestServerGoesAway(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	s := mustNew(t, c)
 	p := pol(t, algo.TokenBucket, algo.PerSec(10))
 	ps := []*store.Policy{p}
@@ -589,7 +589,7 @@ func TestServerGoesAway(t *testing.T) {
 // trip.
 func TestContextErrors(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	s := mustNew(t, c)
 	p := pol(t, algo.GCRA, algo.PerSec(10))
 	ps := []*store.Policy{p, pol(t, algo.FixedWindow, algo.PerSec(3))}
@@ -698,7 +698,7 @@ func corruptStates(n int) []string {
 // alike, and is left alone; and that the stored numbers may reach 2^53.
 func TestCorruptState(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	s := mustNew(t, c, WithClock(clock.NewFake(t0)))
 	ctx := context.Background()
 	for _, a := range algo.Algorithms {
@@ -783,7 +783,7 @@ func decodeOne(reply rueidis.RedisResult, key string) decoded {
 // {Limited, Remaining, RetryAfter, ResetAfter} per policy.
 func TestDecodeReply(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 
 	for _, tc := range []struct {
 		body string
@@ -868,7 +868,7 @@ func TestDecodeReply(t *testing.T) {
 // request's fault names its own key, and the length is checked.
 func TestDecodeReplyMany(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	keys := []string{"r1p1", "r1p2", "r2p1", "r2p2", "r3p1", "r3p2"}
 	ds := make([]algo.Decision, 6)
 	errs := make([]error, 3)
@@ -965,8 +965,8 @@ func TestBatchKeepsPromise(t *testing.T) {
 		name   string
 		client rueidis.Client
 	}{
-		{"standalone", newClient(t, srv.Addr())},
-		{"cluster", newClient(t, cl.Addrs()...)},
+		{"standalone", redistest.Client(t, srv.Addr())},
+		{"cluster", redistest.Client(t, cl.Addrs()...)},
 	} {
 		t.Run("store="+tc.name, func(t *testing.T) {
 			batchPromise(t, tc.client)
@@ -1099,7 +1099,7 @@ func batchPromise(t *testing.T, c rueidis.Client) {
 // key where a charge would fail.
 func TestPeekLimitAgreeOnWrongType(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	s := mustNew(t, c, WithClock(clock.NewFake(t0)))
 	ctx := context.Background()
 	for _, a := range algo.Algorithms {
@@ -1140,7 +1140,7 @@ func TestPeekLimitAgreeOnWrongType(t *testing.T) {
 // that error messages quote a readable prefix of it, never the whole key.
 func TestLongKeyMessages(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	s := mustNew(t, c, WithClock(clock.NewFake(t0)))
 	ctx := context.Background()
 	p := pol(t, algo.GCRA, algo.PerMin(10))

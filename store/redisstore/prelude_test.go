@@ -34,7 +34,7 @@ func prelude(t testing.TB) string {
 // of 0, -1 (never) and positive ones, with and without a lag.
 func TestLuaPrelude(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	cases := divisionCases()
 	raw := evalPairs(t, c, prelude(t), `  out[i] = struct.pack('<dddd', floorDiv(a, b), ceilDiv(a, b), later(a, b), later(b, a))`, 4, cases)
 	for i, p := range cases {
@@ -209,7 +209,7 @@ func expansions(t *testing.T) []expansion {
 // the branches below −2^52 that the steps reach only from extreme states.
 func TestScriptInlineHelpers(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	cases := divisionCases()
 	exps := expansions(t)
 	count := map[string]int{}

@@ -125,7 +125,7 @@ func inOneWindow(t *testing.T, c rueidis.Client, period int64, attempt func(key 
 // standalone server with the server's TIME (the default clock).
 func TestDecideServerTime(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	s := mustNew(t, c)
 
 	for _, a := range []algo.Algorithm{algo.TokenBucket, algo.LeakingBucket, algo.GCRA} {
@@ -284,7 +284,7 @@ var timelines = map[algo.Algorithm]struct {
 // every algorithm, with the time passed in by WithClock.
 func TestDecideFakeClock(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	for _, a := range algo.Algorithms {
 		t.Run("algo="+a.String(), func(t *testing.T) {
 			tl := timelines[a]
@@ -326,7 +326,7 @@ type mstep struct {
 // state.
 func TestMultiPolicyTimeline(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	fake := clock.NewFake(t0 + 250_000)
 	s := mustNew(t, c, WithClock(fake), WithTTLSlack(time.Hour))
 	ps := []*store.Policy{pol(t, algo.FixedWindow, algo.PerSec(2)), pol(t, algo.TokenBucket, algo.PerMin(3))}
@@ -370,7 +370,7 @@ func TestMultiPolicyTimeline(t *testing.T) {
 // policy and for two charged together.
 func TestConcurrentDecisionsAreAtomic(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	s := mustNew(t, c)
 	// run decides 320 requests from 16 goroutines and returns how many passed.
 	run := func(key string, ps []*store.Policy) (int, error) {
@@ -435,7 +435,7 @@ func TestConcurrentDecisionsAreAtomic(t *testing.T) {
 // prefix + policy.Key() + ":{" + key + "}".
 func TestKeyNames(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	policyKeys := map[algo.Algorithm]string{
 		algo.FixedWindow:   "fixed_window:10/m",
 		algo.SlidingWindow: "sliding_window:10/m",
@@ -510,7 +510,7 @@ func pttl(t testing.TB, srv *redistest.Server, key string) int64 {
 // deletes the policies' keys and only those.
 func TestStorageContract(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	const slackMS = 250
 	for _, a := range algo.Algorithms {
 		for _, withSlack := range []bool{false, true} {
@@ -651,7 +651,7 @@ func serverMillis(t testing.TB, srv *redistest.Server) int64 {
 // lengthens it. Both kinds of write must occur.
 func TestTTLServerTime(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	s := mustNew(t, c)
 	headroom := ttlHeadroom.Milliseconds()
 	kept, lengthened := 0, 0
@@ -719,7 +719,7 @@ func TestTTLServerTime(t *testing.T) {
 // TTL the first write's headroom covers: the key keeps the first write's.
 func TestBatchServerTime(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	s := mustNew(t, c)
 	grew := 0 // algorithms whose second request in a row needed a longer TTL
 	for _, a := range algo.Algorithms {
@@ -797,7 +797,7 @@ func TestBatchServerTime(t *testing.T) {
 // every request is decided, in order, whatever call carries it.
 func TestBatchCallsOf256Keys(t *testing.T) {
 	srv := redistest.Standalone(t)
-	s := mustNew(t, newClient(t, srv.Addr()), WithClock(clock.NewFake(t0)))
+	s := mustNew(t, redistest.Client(t, srv.Addr()), WithClock(clock.NewFake(t0)))
 	all := []*store.Policy{
 		pol(t, algo.FixedWindow, algo.PerHour(1000)),
 		pol(t, algo.SlidingWindow, algo.PerDay(2000)),
@@ -882,7 +882,7 @@ func statsDelta(before, after map[string]int64) map[string]int64 {
 // SET, EXISTS and TIME run in the script).
 func TestOneScriptCallPerDecision(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	s := mustNew(t, c)
 	ctx := context.Background()
 	policies := map[algo.Algorithm]*store.Policy{}
@@ -990,7 +990,7 @@ func TestOneScriptCallPerDecision(t *testing.T) {
 // identical quotas with different names share one.
 func TestPoliciesIndependent(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	fake := clock.NewFake(t0 + 123_456)
 	s := mustNew(t, c, WithClock(fake), WithTTLSlack(time.Hour))
 	for _, a := range algo.Algorithms {
@@ -1046,7 +1046,7 @@ func TestPoliciesIndependent(t *testing.T) {
 // and that a wrong length is refused before anything is charged.
 func TestDecideEachLength(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	s := mustNew(t, c, WithClock(clock.NewFake(t0)))
 	ps := []*store.Policy{pol(t, algo.GCRA, algo.PerMin(5)), pol(t, algo.FixedWindow, algo.PerMin(3))}
 	for _, n := range []int{1, 3} {
@@ -1135,7 +1135,7 @@ func TestFromURL(t *testing.T) {
 // close the caller's client.
 func TestCloseLeavesCallersClient(t *testing.T) {
 	srv := redistest.Standalone(t)
-	c := newClient(t, srv.Addr())
+	c := redistest.Client(t, srv.Addr())
 	s := mustNew(t, c)
 	if s.Client() != c {
 		t.Fatal("Client() is not the client given to New")

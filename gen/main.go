@@ -9,7 +9,8 @@
 // any Go outside the accepted subset with "file:line: why", and writes:
 //
 //	store/redisstore/lua/throttled.lua  the Redis script: every algorithm, as Lua functions and written
-//	                                    inline in the one-policy path, and the glue (script.lua.tmpl)
+//	                                    inline in the single-decision and one-policy paths, and the
+//	                                    glue (script.lua.tmpl)
 //	store/redisstore/script_gen.go      its embedding, argument encoding and reply decoding
 //	internal/steps/<algorithm>_gen.go   the Go binding of each algorithm (memory store, Redis tests)
 //	internal/steps/steps_gen.go         their dispatcher

@@ -38,8 +38,10 @@ type scriptAlgorithm struct {
 	Init  string // the translated init function
 	Step  string // the translated step function
 	// InlineInit and InlineStep are the two written inline for the
-	// one-policy path (translateInline), at its indentation.
+	// one-policy path (translateInline), at its indentation; SingleInit
+	// and SingleStep the same for the single-decision path, at its.
 	InlineInit, InlineStep string
+	SingleInit, SingleStep string
 	State                  []string // the state's fields
 	Params                 []string // the Params fields its functions read
 }
@@ -98,7 +100,7 @@ func (s *source) luaScript(algs []*algorithm) (string, error) {
 		if sa.Code, err = s.algorithmCode(a); err != nil {
 			return "", err
 		}
-		// The single path's names: state s1…, parameters q1…, new state
+		// The inline paths' names: state s1…, parameters q1…, new state
 		// n1… and the Decision's fields dLimited….
 		st, qs := numbered("s", len(sa.State)), numbered("q", len(sa.Params))
 		if sa.InlineInit, err = s.translateInline(a, a.Init, append(qs, "now"), st, initDepth); err != nil {
@@ -107,6 +109,12 @@ func (s *source) luaScript(algs []*algorithm) (string, error) {
 		stepArgs := append(append(append([]string{}, st...), qs...), "now", "cost")
 		results := append(numbered("n", len(sa.State)), "dLimited", "dRemaining", "dRetryAfter", "dResetAfter")
 		if sa.InlineStep, err = s.translateInline(a, a.Step, stepArgs, results, stepDepth); err != nil {
+			return "", err
+		}
+		if sa.SingleInit, err = s.translateInline(a, a.Init, append(qs, "now"), st, singleInitDepth); err != nil {
+			return "", err
+		}
+		if sa.SingleStep, err = s.translateInline(a, a.Step, stepArgs, results, singleStepDepth); err != nil {
 			return "", err
 		}
 		data.StateSlots = max(data.StateSlots, len(sa.State))
@@ -129,8 +137,12 @@ func (s *source) luaScript(algs []*algorithm) (string, error) {
 }
 
 // initDepth and stepDepth are the indentations of the inlined functions in
-// the one-policy path of script.lua.tmpl.
-const initDepth, stepDepth = 5, 6
+// the one-policy path of script.lua.tmpl, singleInitDepth and
+// singleStepDepth in its single-decision path.
+const (
+	initDepth, stepDepth             = 5, 6
+	singleInitDepth, singleStepDepth = 4, 3
+)
 
 // numbered returns prefix1 … prefixN.
 func numbered(prefix string, n int) []string {

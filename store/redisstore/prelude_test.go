@@ -202,7 +202,8 @@ func expansions(t *testing.T) []expansion {
 }
 
 // TestScriptInlineHelpers runs every helper call the generator wrote
-// inline in the script (its one-policy path's steps and TTL), its
+// inline in the script (its single-decision and one-policy paths' steps
+// and TTLs), its
 // operands replaced by a and b, on a real Redis against exact Go integer
 // arithmetic on the edge cases of TestLuaPrelude: the inline form must be
 // as exact as the prelude's functions over their whole range, including
@@ -216,9 +217,10 @@ func TestScriptInlineHelpers(t *testing.T) {
 	for _, e := range exps {
 		count[e.helper]++
 	}
-	// Every algorithm's step calls the helpers, and the TTL a ceilDiv.
-	if count["floorDiv"] < 5 || count["ceilDiv"] < 6 || count["later"] < 5 {
-		t.Fatalf("found %v inline helper calls in the script; is the one-policy path inline?", count)
+	// Every algorithm's step calls the helpers, and the TTL a ceilDiv, in
+	// both inline paths.
+	if count["floorDiv"] < 10 || count["ceilDiv"] < 12 || count["later"] < 10 {
+		t.Fatalf("found %v inline helper calls in the script; are the single-decision and one-policy paths inline?", count)
 	}
 	divisor := regexp.MustCompile(`\b` + `(\w+)` + `\b`)
 	for _, e := range exps {

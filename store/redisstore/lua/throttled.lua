@@ -31,27 +31,951 @@
 --
 -- A script's chunk runs on every call, and each table and closure it makes
 -- costs Redis time: a single decision through the general path (at the
--- end) costs about twice the instructions of the path made for it. So
--- requests under one policy, one key each (a single decision, the common
--- call, or a coalesced call), have a path of their own, first, that makes
--- no closure and calls no Lua function: each algorithm's init and step are
--- written into it inline (their results assigned where the functions
--- return, the helpers floorDiv, ceilDiv and later expanded into
--- temporaries h1, h2, …), and the requests on one key read and write it
--- once. The general path below makes the algorithms' functions, and only
--- for the algorithms a call uses.
+-- end) costs about twice the instructions of the path made for it. So a
+-- single decision (the common call) has a path of its own, first, and
+-- requests under one policy, one key each (a coalesced call, a batch),
+-- the next; neither makes a closure or calls a Lua function: each
+-- algorithm's init and step are written into them inline (their results
+-- assigned where the functions return, the helpers floorDiv, ceilDiv and
+-- later expanded into temporaries h1, h2, …), and in the second the
+-- requests on one key read and write it once. The general path below
+-- makes the algorithms' functions, and only for the algorithms a call
+-- uses.
 
--- The library functions the one-policy path calls on every call; those it
--- calls only in rare branches (math.fmod, string.format) it reaches there.
+-- The library functions the single-decision and one-policy paths call on
+-- every call; those they call only in rare branches (math.fmod,
+-- string.format) they reach there.
 local spack, sunpack, rcall = struct.pack, struct.unpack, redis.call
 
--- Requests under one policy, one key each: a single decision (the common
--- call), or a coalesced call or a batch under one policy. The decisions,
--- the writes and the reply of the general path below, without its tables
--- (but the replies' when there are several) and functions. A run of
--- requests on one key (consecutive in KEYS) reads the key once and writes
--- it once: each request's step starts from the state the one before left.
 local argv1, nkeys = ARGV[1], #KEYS
+
+-- One request on one key under one policy: a single decision, the common
+-- call. The one-policy path below decides it alike, with the machinery of
+-- runs of requests (the run loop, the replies' table, the write's
+-- bookkeeping), which costs a single decision a fifth of its Lua VM
+-- instructions; this path has none of it. An unknown code falls through
+-- to the paths below, which refuse it.
+if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
+  local now, slack, headroom, npol, code, q1, q2, q3, q4, cost = sunpack('<dddddddddd', argv1)
+  if npol == 1 then
+    local nowMs = -1
+    if now < 0 then
+      local t = rcall('TIME')
+      local sec, usec = t[1] + 0, t[2] + 0 -- the strings as numbers (cheaper than tonumber)
+      now = sec * 1000000 + usec
+      nowMs = sec * 1000 + (usec - usec % 1000) / 1000
+    end
+    local key = KEYS[1]
+    -- GET: false when absent, an error reply (a table) for a key of
+    -- another type.
+    local raw = redis.pcall('GET', key)
+    if code == 1 then
+      local s1, s2, expires -- expires: read only for a stored state
+      if not raw then
+        repeat -- FixedWindowInit, inline (algo/fixedwindow.go:12)
+          local q_Period, q_Limit, now = q1, q2, now
+          s1 = now
+          s2 = 0
+          break
+        until true
+      elseif #raw == 24 then
+        s1, s2, expires = sunpack('<ddd', raw)
+        if not (s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
+          return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- a corrupt state: decided as nothing
+        end
+      elseif type(raw) == 'table' then
+        if string.sub(raw.err, 1, 9) ~= 'WRONGTYPE' then
+          return redis.error_reply(raw.err) -- any other failure is the script's
+        end
+        return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+      else
+        return spack('<dddddd', 1, 1, 0, 0, 0, 0)
+      end
+      local n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter
+      repeat -- FixedWindowStep, inline (algo/fixedwindow.go:21)
+        local s_Last, s_Count, q_Period, q_Limit, now, cost = s1, s2, q1, q2, now, cost
+        -- A clock behind the state decides as at the state's time, and the
+        -- durations get the difference (lag) so they hold in the caller's time.
+        local lag = 0
+        if now < s_Last then
+          lag = s_Last - now
+          now = s_Last
+        end
+        local h1 = now
+        if h1 > -4503599627370496 then
+          h1 = (h1 - h1 % q_Period % q_Period) / q_Period
+        else
+          local h1r = math.fmod(h1, q_Period)
+          if h1r < 0 then
+            h1 = (h1 - h1r) / q_Period - 1
+          else
+            h1 = h1 / q_Period
+          end
+        end
+        local start = h1 * q_Period
+        local end_ = start + q_Period
+        local count = s_Count
+        if s_Last < start then
+          count = 0
+        end
+        local reset = 0
+        if count > 0 then
+          reset = end_ - now
+        end
+        if cost > q_Limit then
+          local h2 = reset
+          if h2 > 0 then
+            h2 = h2 + lag
+          end
+          n1 = s_Last
+          n2 = s_Count
+          dLimited = true
+          dRemaining = q_Limit - count
+          dRetryAfter = -1
+          dResetAfter = h2
+          break
+        end
+        if cost > q_Limit - count then
+          local h3 = reset
+          if h3 > 0 then
+            h3 = h3 + lag
+          end
+          n1 = s_Last
+          n2 = s_Count
+          dLimited = true
+          dRemaining = q_Limit - count
+          dRetryAfter = end_ - now + lag
+          dResetAfter = h3
+          break
+        end
+        count = count + cost
+        if count > 0 then
+          reset = end_ - now
+        end
+        local h4 = reset
+        if h4 > 0 then
+          h4 = h4 + lag
+        end
+        n1 = now
+        n2 = count
+        dLimited = false
+        dRemaining = q_Limit - count
+        dRetryAfter = 0
+        dResetAfter = h4
+        break
+      until true
+      if cost > 0 and not dLimited then
+        -- The TTL as the one-policy path chooses it.
+        local t = dResetAfter
+        if t > -4503599627370496 then
+          local tr = t % 1000 % 1000
+          if tr > 0 then
+            t = (t - tr) / 1000 + 1
+          else
+            t = t / 1000
+          end
+        else
+          t = (t - math.fmod(t, 1000)) / 1000
+        end
+        t = t + slack
+        if raw and nowMs >= 0 and expires >= nowMs + t then
+          rcall('SET', key, spack('<ddd', n1, n2, expires), 'KEEPTTL')
+        elseif nowMs >= 0 then
+          local ttl = t + headroom
+          rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
+        else
+          rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+        end
+      end
+      return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
+    elseif code == 5 then
+      local s1, s2, expires -- expires: read only for a stored state
+      if not raw then
+        repeat -- GCRAInit, inline (algo/gcra.go:16)
+          local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
+          s1 = now
+          s2 = 0
+          break
+        until true
+      elseif #raw == 24 then
+        s1, s2, expires = sunpack('<ddd', raw)
+        if not (s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
+          return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- a corrupt state: decided as nothing
+        end
+      elseif type(raw) == 'table' then
+        if string.sub(raw.err, 1, 9) ~= 'WRONGTYPE' then
+          return redis.error_reply(raw.err) -- any other failure is the script's
+        end
+        return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+      else
+        return spack('<dddddd', 1, 1, 0, 0, 0, 0)
+      end
+      local n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter
+      repeat -- GCRAStep, inline (algo/gcra.go:27)
+        local s_Last, s_Ahead, q_Burst, q_Unit, q_Rate, q_Capacity, now, cost = s1, s2, q1, q2, q3, q4, now, cost
+        -- A clock behind the state decides as at the state's time, and the
+        -- durations get the difference (lag) so they hold in the caller's time.
+        local lag = 0
+        if now < s_Last then
+          lag = s_Last - now
+          now = s_Last
+        end
+        -- tat is max(TAT, now) − now, scaled by Rate.
+        local tat = 0
+        -- Compare before multiplying so elapsed·Rate stays below Ahead.
+        local h1 = s_Ahead
+        if h1 > -4503599627370496 then
+          local h1r = h1 % q_Rate % q_Rate
+          if h1r > 0 then
+            h1 = (h1 - h1r) / q_Rate + 1
+          else
+            h1 = h1 / q_Rate
+          end
+        else
+          h1 = (h1 - math.fmod(h1, q_Rate)) / q_Rate
+        end
+        if h1 > now - s_Last then
+          tat = s_Ahead - (now - s_Last) * q_Rate
+        end
+        if cost > q_Burst then
+          local h2 = q_Capacity - tat
+          if h2 > -4503599627370496 then
+            h2 = (h2 - h2 % q_Unit % q_Unit) / q_Unit
+          else
+            local h2r = math.fmod(h2, q_Unit)
+            if h2r < 0 then
+              h2 = (h2 - h2r) / q_Unit - 1
+            else
+              h2 = h2 / q_Unit
+            end
+          end
+          local h3 = tat
+          if h3 > -4503599627370496 then
+            local h3r = h3 % q_Rate % q_Rate
+            if h3r > 0 then
+              h3 = (h3 - h3r) / q_Rate + 1
+            else
+              h3 = h3 / q_Rate
+            end
+          else
+            h3 = (h3 - math.fmod(h3, q_Rate)) / q_Rate
+          end
+          local h4 = h3
+          if h4 > 0 then
+            h4 = h4 + lag
+          end
+          n1 = s_Last
+          n2 = s_Ahead
+          dLimited = true
+          dRemaining = h2
+          dRetryAfter = -1
+          dResetAfter = h4
+          break
+        end
+        local newTAT = tat + cost * q_Unit
+        if newTAT > q_Capacity then
+          local h5 = q_Capacity - tat
+          if h5 > -4503599627370496 then
+            h5 = (h5 - h5 % q_Unit % q_Unit) / q_Unit
+          else
+            local h5r = math.fmod(h5, q_Unit)
+            if h5r < 0 then
+              h5 = (h5 - h5r) / q_Unit - 1
+            else
+              h5 = h5 / q_Unit
+            end
+          end
+          local h6 = newTAT - q_Capacity
+          if h6 > -4503599627370496 then
+            local h6r = h6 % q_Rate % q_Rate
+            if h6r > 0 then
+              h6 = (h6 - h6r) / q_Rate + 1
+            else
+              h6 = h6 / q_Rate
+            end
+          else
+            h6 = (h6 - math.fmod(h6, q_Rate)) / q_Rate
+          end
+          local h7 = tat
+          if h7 > -4503599627370496 then
+            local h7r = h7 % q_Rate % q_Rate
+            if h7r > 0 then
+              h7 = (h7 - h7r) / q_Rate + 1
+            else
+              h7 = h7 / q_Rate
+            end
+          else
+            h7 = (h7 - math.fmod(h7, q_Rate)) / q_Rate
+          end
+          local h8 = h7
+          if h8 > 0 then
+            h8 = h8 + lag
+          end
+          n1 = s_Last
+          n2 = s_Ahead
+          dLimited = true
+          dRemaining = h5
+          dRetryAfter = h6 + lag
+          dResetAfter = h8
+          break
+        end
+        local h9 = q_Capacity - newTAT
+        if h9 > -4503599627370496 then
+          h9 = (h9 - h9 % q_Unit % q_Unit) / q_Unit
+        else
+          local h9r = math.fmod(h9, q_Unit)
+          if h9r < 0 then
+            h9 = (h9 - h9r) / q_Unit - 1
+          else
+            h9 = h9 / q_Unit
+          end
+        end
+        local h10 = newTAT
+        if h10 > -4503599627370496 then
+          local h10r = h10 % q_Rate % q_Rate
+          if h10r > 0 then
+            h10 = (h10 - h10r) / q_Rate + 1
+          else
+            h10 = h10 / q_Rate
+          end
+        else
+          h10 = (h10 - math.fmod(h10, q_Rate)) / q_Rate
+        end
+        local h11 = h10
+        if h11 > 0 then
+          h11 = h11 + lag
+        end
+        n1 = now
+        n2 = newTAT
+        dLimited = false
+        dRemaining = h9
+        dRetryAfter = 0
+        dResetAfter = h11
+        break
+      until true
+      if cost > 0 and not dLimited then
+        -- The TTL as the one-policy path chooses it.
+        local t = dResetAfter
+        if t > -4503599627370496 then
+          local tr = t % 1000 % 1000
+          if tr > 0 then
+            t = (t - tr) / 1000 + 1
+          else
+            t = t / 1000
+          end
+        else
+          t = (t - math.fmod(t, 1000)) / 1000
+        end
+        t = t + slack
+        if raw and nowMs >= 0 and expires >= nowMs + t then
+          rcall('SET', key, spack('<ddd', n1, n2, expires), 'KEEPTTL')
+        elseif nowMs >= 0 then
+          local ttl = t + headroom
+          rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
+        else
+          rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+        end
+      end
+      return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
+    elseif code == 4 then
+      local s1, s2, expires -- expires: read only for a stored state
+      if not raw then
+        repeat -- LeakingBucketInit, inline (algo/leakingbucket.go:12)
+          local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
+          s1 = now
+          s2 = 0
+          break
+        until true
+      elseif #raw == 24 then
+        s1, s2, expires = sunpack('<ddd', raw)
+        if not (s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
+          return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- a corrupt state: decided as nothing
+        end
+      elseif type(raw) == 'table' then
+        if string.sub(raw.err, 1, 9) ~= 'WRONGTYPE' then
+          return redis.error_reply(raw.err) -- any other failure is the script's
+        end
+        return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+      else
+        return spack('<dddddd', 1, 1, 0, 0, 0, 0)
+      end
+      local n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter
+      repeat -- LeakingBucketStep, inline (algo/leakingbucket.go:22)
+        local s_Last, s_Water, q_Burst, q_Unit, q_Rate, q_Capacity, now, cost = s1, s2, q1, q2, q3, q4, now, cost
+        -- A clock behind the state decides as at the state's time, and the
+        -- durations get the difference (lag) so they hold in the caller's time.
+        local lag = 0
+        if now < s_Last then
+          lag = s_Last - now
+          now = s_Last
+        end
+        local water = s_Water
+        if water > 0 then
+          -- Clamp before multiplying so elapsed·Rate stays within MaxSafe+Rate.
+          local h1 = water
+          if h1 > -4503599627370496 then
+            local h1r = h1 % q_Rate % q_Rate
+            if h1r > 0 then
+              h1 = (h1 - h1r) / q_Rate + 1
+            else
+              h1 = h1 / q_Rate
+            end
+          else
+            h1 = (h1 - math.fmod(h1, q_Rate)) / q_Rate
+          end
+          local untilEmpty = h1
+          if now - s_Last >= untilEmpty then
+            water = 0
+          else
+            water = water - (now - s_Last) * q_Rate
+          end
+        end
+        local room = q_Capacity - water
+        if cost > q_Burst then
+          local h2 = room
+          if h2 > -4503599627370496 then
+            h2 = (h2 - h2 % q_Unit % q_Unit) / q_Unit
+          else
+            local h2r = math.fmod(h2, q_Unit)
+            if h2r < 0 then
+              h2 = (h2 - h2r) / q_Unit - 1
+            else
+              h2 = h2 / q_Unit
+            end
+          end
+          local h3 = water
+          if h3 > -4503599627370496 then
+            local h3r = h3 % q_Rate % q_Rate
+            if h3r > 0 then
+              h3 = (h3 - h3r) / q_Rate + 1
+            else
+              h3 = h3 / q_Rate
+            end
+          else
+            h3 = (h3 - math.fmod(h3, q_Rate)) / q_Rate
+          end
+          local h4 = h3
+          if h4 > 0 then
+            h4 = h4 + lag
+          end
+          n1 = s_Last
+          n2 = s_Water
+          dLimited = true
+          dRemaining = h2
+          dRetryAfter = -1
+          dResetAfter = h4
+          break
+        end
+        local pour = cost * q_Unit
+        if pour > room then
+          local h5 = room
+          if h5 > -4503599627370496 then
+            h5 = (h5 - h5 % q_Unit % q_Unit) / q_Unit
+          else
+            local h5r = math.fmod(h5, q_Unit)
+            if h5r < 0 then
+              h5 = (h5 - h5r) / q_Unit - 1
+            else
+              h5 = h5 / q_Unit
+            end
+          end
+          local h6 = pour - room
+          if h6 > -4503599627370496 then
+            local h6r = h6 % q_Rate % q_Rate
+            if h6r > 0 then
+              h6 = (h6 - h6r) / q_Rate + 1
+            else
+              h6 = h6 / q_Rate
+            end
+          else
+            h6 = (h6 - math.fmod(h6, q_Rate)) / q_Rate
+          end
+          local h7 = water
+          if h7 > -4503599627370496 then
+            local h7r = h7 % q_Rate % q_Rate
+            if h7r > 0 then
+              h7 = (h7 - h7r) / q_Rate + 1
+            else
+              h7 = h7 / q_Rate
+            end
+          else
+            h7 = (h7 - math.fmod(h7, q_Rate)) / q_Rate
+          end
+          local h8 = h7
+          if h8 > 0 then
+            h8 = h8 + lag
+          end
+          n1 = s_Last
+          n2 = s_Water
+          dLimited = true
+          dRemaining = h5
+          dRetryAfter = h6 + lag
+          dResetAfter = h8
+          break
+        end
+        water = water + pour
+        local h9 = q_Capacity - water
+        if h9 > -4503599627370496 then
+          h9 = (h9 - h9 % q_Unit % q_Unit) / q_Unit
+        else
+          local h9r = math.fmod(h9, q_Unit)
+          if h9r < 0 then
+            h9 = (h9 - h9r) / q_Unit - 1
+          else
+            h9 = h9 / q_Unit
+          end
+        end
+        local h10 = water
+        if h10 > -4503599627370496 then
+          local h10r = h10 % q_Rate % q_Rate
+          if h10r > 0 then
+            h10 = (h10 - h10r) / q_Rate + 1
+          else
+            h10 = h10 / q_Rate
+          end
+        else
+          h10 = (h10 - math.fmod(h10, q_Rate)) / q_Rate
+        end
+        local h11 = h10
+        if h11 > 0 then
+          h11 = h11 + lag
+        end
+        n1 = now
+        n2 = water
+        dLimited = false
+        dRemaining = h9
+        dRetryAfter = 0
+        dResetAfter = h11
+        break
+      until true
+      if cost > 0 and not dLimited then
+        -- The TTL as the one-policy path chooses it.
+        local t = dResetAfter
+        if t > -4503599627370496 then
+          local tr = t % 1000 % 1000
+          if tr > 0 then
+            t = (t - tr) / 1000 + 1
+          else
+            t = t / 1000
+          end
+        else
+          t = (t - math.fmod(t, 1000)) / 1000
+        end
+        t = t + slack
+        if raw and nowMs >= 0 and expires >= nowMs + t then
+          rcall('SET', key, spack('<ddd', n1, n2, expires), 'KEEPTTL')
+        elseif nowMs >= 0 then
+          local ttl = t + headroom
+          rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
+        else
+          rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+        end
+      end
+      return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
+    elseif code == 2 then
+      local s1, s2, s3, expires -- expires: read only for a stored state
+      if not raw then
+        repeat -- SlidingWindowInit, inline (algo/slidingwindow.go:13)
+          local q_Period, q_Limit, now = q1, q2, now
+          s1 = now
+          s2 = 0
+          s3 = 0
+          break
+        until true
+      elseif #raw == 32 then
+        s1, s2, s3, expires = sunpack('<dddd', raw)
+        if not (s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and s3 >= 0 and s3 <= 9007199254740992 and s3 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
+          return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- a corrupt state: decided as nothing
+        end
+      elseif type(raw) == 'table' then
+        if string.sub(raw.err, 1, 9) ~= 'WRONGTYPE' then
+          return redis.error_reply(raw.err) -- any other failure is the script's
+        end
+        return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+      else
+        return spack('<dddddd', 1, 1, 0, 0, 0, 0)
+      end
+      local n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter
+      repeat -- SlidingWindowStep, inline (algo/slidingwindow.go:24)
+        local s_Last, s_Prev, s_Curr, q_Period, q_Limit, now, cost = s1, s2, s3, q1, q2, now, cost
+        -- A clock behind the state decides as at the state's time, and the
+        -- durations get the difference (lag) so they hold in the caller's time.
+        local lag = 0
+        if now < s_Last then
+          lag = s_Last - now
+          now = s_Last
+        end
+        local h1 = now
+        if h1 > -4503599627370496 then
+          h1 = (h1 - h1 % q_Period % q_Period) / q_Period
+        else
+          local h1r = math.fmod(h1, q_Period)
+          if h1r < 0 then
+            h1 = (h1 - h1r) / q_Period - 1
+          else
+            h1 = h1 / q_Period
+          end
+        end
+        local start = h1 * q_Period
+        local prev = s_Prev
+        local curr = s_Curr
+        if s_Last < start then
+          if s_Last >= start - q_Period then
+            prev = curr
+          else
+            prev = 0
+          end
+          curr = 0
+        end
+        local e = now - start
+        local h2 = prev * (q_Period - e)
+        if h2 > -4503599627370496 then
+          h2 = (h2 - h2 % q_Period % q_Period) / q_Period
+        else
+          local h2r = math.fmod(h2, q_Period)
+          if h2r < 0 then
+            h2 = (h2 - h2r) / q_Period - 1
+          else
+            h2 = h2 / q_Period
+          end
+        end
+        local used = h2 + curr
+        local limited = cost > q_Limit - used
+        if not limited then
+          curr = curr + cost
+          used = used + cost
+        end
+        -- Back to the initial state once the weighted prev term floors to zero:
+        -- ⌊n·(P−x)/P⌋ = 0 from offset x = P − ⌈P/n⌉ + 1 on.
+        local reset = 0
+        if curr > 0 then
+          local h3 = q_Period
+          if h3 > -4503599627370496 then
+            local h3r = h3 % curr % curr
+            if h3r > 0 then
+              h3 = (h3 - h3r) / curr + 1
+            else
+              h3 = h3 / curr
+            end
+          else
+            h3 = (h3 - math.fmod(h3, curr)) / curr
+          end
+          reset = q_Period - e + q_Period - h3 + 1
+        elseif used > 0 then
+          local h4 = q_Period
+          if h4 > -4503599627370496 then
+            local h4r = h4 % prev % prev
+            if h4r > 0 then
+              h4 = (h4 - h4r) / prev + 1
+            else
+              h4 = h4 / prev
+            end
+          else
+            h4 = (h4 - math.fmod(h4, prev)) / prev
+          end
+          reset = q_Period - h4 + 1 - e
+        end
+        local remaining = math.max(0, q_Limit - used)
+        if not limited then
+          local h5 = reset
+          if h5 > 0 then
+            h5 = h5 + lag
+          end
+          n1 = now
+          n2 = prev
+          n3 = curr
+          dLimited = false
+          dRemaining = remaining
+          dRetryAfter = 0
+          dResetAfter = h5
+          break
+        end
+        if cost > q_Limit then
+          local h6 = reset
+          if h6 > 0 then
+            h6 = h6 + lag
+          end
+          n1 = s_Last
+          n2 = s_Prev
+          n3 = s_Curr
+          dLimited = true
+          dRemaining = remaining
+          dRetryAfter = -1
+          dResetAfter = h6
+          break
+        end
+        -- The estimate first fits cost at offset P − ⌈(k+1)·P/n⌉ + 1 of the
+        -- window where n weighs, k being what the rest leaves for that term.
+        local retry = 0
+        if q_Limit - cost - curr >= 0 then
+          local h7 = (q_Limit - cost - curr + 1) * q_Period
+          if h7 > -4503599627370496 then
+            local h7r = h7 % prev % prev
+            if h7r > 0 then
+              h7 = (h7 - h7r) / prev + 1
+            else
+              h7 = h7 / prev
+            end
+          else
+            h7 = (h7 - math.fmod(h7, prev)) / prev
+          end
+          retry = q_Period - h7 + 1 - e
+        else
+          local h8 = (q_Limit - cost + 1) * q_Period
+          if h8 > -4503599627370496 then
+            local h8r = h8 % curr % curr
+            if h8r > 0 then
+              h8 = (h8 - h8r) / curr + 1
+            else
+              h8 = h8 / curr
+            end
+          else
+            h8 = (h8 - math.fmod(h8, curr)) / curr
+          end
+          retry = q_Period - e + math.max(0, q_Period - h8 + 1)
+        end
+        local h9 = reset
+        if h9 > 0 then
+          h9 = h9 + lag
+        end
+        n1 = s_Last
+        n2 = s_Prev
+        n3 = s_Curr
+        dLimited = true
+        dRemaining = remaining
+        dRetryAfter = retry + lag
+        dResetAfter = h9
+        break
+      until true
+      if cost > 0 and not dLimited then
+        -- The TTL as the one-policy path chooses it.
+        local t = dResetAfter
+        if t > -4503599627370496 then
+          local tr = t % 1000 % 1000
+          if tr > 0 then
+            t = (t - tr) / 1000 + 1
+          else
+            t = t / 1000
+          end
+        else
+          t = (t - math.fmod(t, 1000)) / 1000
+        end
+        t = t + slack
+        if raw and nowMs >= 0 and expires >= nowMs + t then
+          rcall('SET', key, spack('<dddd', n1, n2, n3, expires), 'KEEPTTL')
+        elseif nowMs >= 0 then
+          local ttl = t + headroom
+          rcall('SET', key, spack('<dddd', n1, n2, n3, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
+        else
+          rcall('SET', key, spack('<dddd', n1, n2, n3, 0), 'PX', string.format('%d', t))
+        end
+      end
+      return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
+    elseif code == 3 then
+      local s1, s2, expires -- expires: read only for a stored state
+      if not raw then
+        repeat -- TokenBucketInit, inline (algo/tokenbucket.go:12)
+          local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
+          s1 = now
+          s2 = q_Capacity
+          break
+        until true
+      elseif #raw == 24 then
+        s1, s2, expires = sunpack('<ddd', raw)
+        if not (s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
+          return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- a corrupt state: decided as nothing
+        end
+      elseif type(raw) == 'table' then
+        if string.sub(raw.err, 1, 9) ~= 'WRONGTYPE' then
+          return redis.error_reply(raw.err) -- any other failure is the script's
+        end
+        return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+      else
+        return spack('<dddddd', 1, 1, 0, 0, 0, 0)
+      end
+      local n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter
+      repeat -- TokenBucketStep, inline (algo/tokenbucket.go:22)
+        local s_Last, s_Level, q_Burst, q_Unit, q_Rate, q_Capacity, now, cost = s1, s2, q1, q2, q3, q4, now, cost
+        -- A clock behind the state decides as at the state's time, and the
+        -- durations get the difference (lag) so they hold in the caller's time.
+        local lag = 0
+        if now < s_Last then
+          lag = s_Last - now
+          now = s_Last
+        end
+        local level = s_Level
+        if level < q_Capacity then
+          -- Clamp before multiplying so elapsed·Rate stays within MaxSafe+Rate.
+          local h1 = q_Capacity - level
+          if h1 > -4503599627370496 then
+            local h1r = h1 % q_Rate % q_Rate
+            if h1r > 0 then
+              h1 = (h1 - h1r) / q_Rate + 1
+            else
+              h1 = h1 / q_Rate
+            end
+          else
+            h1 = (h1 - math.fmod(h1, q_Rate)) / q_Rate
+          end
+          local untilFull = h1
+          if now - s_Last >= untilFull then
+            level = q_Capacity
+          else
+            level = level + (now - s_Last) * q_Rate
+          end
+        end
+        if cost > q_Burst then
+          local h2 = level
+          if h2 > -4503599627370496 then
+            h2 = (h2 - h2 % q_Unit % q_Unit) / q_Unit
+          else
+            local h2r = math.fmod(h2, q_Unit)
+            if h2r < 0 then
+              h2 = (h2 - h2r) / q_Unit - 1
+            else
+              h2 = h2 / q_Unit
+            end
+          end
+          local h3 = q_Capacity - level
+          if h3 > -4503599627370496 then
+            local h3r = h3 % q_Rate % q_Rate
+            if h3r > 0 then
+              h3 = (h3 - h3r) / q_Rate + 1
+            else
+              h3 = h3 / q_Rate
+            end
+          else
+            h3 = (h3 - math.fmod(h3, q_Rate)) / q_Rate
+          end
+          local h4 = h3
+          if h4 > 0 then
+            h4 = h4 + lag
+          end
+          n1 = s_Last
+          n2 = s_Level
+          dLimited = true
+          dRemaining = h2
+          dRetryAfter = -1
+          dResetAfter = h4
+          break
+        end
+        local need = cost * q_Unit
+        if need > level then
+          local h5 = level
+          if h5 > -4503599627370496 then
+            h5 = (h5 - h5 % q_Unit % q_Unit) / q_Unit
+          else
+            local h5r = math.fmod(h5, q_Unit)
+            if h5r < 0 then
+              h5 = (h5 - h5r) / q_Unit - 1
+            else
+              h5 = h5 / q_Unit
+            end
+          end
+          local h6 = need - level
+          if h6 > -4503599627370496 then
+            local h6r = h6 % q_Rate % q_Rate
+            if h6r > 0 then
+              h6 = (h6 - h6r) / q_Rate + 1
+            else
+              h6 = h6 / q_Rate
+            end
+          else
+            h6 = (h6 - math.fmod(h6, q_Rate)) / q_Rate
+          end
+          local h7 = q_Capacity - level
+          if h7 > -4503599627370496 then
+            local h7r = h7 % q_Rate % q_Rate
+            if h7r > 0 then
+              h7 = (h7 - h7r) / q_Rate + 1
+            else
+              h7 = h7 / q_Rate
+            end
+          else
+            h7 = (h7 - math.fmod(h7, q_Rate)) / q_Rate
+          end
+          local h8 = h7
+          if h8 > 0 then
+            h8 = h8 + lag
+          end
+          n1 = s_Last
+          n2 = s_Level
+          dLimited = true
+          dRemaining = h5
+          dRetryAfter = h6 + lag
+          dResetAfter = h8
+          break
+        end
+        level = level - need
+        local h9 = level
+        if h9 > -4503599627370496 then
+          h9 = (h9 - h9 % q_Unit % q_Unit) / q_Unit
+        else
+          local h9r = math.fmod(h9, q_Unit)
+          if h9r < 0 then
+            h9 = (h9 - h9r) / q_Unit - 1
+          else
+            h9 = h9 / q_Unit
+          end
+        end
+        local h10 = q_Capacity - level
+        if h10 > -4503599627370496 then
+          local h10r = h10 % q_Rate % q_Rate
+          if h10r > 0 then
+            h10 = (h10 - h10r) / q_Rate + 1
+          else
+            h10 = h10 / q_Rate
+          end
+        else
+          h10 = (h10 - math.fmod(h10, q_Rate)) / q_Rate
+        end
+        local h11 = h10
+        if h11 > 0 then
+          h11 = h11 + lag
+        end
+        n1 = now
+        n2 = level
+        dLimited = false
+        dRemaining = h9
+        dRetryAfter = 0
+        dResetAfter = h11
+        break
+      until true
+      if cost > 0 and not dLimited then
+        -- The TTL as the one-policy path chooses it.
+        local t = dResetAfter
+        if t > -4503599627370496 then
+          local tr = t % 1000 % 1000
+          if tr > 0 then
+            t = (t - tr) / 1000 + 1
+          else
+            t = t / 1000
+          end
+        else
+          t = (t - math.fmod(t, 1000)) / 1000
+        end
+        t = t + slack
+        if raw and nowMs >= 0 and expires >= nowMs + t then
+          rcall('SET', key, spack('<ddd', n1, n2, expires), 'KEEPTTL')
+        elseif nowMs >= 0 then
+          local ttl = t + headroom
+          rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
+        else
+          rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+        end
+      end
+      return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
+    end
+  end
+end
+
+-- Requests under one policy, one key each: a coalesced call or a batch
+-- under one policy (and a single decision of an unknown code). The
+-- decisions, the writes and the reply of the general path below, without
+-- its tables (but the replies' when there are several) and functions. A
+-- run of requests on one key (consecutive in KEYS) reads the key once and
+-- writes it once: each request's step starts from the state the one
+-- before left.
 if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
   local now, slack, headroom, npol, code, q1, q2, q3, q4, cost = sunpack('<dddddddddd', argv1)
   local nfields -- the number of state fields of code's algorithm; nil for an unknown code

@@ -31,27 +31,332 @@
 --
 -- A script's chunk runs on every call, and each table and closure it makes
 -- costs Redis time: a single decision through the general path (at the
--- end) costs about twice the instructions of the path made for it. So
--- requests under one policy, one key each (a single decision, the common
--- call, or a coalesced call), have a path of their own, first, that makes
--- no closure and calls no Lua function: each algorithm's init and step are
--- written into it inline (their results assigned where the functions
--- return, the helpers floorDiv, ceilDiv and later expanded into
--- temporaries h1, h2, …), and the requests on one key read and write it
--- once. The general path below makes the algorithms' functions, and only
--- for the algorithms a call uses.
+-- end) costs about twice the instructions of the path made for it. So a
+-- single decision (the common call) has a path of its own, first, and
+-- requests under one policy, one key each (a coalesced call, a batch),
+-- the next; neither makes a closure or calls a Lua function: each
+-- algorithm's init and step are written into them inline (their results
+-- assigned where the functions return, the helpers floorDiv, ceilDiv and
+-- later expanded into temporaries h1, h2, …), and in the second the
+-- requests on one key read and write it once. The general path below
+-- makes the algorithms' functions, and only for the algorithms a call
+-- uses.
 
--- The library functions the one-policy path calls on every call; those it
--- calls only in rare branches (math.fmod, string.format) it reaches there.
+-- The library functions the single-decision and one-policy paths call on
+-- every call; those they call only in rare branches (math.fmod,
+-- string.format) they reach there.
 local spack, sunpack, rcall = struct.pack, struct.unpack, redis.call
 
--- Requests under one policy, one key each: a single decision (the common
--- call), or a coalesced call or a batch under one policy. The decisions,
--- the writes and the reply of the general path below, without its tables
--- (but the replies' when there are several) and functions. A run of
--- requests on one key (consecutive in KEYS) reads the key once and writes
--- it once: each request's step starts from the state the one before left.
 local argv1, nkeys = ARGV[1], #KEYS
+
+-- One request on one key under one policy: a single decision, the common
+-- call. The one-policy path below decides it alike, with the machinery of
+-- runs of requests (the run loop, the replies' table, the write's
+-- bookkeeping), which costs a single decision a fifth of its Lua VM
+-- instructions; this path has none of it. An unknown code falls through
+-- to the paths below, which refuse it.
+if nkeys == 1 and #ARGV == 1 and #argv1 == 72 then
+  local now, slack, headroom, npol, code, q1, q2, q3, cost = sunpack('<ddddddddd', argv1)
+  if npol == 1 then
+    local nowMs = -1
+    if now < 0 then
+      local t = rcall('TIME')
+      local sec, usec = t[1] + 0, t[2] + 0 -- the strings as numbers (cheaper than tonumber)
+      now = sec * 1000000 + usec
+      nowMs = sec * 1000 + (usec - usec % 1000) / 1000
+    end
+    local key = KEYS[1]
+    -- GET: false when absent, an error reply (a table) for a key of
+    -- another type.
+    local raw = redis.pcall('GET', key)
+    if code == 1 then
+      local s1, s2, s3, expires -- expires: read only for a stored state
+      if not raw then
+        repeat -- MeterInit, inline (testdata/ok/meter.go:13)
+          local q_Period, q_Limit, q_Burst, now = q1, q2, q3, now
+          s1 = now
+          s2 = q_Burst * 1000
+          s3 = 0
+          break
+        until true
+      elseif #raw == 32 then
+        s1, s2, s3, expires = sunpack('<dddd', raw)
+        if not (s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and s3 >= 0 and s3 <= 9007199254740992 and s3 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
+          return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- a corrupt state: decided as nothing
+        end
+      elseif type(raw) == 'table' then
+        if string.sub(raw.err, 1, 9) ~= 'WRONGTYPE' then
+          return redis.error_reply(raw.err) -- any other failure is the script's
+        end
+        return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+      else
+        return spack('<dddddd', 1, 1, 0, 0, 0, 0)
+      end
+      local n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter
+      repeat -- MeterStep, inline (testdata/ok/meter.go:20)
+        local s_Last, s_Level, s_Debt, q_Period, q_Limit, q_Burst, now, cost = s1, s2, s3, q1, q2, q3, now, cost
+        if now < s_Last then
+          now = s_Last
+        end
+        -- A comment of its own line, carried over to Lua,
+        -- on two lines.
+        local elapsed = now - s_Last
+        local end_ = s_Last + q_Period -- a trailing comment
+        local local_ = 0
+        local repeat_ = false
+        local a = 1
+        local b = -1
+        local fresh = elapsed > q_Period
+        local level = s_Level
+        level = level + elapsed * q_Limit
+        level = level - s_Debt
+        level = level * 1
+        level = math.min(level, q_Burst * 1000)
+        level = math.max(level, 0, -s_Debt)
+        a, b = b, a
+        if elapsed >= q_Period and not (cost == 0) or cost ~= 0 and now > end_ then
+          local h1 = elapsed
+          if h1 > -4503599627370496 then
+            h1 = (h1 - h1 % q_Period % q_Period) / q_Period
+          else
+            local h1r = math.fmod(h1, q_Period)
+            if h1r < 0 then
+              h1 = (h1 - h1r) / q_Period - 1
+            else
+              h1 = h1 / q_Period
+            end
+          end
+          local_ = h1
+        elseif elapsed <= 0 then
+          local h2 = -elapsed
+          if h2 > -4503599627370496 then
+            local h2r = h2 % q_Period % q_Period
+            if h2r > 0 then
+              h2 = (h2 - h2r) / q_Period + 1
+            else
+              h2 = h2 / q_Period
+            end
+          else
+            h2 = (h2 - math.fmod(h2, q_Period)) / q_Period
+          end
+          local_ = -h2
+        elseif not fresh then
+          repeat_ = true
+        else
+          local_ = 583 - (a + b)
+          -- a comment at the end of a block
+        end
+        -- Parentheses stay only where Lua needs them.
+        local_ = local_ - (a - b) - -(-elapsed) + a * (b + local_)
+        fresh = (a < b) == fresh
+        if cost > q_Burst or cost < 0 then
+          n1 = s_Last
+          n2 = s_Level
+          n3 = s_Debt
+          dLimited = true
+          dRemaining = 0
+          dRetryAfter = -1
+          dResetAfter = 0
+          break
+        end
+        s_Debt = local_ + a * b - 9007199254740992
+        s_Debt = s_Debt - -1
+        local limited = cost * 1000 > level
+        if repeat_ or false and not limited then
+          s_Debt = 0
+        end
+        if limited then
+          local h3 = level
+          if h3 > -4503599627370496 then
+            h3 = (h3 - h3 % 1000 % 1000) / 1000
+          else
+            local h3r = math.fmod(h3, 1000)
+            if h3r < 0 then
+              h3 = (h3 - h3r) / 1000 - 1
+            else
+              h3 = h3 / 1000
+            end
+          end
+          local h4 = cost * 1000 - level
+          if h4 > -4503599627370496 then
+            local h4r = h4 % q_Limit % q_Limit
+            if h4r > 0 then
+              h4 = (h4 - h4r) / q_Limit + 1
+            else
+              h4 = h4 / q_Limit
+            end
+          else
+            h4 = (h4 - math.fmod(h4, q_Limit)) / q_Limit
+          end
+          n1 = s_Last
+          n2 = s_Level
+          n3 = s_Debt
+          dLimited = limited
+          dRemaining = h3
+          dRetryAfter = h4
+          dResetAfter = 1
+          break
+        end
+        local h5 = level
+        if h5 > -4503599627370496 then
+          h5 = (h5 - h5 % 1000 % 1000) / 1000
+        else
+          local h5r = math.fmod(h5, 1000)
+          if h5r < 0 then
+            h5 = (h5 - h5r) / 1000 - 1
+          else
+            h5 = h5 / 1000
+          end
+        end
+        local h6 = q_Burst * 1000 - level + cost * 1000
+        if h6 > -4503599627370496 then
+          local h6r = h6 % q_Limit % q_Limit
+          if h6r > 0 then
+            h6 = (h6 - h6r) / q_Limit + 1
+          else
+            h6 = h6 / q_Limit
+          end
+        else
+          h6 = (h6 - math.fmod(h6, q_Limit)) / q_Limit
+        end
+        n1 = now
+        n2 = level - cost * 1000
+        n3 = 0
+        dLimited = false
+        dRemaining = h5 - cost
+        dRetryAfter = 0
+        dResetAfter = h6
+        break
+      until true
+      if cost > 0 and not dLimited then
+        -- The TTL as the one-policy path chooses it.
+        local t = dResetAfter
+        if t > -4503599627370496 then
+          local tr = t % 1000 % 1000
+          if tr > 0 then
+            t = (t - tr) / 1000 + 1
+          else
+            t = t / 1000
+          end
+        else
+          t = (t - math.fmod(t, 1000)) / 1000
+        end
+        t = t + slack
+        if raw and nowMs >= 0 and expires >= nowMs + t then
+          rcall('SET', key, spack('<dddd', n1, n2, n3, expires), 'KEEPTTL')
+        elseif nowMs >= 0 then
+          local ttl = t + headroom
+          rcall('SET', key, spack('<dddd', n1, n2, n3, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
+        else
+          rcall('SET', key, spack('<dddd', n1, n2, n3, 0), 'PX', string.format('%d', t))
+        end
+      end
+      return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
+    elseif code == 2 then
+      local s1, s2, expires -- expires: read only for a stored state
+      if not raw then
+        repeat -- WindowInit, inline (testdata/ok/window.go:12)
+          local p_Period, p_Limit, t = q1, q2, now
+          s1 = t
+          s2 = 0
+          break
+        until true
+      elseif #raw == 24 then
+        s1, s2, expires = sunpack('<ddd', raw)
+        if not (s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
+          return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- a corrupt state: decided as nothing
+        end
+      elseif type(raw) == 'table' then
+        if string.sub(raw.err, 1, 9) ~= 'WRONGTYPE' then
+          return redis.error_reply(raw.err) -- any other failure is the script's
+        end
+        return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+      else
+        return spack('<dddddd', 1, 1, 0, 0, 0, 0)
+      end
+      local n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter
+      repeat -- WindowStep, inline (testdata/ok/window.go:19)
+        local until_Last, until_Count, p_Period, p_Limit, then_, cost = s1, s2, q1, q2, now, cost
+        local span = p_Period
+        local h1 = then_
+        if h1 > -4503599627370496 then
+          h1 = (h1 - h1 % span % span) / span
+        else
+          local h1r = math.fmod(h1, span)
+          if h1r < 0 then
+            h1 = (h1 - h1r) / span - 1
+          else
+            h1 = h1 / span
+          end
+        end
+        local start = h1 * p_Period
+        local count = until_Count
+        if until_Last < start then
+          count = 0
+        end
+        if count + cost > p_Limit then
+          n1 = until_Last
+          n2 = until_Count
+          dLimited = true
+          dRemaining = p_Limit - count
+          dRetryAfter = start + p_Period - then_
+          dResetAfter = start + p_Period - then_
+          break
+        end
+        if cost == 0 then
+          n1 = until_Last
+          n2 = until_Count
+          dLimited = false
+          dRemaining = p_Limit - count
+          dRetryAfter = 0
+          dResetAfter = 0
+          break
+        end
+        until_Count = count + cost
+        until_Last = then_
+        n1 = until_Last
+        n2 = until_Count
+        dLimited = false
+        dRemaining = p_Limit - until_Count
+        dRetryAfter = 0
+        dResetAfter = start + p_Period - then_
+        break
+      until true
+      if cost > 0 and not dLimited then
+        -- The TTL as the one-policy path chooses it.
+        local t = dResetAfter
+        if t > -4503599627370496 then
+          local tr = t % 1000 % 1000
+          if tr > 0 then
+            t = (t - tr) / 1000 + 1
+          else
+            t = t / 1000
+          end
+        else
+          t = (t - math.fmod(t, 1000)) / 1000
+        end
+        t = t + slack
+        if raw and nowMs >= 0 and expires >= nowMs + t then
+          rcall('SET', key, spack('<ddd', n1, n2, expires), 'KEEPTTL')
+        elseif nowMs >= 0 then
+          local ttl = t + headroom
+          rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
+        else
+          rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+        end
+      end
+      return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
+    end
+  end
+end
+
+-- Requests under one policy, one key each: a coalesced call or a batch
+-- under one policy (and a single decision of an unknown code). The
+-- decisions, the writes and the reply of the general path below, without
+-- its tables (but the replies' when there are several) and functions. A
+-- run of requests on one key (consecutive in KEYS) reads the key once and
+-- writes it once: each request's step starts from the state the one
+-- before left.
 if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
   local now, slack, headroom, npol, code, q1, q2, q3, cost = sunpack('<ddddddddd', argv1)
   local nfields -- the number of state fields of code's algorithm; nil for an unknown code

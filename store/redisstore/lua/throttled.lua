@@ -83,13 +83,13 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
         if not (s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
           return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- a corrupt state: decided as nothing
         end
-      elseif type(raw) == 'table' then
+      elseif type(raw) == 'table' then -- after the size test, as below
         if string.sub(raw.err, 1, 9) ~= 'WRONGTYPE' then
           return redis.error_reply(raw.err) -- any other failure is the script's
         end
-        return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+        return spack('<dddddd', 2, 1, 0, 0, 0, 0) -- a key of another type
       else
-        return spack('<dddddd', 1, 1, 0, 0, 0, 0)
+        return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- not a state's size: corrupt
       end
       local n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter
       repeat -- FixedWindowStep, inline (algo/fixedwindow.go:21)
@@ -202,13 +202,13 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
         if not (s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
           return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- a corrupt state: decided as nothing
         end
-      elseif type(raw) == 'table' then
+      elseif type(raw) == 'table' then -- after the size test, as below
         if string.sub(raw.err, 1, 9) ~= 'WRONGTYPE' then
           return redis.error_reply(raw.err) -- any other failure is the script's
         end
-        return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+        return spack('<dddddd', 2, 1, 0, 0, 0, 0) -- a key of another type
       else
-        return spack('<dddddd', 1, 1, 0, 0, 0, 0)
+        return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- not a state's size: corrupt
       end
       local n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter
       repeat -- GCRAStep, inline (algo/gcra.go:27)
@@ -391,13 +391,13 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
         if not (s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
           return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- a corrupt state: decided as nothing
         end
-      elseif type(raw) == 'table' then
+      elseif type(raw) == 'table' then -- after the size test, as below
         if string.sub(raw.err, 1, 9) ~= 'WRONGTYPE' then
           return redis.error_reply(raw.err) -- any other failure is the script's
         end
-        return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+        return spack('<dddddd', 2, 1, 0, 0, 0, 0) -- a key of another type
       else
-        return spack('<dddddd', 1, 1, 0, 0, 0, 0)
+        return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- not a state's size: corrupt
       end
       local n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter
       repeat -- LeakingBucketStep, inline (algo/leakingbucket.go:22)
@@ -587,13 +587,13 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
         if not (s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and s3 >= 0 and s3 <= 9007199254740992 and s3 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
           return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- a corrupt state: decided as nothing
         end
-      elseif type(raw) == 'table' then
+      elseif type(raw) == 'table' then -- after the size test, as below
         if string.sub(raw.err, 1, 9) ~= 'WRONGTYPE' then
           return redis.error_reply(raw.err) -- any other failure is the script's
         end
-        return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+        return spack('<dddddd', 2, 1, 0, 0, 0, 0) -- a key of another type
       else
-        return spack('<dddddd', 1, 1, 0, 0, 0, 0)
+        return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- not a state's size: corrupt
       end
       local n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter
       repeat -- SlidingWindowStep, inline (algo/slidingwindow.go:24)
@@ -785,13 +785,13 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
         if not (s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
           return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- a corrupt state: decided as nothing
         end
-      elseif type(raw) == 'table' then
+      elseif type(raw) == 'table' then -- after the size test, as below
         if string.sub(raw.err, 1, 9) ~= 'WRONGTYPE' then
           return redis.error_reply(raw.err) -- any other failure is the script's
         end
-        return spack('<dddddd', 2, 1, 0, 0, 0, 0)
+        return spack('<dddddd', 2, 1, 0, 0, 0, 0) -- a key of another type
       else
-        return spack('<dddddd', 1, 1, 0, 0, 0, 0)
+        return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- not a state's size: corrupt
       end
       local n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter
       repeat -- TokenBucketStep, inline (algo/tokenbucket.go:22)

@@ -71,10 +71,15 @@ var scriptFuncs = template.FuncMap{
 	"add":  func(a, b int) int { return a + b },
 	"mul":  func(a, b int) int { return a * b },
 	"iota": func(n int) []int { return make([]int, n) },
-	// stored "v" → the Lua condition that v can be a stored number: a
-	// whole number in [0, 2^53].
-	"stored": func(v string) string {
-		return fmt.Sprintf("%s >= 0 and %s <= 9007199254740992 and %s %% 1 == 0", v, v, v)
+	// storedState 2 → the Lua condition that s1, s2 and expires, a state
+	// of 2 fields read from a key, can be stored numbers: each a whole
+	// number in [0, 2^53].
+	"storedState": func(n int) string {
+		conds := make([]string, 0, n+1)
+		for _, v := range append(numbered("s", n), "expires") {
+			conds = append(conds, fmt.Sprintf("%s >= 0 and %s <= 9007199254740992 and %s %% 1 == 0", v, v, v))
+		}
+		return strings.Join(conds, " and ")
 	},
 }
 

@@ -149,6 +149,19 @@ func (s *source) goRedis(algs []*algorithm, paramSlots int) ([]byte, error) {
 		}),
 		jen.Panic(jen.Lit("throttled: params not built by algo.Compile: unknown algorithm ").Op("+").Id("p").Dot("Algorithm").Dot("String").Call()),
 	)
+	f.Comment("replyRadix is the radix of the integer the script replies with for an")
+	f.Comment("allowed single decision under p, ResetAfter·radix + Remaining: the")
+	f.Comment("bound of Remaining plus one; 0 when the script never replies so.")
+	f.Func().Id("replyRadix").Params(jen.Id("p").Op("*").Qual(algoPath, "Params")).Int64().Block(
+		jen.Switch(jen.Id("p").Dot("Algorithm")).BlockFunc(func(g *jen.Group) {
+			for _, a := range algs {
+				if i := remainingBound(a.UsedParam); i >= 0 {
+					g.Case(jen.Qual(algoPath, a.Name)).Block(jen.Return(jen.Id("p").Dot(a.UsedParam[i]).Op("+").Lit(1)))
+				}
+			}
+		}),
+		jen.Return(jen.Lit(0)),
+	)
 	dec := algs[0].Decision
 	names := fields(dec)
 	f.Comment("decisionFields is the number of float64s the script returns per policy.")

@@ -44,6 +44,10 @@ type scriptAlgorithm struct {
 	SingleInit, SingleStep string
 	State                  []string // the state's fields
 	Params                 []string // the Params fields its functions read
+	// Bound is the parameter (q1…) that bounds the Decision's Remaining,
+	// "" when none does (remainingBound); the single-decision path replies
+	// to an allowed decision with one integer in its radix.
+	Bound, BoundName string
 }
 
 var scriptFuncs = template.FuncMap{
@@ -95,6 +99,9 @@ func (s *source) luaScript(algs []*algorithm) (string, error) {
 	data := scriptData{Source: s.dirName(), Locals: luaLocals, Prelude: strings.TrimRight(luaPrelude, "\n"), MaxPolicies: store.MaxPolicies}
 	for _, a := range algs {
 		sa := scriptAlgorithm{Snake: a.Snake(), Lower: a.Lower(), State: fields(a.State), Params: a.UsedParam}
+		if i := remainingBound(a.UsedParam); i >= 0 {
+			sa.Bound, sa.BoundName = fmt.Sprintf("q%d", i+1), a.UsedParam[i]
+		}
 		var err error
 		if sa.Init, err = s.translateFunc(a, a.Init, a.Lower()+"Init"); err != nil {
 			return "", err
@@ -139,6 +146,25 @@ func (s *source) luaScript(algs []*algorithm) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// remainingBound returns the index in used, the Params fields an
+// algorithm reads, of the one its Decision's Remaining never exceeds, or
+// -1 when it reads none: algo.Params.Max, the Limit a state reports, which
+// is Burst for the buckets and Limit for the windows (algo's tests check
+// Remaining ≤ Max for every algorithm). The script's single-decision path
+// replies to an allowed decision with one integer,
+// ResetAfter·(bound+1) + Remaining, which the Go binding decodes with the
+// same radix (replyRadix).
+func remainingBound(used []string) int {
+	for _, name := range []string{"Burst", "Limit"} {
+		for i, u := range used {
+			if u == name {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // initDepth and stepDepth are the indentations of the inlined functions in

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
+
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/internal/redistest"
 )
@@ -87,11 +89,11 @@ func TestSixthAlgorithm(t *testing.T) {
 			}
 			ns, want := algo.FixedWindowStep(s, p, now, cost)
 			args := numbers(now, 60_000, 1000, 1, 6, p.Period, p.Limit, 0, 0, cost) // a minute of TTL slack: keys outlive the test
-			raw, err := c.Do(ctx, c.B().Eval().Script(script).Numkeys(1).Key(key).Arg(args).Build()).ToString()
+			msg, err := c.Do(ctx, c.B().Eval().Script(script).Numkeys(1).Key(key).Arg(args).Build()).ToMessage()
 			if err != nil {
 				t.Fatalf("EVAL: %v", err)
 			}
-			got := decision(t, raw)
+			got := decision(t, msg, p.Limit)
 			if got != want {
 				t.Fatalf("quota %v at %d cost %d: the script's sixth algorithm decided %+v, algo.FixedWindowStep %+v", q, now, cost, got, want)
 			}
@@ -111,10 +113,18 @@ func numbers(vs ...int64) string {
 	return string(b)
 }
 
-// decision decodes a one-request, one-policy reply: status, fault, then
-// the four decision fields.
-func decision(t *testing.T, raw string) algo.Decision {
+// decision decodes a single decision's reply: an allowed one may be the
+// integer ResetAfter·(bound+1) + Remaining, bound the algorithm's Limit
+// (the script's header); else a string of six float64s, status first.
+func decision(t *testing.T, msg rueidis.RedisMessage, bound int64) algo.Decision {
 	t.Helper()
+	if n, err := msg.ToInt64(); err == nil {
+		return algo.Decision{Remaining: n % (bound + 1), ResetAfter: n / (bound + 1)}
+	}
+	raw, err := msg.ToString()
+	if err != nil {
+		t.Fatalf("reply %v is neither an integer nor a string", msg)
+	}
 	if len(raw) != 6*8 {
 		t.Fatalf("reply of %d bytes, want 48", len(raw))
 	}

@@ -117,7 +117,7 @@ func (s *Store) DecideBatch(ctx context.Context, ps []*store.Policy, reqs []stor
 			retry = append(retry, calls[j])
 			continue
 		}
-		sc.settle(res, calls[j], npol, out, each, errs)
+		sc.settle(res, calls[j], ps, out, each, errs)
 	}
 	if len(retry) == 0 {
 		return
@@ -127,7 +127,7 @@ func (s *Store) DecideBatch(ctx context.Context, ps []*store.Policy, reqs []stor
 		cmds = append(cmds, s.client.B().Eval().Script(scriptSource).Numkeys(int64(len(c.keys))).Key(c.keys...).Arg(string(c.args)).Build())
 	}
 	for j, res := range s.client.DoMulti(ctx, cmds...) {
-		sc.settle(res, retry[j], npol, out, each, errs)
+		sc.settle(res, retry[j], ps, out, each, errs)
 	}
 }
 
@@ -138,14 +138,14 @@ type scratch struct {
 }
 
 // settle decodes one call's reply into the requests it carried.
-func (sc *scratch) settle(res rueidis.RedisResult, c *call, npol int, out, each []algo.Decision, errs []error) {
-	n := len(c.index)
+func (sc *scratch) settle(res rueidis.RedisResult, c *call, ps []*store.Policy, out, each []algo.Decision, errs []error) {
+	n, npol := len(c.index), len(ps)
 	if cap(sc.errs) < n {
 		sc.ds, sc.errs = make([]algo.Decision, maxKeysPerCall*npol), make([]error, maxKeysPerCall)
 	}
 	ds, cerrs := sc.ds[:n*npol], sc.errs[:n]
 	clear(cerrs)
-	err := decodeReply(res, c.keys, npol, ds, cerrs)
+	err := decodeReply(res, c.keys, ps, ds, cerrs)
 	for k, i := range c.index {
 		if err != nil {
 			errs[i] = err

@@ -498,7 +498,7 @@ func (f *flusher) send(s *Store, b *batch, g *group) {
 		} else {
 			cerrs := errs[:len(sent)]
 			clear(cerrs)
-			if err := decodeReply(reply, keys, npol, ds[:len(sent)*npol], cerrs); err != nil {
+			if err := decodeReply(reply, keys, g.ps[:npol], ds[:len(sent)*npol], cerrs); err != nil {
 				for _, w := range sent {
 					w.err = err
 				}

@@ -769,11 +769,11 @@ type decoded struct {
 	reqErr, err error
 }
 
-// decodeOne decodes a reply holding one request of one policy.
-func decodeOne(reply rueidis.RedisResult, key string) decoded {
+// decodeOne decodes a reply holding one request under the policy p.
+func decodeOne(reply rueidis.RedisResult, key string, p *store.Policy) decoded {
 	var d [1]algo.Decision
 	var errs [1]error
-	err := decodeReply(reply, []string{key}, 1, d[:], errs[:])
+	err := decodeReply(reply, []string{key}, []*store.Policy{p}, d[:], errs[:])
 	return decoded{d[0], errs[0], err}
 }
 
@@ -781,9 +781,15 @@ func decodeOne(reply rueidis.RedisResult, key string) decoded {
 // could return: the script replies with one string of little-endian
 // float64s, per request its status and the policy at fault, then
 // {Limited, Remaining, RetryAfter, ResetAfter} per policy.
+//
+// An allowed single decision may come as one integer instead,
+// ResetAfter·(B+1) + Remaining with B the policy's Limit (windows) or
+// Burst (buckets): 10 here, so the radix is 11.
 func TestDecodeReply(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := redistest.Client(t, srv.Addr())
+	p := pol(t, algo.FixedWindow, algo.PerSec(10))
+	bucket := pol(t, algo.GCRA, algo.PerMin(600).WithBurst(10))
 
 	for _, tc := range []struct {
 		body string
@@ -795,9 +801,26 @@ func TestDecodeReply(t *testing.T) {
 		{"return struct.pack('<dddddd', 0, 0, 0, 9007199254740992, 0, 9007199254740992)", algo.Decision{Remaining: 1 << 53, ResetAfter: 1 << 53}},
 		{"return struct.pack('<dddddd', 0, 0, 0, 0, -9007199254740992, 0)", algo.Decision{RetryAfter: -1 << 53}}, // ±2^53 are the bounds
 	} {
-		got := decodeOne(evalReply(t, c, tc.body), "k")
+		got := decodeOne(evalReply(t, c, tc.body), "k", p)
 		if got.err != nil || got.reqErr != nil || got.d != tc.want {
 			t.Errorf("%s: decodeReply = %+v; want %+v", tc.body, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		body string
+		p    *store.Policy
+		want algo.Decision
+	}{
+		{"return 0", p, algo.Decision{}},
+		{"return 10", p, algo.Decision{Remaining: 10}},
+		{"return 11", p, algo.Decision{ResetAfter: 1}},
+		{"return 1000 * 11 + 7", p, algo.Decision{Remaining: 7, ResetAfter: 1000}},
+		{"return 1000 * 11 + 7", bucket, algo.Decision{Remaining: 7, ResetAfter: 1000}},
+		{"return 9007199254740991", p, algo.Decision{Remaining: (1<<53 - 1) % 11, ResetAfter: (1<<53 - 1) / 11}},
+	} {
+		got := decodeOne(evalReply(t, c, tc.body), "k", tc.p)
+		if got.err != nil || got.reqErr != nil || got.d != tc.want {
+			t.Errorf("%s under %s: decodeReply = %+v; want %+v", tc.body, tc.p, got, tc.want)
 		}
 	}
 
@@ -811,7 +834,7 @@ func TestDecodeReply(t *testing.T) {
 		{"return struct.pack('<dddddd', 1, 1, 0, 0, 0, 0)", "corrupt state in " + rk},
 		{"return struct.pack('<dddddd', 2, 1, 0, 0, 0, 0)", "WRONGTYPE " + rk},
 	} {
-		got := decodeOne(evalReply(t, c, tc.body), rk)
+		got := decodeOne(evalReply(t, c, tc.body), rk, p)
 		if got.err != nil {
 			t.Errorf("%s: the call failed: %v", tc.body, got.err)
 		}
@@ -845,14 +868,16 @@ func TestDecodeReply(t *testing.T) {
 		"return struct.pack('<dddddd', 1, 1.5, 0, 0, 0, 0)",               // the fault is not an index
 		"return struct.pack('<dddddd', 1, 1/0, 0, 0, 0, 0)",               // the fault is not an index
 		"return {0, 0, 0, 1, 2, 3}",                                       // an array
-		"return 1",                                                        // an integer
+		"return -1",                                                       // a negative integer
+		"return 9007199254740992",                                         // an integer beyond 2^53
+		"return 2 ^ 62",                                                   // far beyond
 		"return redis.status_reply('OK')",                                 // a status
 		"return nil",                                                      // nil
 		"return false",                                                    // nil too
 		"return redis.error_reply('broken')",                              // a script error
 		"error('boom')",                                                   // a Lua runtime error
 	} {
-		got := decodeOne(evalReply(t, c, body), rk)
+		got := decodeOne(evalReply(t, c, body), rk, p)
 		wantScript(t, body, got.err)
 		if !strings.Contains(got.err.Error(), rk) || strings.Contains(got.err.Error(), " more") {
 			t.Errorf("%s: %q does not name the key, and only it", body, got.err)
@@ -870,11 +895,13 @@ func TestDecodeReplyMany(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := redistest.Client(t, srv.Addr())
 	keys := []string{"r1p1", "r1p2", "r2p1", "r2p2", "r3p1", "r3p2"}
+	p1 := pol(t, algo.FixedWindow, algo.PerSec(10))
+	ps := []*store.Policy{p1, pol(t, algo.TokenBucket, algo.PerSec(10))}
 	ds := make([]algo.Decision, 6)
 	errs := make([]error, 3)
 	err := decodeReply(evalReply(t, c, `return struct.pack('<dddddddddd', 0, 0, 0, 1, 2, 3, 1, 0, 5, 6)
 		.. struct.pack('<dddddddddd', 2, 2, 0, 0, 0, 0, 0, 0, 0, 0)
-		.. struct.pack('<dddddddddd', 0, 0, 0, 7, 0, 9, 0, 8, 0, 10)`), keys, 2, ds, errs)
+		.. struct.pack('<dddddddddd', 0, 0, 0, 7, 0, 9, 0, 8, 0, 10)`), keys, ps, ds, errs)
 	if err != nil || errs[0] != nil || errs[2] != nil ||
 		ds[0] != (algo.Decision{Remaining: 1, RetryAfter: 2, ResetAfter: 3}) ||
 		ds[1] != (algo.Decision{Limited: true, RetryAfter: 5, ResetAfter: 6}) ||
@@ -895,10 +922,24 @@ func TestDecodeReplyMany(t *testing.T) {
 		"return struct.pack('<dddddddddd', 0, 0, 0, 1, 2, 3, 0, 1, 2, 3) .. struct.pack('<dddddddddd', 0, 0, 0, 1, 2, 3, 0, 1, 2.5, 3)",
 		"return struct.pack('<dddddddddd', 0, 0, 0, 1, 2, 3, 0, 1, 2, 3) .. struct.pack('<dddddddddd', 1, 3, 0, 0, 0, 0, 0, 0, 0, 0)",
 	} {
-		err := decodeReply(evalReply(t, c, body), keys[:4], 2, ds[:4], errs[:2])
+		err := decodeReply(evalReply(t, c, body), keys[:4], ps, ds[:4], errs[:2])
 		wantScript(t, body, err)
 		if err != nil && !strings.Contains(err.Error(), "r1p1 and 3 more") {
 			t.Errorf("%s: %q does not name the call's keys", body, err)
+		}
+	}
+
+	// An integer answers one request under one policy only: not two
+	// requests, nor one request under two policies.
+	for _, tc := range []struct {
+		ps   []*store.Policy
+		keys []string
+		n    int
+	}{{ps[:1], keys[:2], 2}, {ps, keys[:2], 1}, {ps, keys[:4], 2}} {
+		err := decodeReply(evalReply(t, c, "return 12"), tc.keys, tc.ps, ds[:len(tc.keys)], errs[:tc.n])
+		wantScript(t, fmt.Sprintf("an integer for %d requests of %d policies", tc.n, len(tc.ps)), err)
+		if err != nil && !strings.Contains(err.Error(), "answers only a single decision") {
+			t.Errorf("an integer for %d requests of %d policies: %q does not say why", tc.n, len(tc.ps), err)
 		}
 	}
 
@@ -910,7 +951,7 @@ func TestDecodeReplyMany(t *testing.T) {
 		// limited of the second request's second policy: float64 10 + 2 + 4.
 		"return struct.pack('<dddddddddd', 0, 0, 0, 1, 2, 3, 0, 1, 2, 3) .. struct.pack('<dddddddddd', 0, 0, 0, 1, 2, 3, 2, 1, 2, 3)": "reply field 16 (limited) is 2, want 0 or 1",
 	} {
-		err := decodeReply(evalReply(t, c, body), keys[:4], 2, ds[:4], errs[:2])
+		err := decodeReply(evalReply(t, c, body), keys[:4], ps, ds[:4], errs[:2])
 		wantScript(t, body, err)
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %q does not say %q", body, err, want)

@@ -289,7 +289,7 @@ func (s *Store) decideAlone(ctx context.Context, keys []string, ps []*store.Poli
 	reply := s.script.Exec(ctx, s.client, keys, []string{string(appendNumbers(args, cost))})
 	b.release()
 	var errs [1]error
-	if err := decodeReply(reply, keys, len(ps), ds, errs[:]); err != nil {
+	if err := decodeReply(reply, keys, ps, ds, errs[:]); err != nil {
 		return err
 	}
 	return errs[0]
@@ -371,16 +371,21 @@ const (
 )
 
 // decodeReply checks a script reply defensively and decodes it for a call
-// of len(errs) requests of npol policies each (keys in request order): the
-// decisions into ds (npol per request) and each request's own failure into
-// errs. It returns the error of the call as a whole.
-func decodeReply(reply rueidis.RedisResult, keys []string, npol int, ds []algo.Decision, errs []error) error {
+// of len(errs) requests under the policies ps each (keys in request
+// order): the decisions into ds (len(ps) per request) and each request's
+// own failure into errs. It returns the error of the call as a whole.
+func decodeReply(reply rueidis.RedisResult, keys []string, ps []*store.Policy, ds []algo.Decision, errs []error) error {
+	npol := len(ps)
 	per := 2 + decisionFields*npol // float64s per request
 	if err := reply.Error(); err != nil {
 		if rueidis.IsRedisNil(err) { // a nil reply is malformed, not a failure to reach the store
 			return fmt.Errorf("%w: %s: reply is nil, want a string of %d float64s", store.ErrScript, callName(keys), per*len(errs))
 		}
 		return classify(err, "EVALSHA", callName(keys))
+	}
+	if msg, _ := reply.ToMessage(); msg.IsInt64() {
+		n, _ := msg.AsInt64()
+		return decodeAllowed(n, keys, ps, ds, errs)
 	}
 	raw, err := reply.ToString()
 	if err != nil || len(raw) != 8*per*len(errs) {
@@ -416,6 +421,25 @@ func decodeReply(reply rueidis.RedisResult, keys []string, npol int, ds []algo.D
 			ds[i*npol+j] = decisionFromReply(v)
 		}
 	}
+	return nil
+}
+
+// decodeAllowed decodes the integer reply n of a call: the script's reply
+// to one request under one policy that it allowed, ResetAfter·radix +
+// Remaining (replyRadix). Any other call, or a value out of [0, 2^53), is
+// a malformed reply.
+func decodeAllowed(n int64, keys []string, ps []*store.Policy, ds []algo.Decision, errs []error) error {
+	var radix int64
+	if len(ps) == 1 && len(errs) == 1 {
+		radix = replyRadix(ps[0].Params())
+	}
+	switch {
+	case radix == 0:
+		return fmt.Errorf("%w: %s: reply is the integer %d, which answers only a single decision under one policy of a bounded algorithm", store.ErrScript, callName(keys), n)
+	case n < 0 || n >= 1<<53:
+		return fmt.Errorf("%w: %s: reply is the integer %d, want one in [0, 2^53)", store.ErrScript, callName(keys), n)
+	}
+	ds[0] = algo.Decision{Remaining: n % radix, ResetAfter: n / radix}
 	return nil
 }
 

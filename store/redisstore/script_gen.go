@@ -34,6 +34,25 @@ func appendPolicy(b []byte, p *algo.Params) []byte {
 	panic("throttled: params not built by algo.Compile: unknown algorithm " + p.Algorithm.String())
 }
 
+// replyRadix is the radix of the integer the script replies with for an
+// allowed single decision under p, ResetAfter·radix + Remaining: the
+// bound of Remaining plus one; 0 when the script never replies so.
+func replyRadix(p *algo.Params) int64 {
+	switch p.Algorithm {
+	case algo.FixedWindow:
+		return p.Limit + 1
+	case algo.GCRA:
+		return p.Burst + 1
+	case algo.LeakingBucket:
+		return p.Burst + 1
+	case algo.SlidingWindow:
+		return p.Limit + 1
+	case algo.TokenBucket:
+		return p.Burst + 1
+	}
+	return 0
+}
+
 // decisionFields is the number of float64s the script returns per policy.
 const decisionFields = 4
 

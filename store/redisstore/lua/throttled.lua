@@ -28,6 +28,11 @@
 -- policy whose key is at fault (0 when decided), then for each policy the
 -- Decision fields Limited (0 or 1), Remaining, RetryAfter, ResetAfter.
 -- A request that is not decided charges nothing, and the others are decided.
+-- Except: a single decision that is allowed replies with one integer,
+-- ResetAfter·(B+1) + Remaining, when that is below 2^53 (B: the policy's
+-- Burst for the buckets, Limit for the windows, which Remaining never
+-- exceeds; RetryAfter is 0): Redis makes a number's reply for far less
+-- than a string's.
 --
 -- A script's chunk runs on every call, and each table and closure it makes
 -- costs Redis time: a single decision through the general path (at the
@@ -185,6 +190,15 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
           rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
         else
           rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+        end
+      end
+      if not dLimited then
+        -- Allowed: the integer ResetAfter·(B+1) + Remaining, B the policy's
+        -- Limit (Remaining never exceeds it; RetryAfter is 0), exact
+        -- below 2^53. Redis replies with a number for far less than a string.
+        local v = dResetAfter * (q2 + 1) + dRemaining
+        if v < 9007199254740992 then
+          return v
         end
       end
       return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
@@ -374,6 +388,15 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
           rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
         else
           rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+        end
+      end
+      if not dLimited then
+        -- Allowed: the integer ResetAfter·(B+1) + Remaining, B the policy's
+        -- Burst (Remaining never exceeds it; RetryAfter is 0), exact
+        -- below 2^53. Redis replies with a number for far less than a string.
+        local v = dResetAfter * (q1 + 1) + dRemaining
+        if v < 9007199254740992 then
+          return v
         end
       end
       return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
@@ -569,6 +592,15 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
           rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
         else
           rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+        end
+      end
+      if not dLimited then
+        -- Allowed: the integer ResetAfter·(B+1) + Remaining, B the policy's
+        -- Burst (Remaining never exceeds it; RetryAfter is 0), exact
+        -- below 2^53. Redis replies with a number for far less than a string.
+        local v = dResetAfter * (q1 + 1) + dRemaining
+        if v < 9007199254740992 then
+          return v
         end
       end
       return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
@@ -770,6 +802,15 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
           rcall('SET', key, spack('<dddd', n1, n2, n3, 0), 'PX', string.format('%d', t))
         end
       end
+      if not dLimited then
+        -- Allowed: the integer ResetAfter·(B+1) + Remaining, B the policy's
+        -- Limit (Remaining never exceeds it; RetryAfter is 0), exact
+        -- below 2^53. Redis replies with a number for far less than a string.
+        local v = dResetAfter * (q2 + 1) + dRemaining
+        if v < 9007199254740992 then
+          return v
+        end
+      end
       return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
     elseif code == 3 then
       local s1, s2, expires -- expires: read only for a stored state
@@ -962,6 +1003,15 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
           rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
         else
           rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+        end
+      end
+      if not dLimited then
+        -- Allowed: the integer ResetAfter·(B+1) + Remaining, B the policy's
+        -- Burst (Remaining never exceeds it; RetryAfter is 0), exact
+        -- below 2^53. Redis replies with a number for far less than a string.
+        local v = dResetAfter * (q1 + 1) + dRemaining
+        if v < 9007199254740992 then
+          return v
         end
       end
       return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)

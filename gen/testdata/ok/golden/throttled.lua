@@ -28,6 +28,11 @@
 -- policy whose key is at fault (0 when decided), then for each policy the
 -- Decision fields Limited (0 or 1), Remaining, RetryAfter, ResetAfter.
 -- A request that is not decided charges nothing, and the others are decided.
+-- Except: a single decision that is allowed replies with one integer,
+-- ResetAfter·(B+1) + Remaining, when that is below 2^53 (B: the policy's
+-- Burst for the buckets, Limit for the windows, which Remaining never
+-- exceeds; RetryAfter is 0): Redis makes a number's reply for far less
+-- than a string's.
 --
 -- A script's chunk runs on every call, and each table and closure it makes
 -- costs Redis time: a single decision through the general path (at the
@@ -251,6 +256,15 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 72 then
           rcall('SET', key, spack('<dddd', n1, n2, n3, 0), 'PX', string.format('%d', t))
         end
       end
+      if not dLimited then
+        -- Allowed: the integer ResetAfter·(B+1) + Remaining, B the policy's
+        -- Burst (Remaining never exceeds it; RetryAfter is 0), exact
+        -- below 2^53. Redis replies with a number for far less than a string.
+        local v = dResetAfter * (q3 + 1) + dRemaining
+        if v < 9007199254740992 then
+          return v
+        end
+      end
       return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)
     elseif code == 2 then
       local s1, s2, expires -- expires: read only for a stored state
@@ -343,6 +357,15 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 72 then
           rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
         else
           rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+        end
+      end
+      if not dLimited then
+        -- Allowed: the integer ResetAfter·(B+1) + Remaining, B the policy's
+        -- Limit (Remaining never exceeds it; RetryAfter is 0), exact
+        -- below 2^53. Redis replies with a number for far less than a string.
+        local v = dResetAfter * (q2 + 1) + dRemaining
+        if v < 9007199254740992 then
+          return v
         end
       end
       return spack('<dddddd', 0, 0, dLimited and 1 or 0, dRemaining, dRetryAfter, dResetAfter)

@@ -11,8 +11,8 @@ import (
 	"github.com/throttled-go/throttled/internal/redistest"
 )
 
-// TestHelperLinesOnRedis runs the inline expansions of floorDiv, ceilDiv
-// and later (helperLines, what the script's one-policy path computes
+// TestHelperLinesOnRedis runs the inline expansions of floorDiv, ceilDiv,
+// later, min and max (helperLines, what the script's one-policy path computes
 // with) on a real Redis against exact Go integer arithmetic, on the edges
 // of their range (|a| up to 2^53, b up to 2^52, around −2^52 where they
 // switch from % to math.fmod) and on random operands; each expansion takes
@@ -65,7 +65,11 @@ for i = 1, n do
 	emit("ceilDiv", "h4", "a - zero", "b + zero")
 	emit("later", "h5", "a", "b")
 	emit("later", "h6", "b", "a + zero")
-	body.WriteString(`  out[i] = struct.pack('<dddddd', h1, h2, h3, h4, h5, h6)
+	emit("min", "h7", "a", "b")
+	emit("max", "h8", "a", "b + zero")
+	emit("min", "h9", "b", "a - zero")
+	emit("max", "h10", "b", "a")
+	body.WriteString(`  out[i] = struct.pack('<dddddddddd', h1, h2, h3, h4, h5, h6, h7, h8, h9, h10)
 end
 return table.concat(out)
 `)
@@ -78,7 +82,7 @@ return table.concat(out)
 	srv := redistest.Standalone(t)
 	c := redistest.Client(t, srv.Addr())
 	raw, err := c.Do(context.Background(), c.B().Eval().Script(body.String()).Numkeys(0).Arg(string(arg)).Build()).ToString()
-	if err != nil || len(raw) != 48*len(cases) {
+	if err != nil || len(raw) != 80*len(cases) {
 		t.Fatalf("EVAL: %d bytes, %v", len(raw), err)
 	}
 	at := func(i int) float64 {
@@ -99,7 +103,10 @@ return table.concat(out)
 				wantCeil++
 			}
 		}
-		got := [6]float64{at(6 * i), at(6*i + 1), at(6*i + 2), at(6*i + 3), at(6*i + 4), at(6*i + 5)}
+		var got [10]float64
+		for k := range got {
+			got[k] = at(10*i + k)
+		}
 		if got[0] != float64(wantFloor) || got[2] != float64(wantFloor) {
 			t.Errorf("floorDiv(%d, %d): inline %v and %v, want %d", p.a, p.b, got[0], got[2], wantFloor)
 		}
@@ -114,6 +121,9 @@ return table.concat(out)
 			if want := later(p.b, p.a); got[5] != float64(want) {
 				t.Errorf("later(%d, %d) inline = %v, want %d", p.b, p.a, got[5], want)
 			}
+		}
+		if lo, hi := float64(min(p.a, p.b)), float64(max(p.a, p.b)); got[6] != lo || got[7] != hi || got[8] != lo || got[9] != hi {
+			t.Errorf("min and max of %d and %d inline: %v, %v, %v, %v; want %v and %v", p.a, p.b, got[6], got[7], got[8], got[9], lo, hi)
 		}
 	}
 	t.Logf("%d cases", len(cases))

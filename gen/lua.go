@@ -764,7 +764,7 @@ func (t *translator) call(e *ast.CallExpr) (string, error) {
 		args = append(args, s)
 	}
 	if t.inline != nil {
-		if id.Name != "min" && id.Name != "max" {
+		if (id.Name != "min" && id.Name != "max") || len(args) == 2 {
 			return t.expand(e, id.Name, args)
 		}
 		luaName = "math." + luaName // the inline paths bind no locals for them (luaLocals)
@@ -802,10 +802,12 @@ func isLuaName(s string) bool {
 	return s != ""
 }
 
-// helperLines returns the statements that compute floorDiv, ceilDiv or
-// later of args (Lua expressions) into the new local h, as the prelude's
-// functions do: the first argument is copied into h, a second that is not
-// a name into the local h.."b"; h.."r" is the remainder.
+// helperLines returns the statements that compute floorDiv, ceilDiv,
+// later, min or max of two args (Lua expressions) into the new local h, as
+// the prelude's functions do (min and max as math.min and math.max of
+// integers, without a C call): the first argument is copied into h, a
+// second that is not a name into the local h.."b"; h.."r" is the
+// remainder.
 func helperLines(name, h string, args []string) []preLine {
 	b := args[1]
 	var out []preLine
@@ -844,6 +846,14 @@ func helperLines(name, h string, args []string) []preLine {
 	case "later":
 		add(0, "if %s > 0 then", h)
 		add(1, "%s = %s + %s", h, h, b)
+		add(0, "end")
+	case "min": // the comment names the helper for the script's tests (prelude_test.go)
+		add(0, "if %s > %s then -- min", h, b)
+		add(1, "%s = %s", h, b)
+		add(0, "end")
+	case "max":
+		add(0, "if %s < %s then -- max", h, b)
+		add(1, "%s = %s", h, b)
 		add(0, "end")
 	}
 	return out

@@ -157,9 +157,10 @@ type expansion struct {
 // perhaps "local Xb = …"),
 // and the block to the "end" at its indentation: a division when its "if"
 // compares with −2^52 (ceilDiv when the next line takes the remainder
-// "local Xr", floorDiv otherwise), later when it does not. The "if" lines
-// are told apart by what follows them, not by their operators, so that a
-// mutated comparison is still found and run.
+// "local Xr", floorDiv otherwise), min or max when the "if" says so in a
+// comment, later otherwise. The "if" lines are told apart by what follows
+// them, not by their operators, so that a mutated comparison is still
+// found and run.
 func expansions(t *testing.T) []expansion {
 	t.Helper()
 	lines := strings.Split(scriptSource, "\n")
@@ -176,11 +177,17 @@ func expansions(t *testing.T) []expansion {
 		if strings.HasPrefix(lines[j], indent+"local "+x+"b = ") {
 			j++
 		}
-		if !strings.HasPrefix(lines[j], indent+"if "+x+" ") || !strings.HasSuffix(lines[j], " then") {
+		ifLine, named, commented := strings.Cut(lines[j], " then -- ")
+		if !strings.HasPrefix(ifLine, indent+"if "+x+" ") || !commented && !strings.HasSuffix(ifLine, " then") {
 			t.Fatalf("script line %d: %q is not followed by the if of a helper's expansion", i+1, lines[i])
 		}
 		e := expansion{out: x, at: i + 1, helper: "later"}
-		if strings.Contains(lines[j], "4503599627370496") {
+		switch {
+		case named == "min" || named == "max":
+			e.helper = named
+		case commented:
+			t.Fatalf("script line %d: %q names no helper", j+1, lines[j])
+		case strings.Contains(lines[j], "4503599627370496"):
 			e.helper = "floorDiv"
 			if strings.HasPrefix(strings.TrimSpace(lines[j+1]), "local "+x+"r = ") {
 				e.helper = "ceilDiv"
@@ -219,7 +226,7 @@ func TestScriptInlineHelpers(t *testing.T) {
 	}
 	// Every algorithm's step calls the helpers, and the TTL a ceilDiv, in
 	// both inline paths.
-	if count["floorDiv"] < 10 || count["ceilDiv"] < 12 || count["later"] < 10 {
+	if count["floorDiv"] < 10 || count["ceilDiv"] < 12 || count["later"] < 10 || count["max"] < 4 {
 		t.Fatalf("found %v inline helper calls in the script; are the single-decision and one-policy paths inline?", count)
 	}
 	divisor := regexp.MustCompile(`\b` + `(\w+)` + `\b`)
@@ -251,6 +258,10 @@ func TestScriptInlineHelpers(t *testing.T) {
 					continue
 				}
 				want = later(p.a, p.b)
+			case "min":
+				want = min(p.a, p.b)
+			case "max":
+				want = max(p.a, p.b)
 			}
 			if got := float64At(raw, i); got != float64(want) {
 				t.Fatalf("line %d: inline %s(%d, %d) = %v, want %d", e.at, e.helper, p.a, p.b, got, want)

@@ -707,11 +707,16 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
           end
           reset = q_Period - h4 + 1 - e
         end
-        local remaining = math.max(0, q_Limit - used)
+        local h5 = 0
+        local h5b = q_Limit - used
+        if h5 < h5b then -- max
+          h5 = h5b
+        end
+        local remaining = h5
         if not limited then
-          local h5 = reset
-          if h5 > 0 then
-            h5 = h5 + lag
+          local h6 = reset
+          if h6 > 0 then
+            h6 = h6 + lag
           end
           n1 = now
           n2 = prev
@@ -719,13 +724,13 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
           dLimited = false
           dRemaining = remaining
           dRetryAfter = 0
-          dResetAfter = h5
+          dResetAfter = h6
           break
         end
         if cost > q_Limit then
-          local h6 = reset
-          if h6 > 0 then
-            h6 = h6 + lag
+          local h7 = reset
+          if h7 > 0 then
+            h7 = h7 + lag
           end
           n1 = s_Last
           n2 = s_Prev
@@ -733,42 +738,47 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
           dLimited = true
           dRemaining = remaining
           dRetryAfter = -1
-          dResetAfter = h6
+          dResetAfter = h7
           break
         end
         -- The estimate first fits cost at offset P − ⌈(k+1)·P/n⌉ + 1 of the
         -- window where n weighs, k being what the rest leaves for that term.
         local retry = 0
         if q_Limit - cost - curr >= 0 then
-          local h7 = (q_Limit - cost - curr + 1) * q_Period
-          if h7 > -4503599627370496 then
-            local h7r = h7 % prev % prev
-            if h7r > 0 then
-              h7 = (h7 - h7r) / prev + 1
-            else
-              h7 = h7 / prev
-            end
-          else
-            h7 = (h7 - math.fmod(h7, prev)) / prev
-          end
-          retry = q_Period - h7 + 1 - e
-        else
-          local h8 = (q_Limit - cost + 1) * q_Period
+          local h8 = (q_Limit - cost - curr + 1) * q_Period
           if h8 > -4503599627370496 then
-            local h8r = h8 % curr % curr
+            local h8r = h8 % prev % prev
             if h8r > 0 then
-              h8 = (h8 - h8r) / curr + 1
+              h8 = (h8 - h8r) / prev + 1
             else
-              h8 = h8 / curr
+              h8 = h8 / prev
             end
           else
-            h8 = (h8 - math.fmod(h8, curr)) / curr
+            h8 = (h8 - math.fmod(h8, prev)) / prev
           end
-          retry = q_Period - e + math.max(0, q_Period - h8 + 1)
+          retry = q_Period - h8 + 1 - e
+        else
+          local h9 = (q_Limit - cost + 1) * q_Period
+          if h9 > -4503599627370496 then
+            local h9r = h9 % curr % curr
+            if h9r > 0 then
+              h9 = (h9 - h9r) / curr + 1
+            else
+              h9 = h9 / curr
+            end
+          else
+            h9 = (h9 - math.fmod(h9, curr)) / curr
+          end
+          local h10 = 0
+          local h10b = q_Period - h9 + 1
+          if h10 < h10b then -- max
+            h10 = h10b
+          end
+          retry = q_Period - e + h10
         end
-        local h9 = reset
-        if h9 > 0 then
-          h9 = h9 + lag
+        local h11 = reset
+        if h11 > 0 then
+          h11 = h11 + lag
         end
         n1 = s_Last
         n2 = s_Prev
@@ -776,7 +786,7 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
         dLimited = true
         dRemaining = remaining
         dRetryAfter = retry + lag
-        dResetAfter = h9
+        dResetAfter = h11
         break
       until true
       if cost > 0 and not dLimited then
@@ -1580,11 +1590,16 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                 end
                 reset = q_Period - h4 + 1 - e
               end
-              local remaining = math.max(0, q_Limit - used)
+              local h5 = 0
+              local h5b = q_Limit - used
+              if h5 < h5b then -- max
+                h5 = h5b
+              end
+              local remaining = h5
               if not limited then
-                local h5 = reset
-                if h5 > 0 then
-                  h5 = h5 + lag
+                local h6 = reset
+                if h6 > 0 then
+                  h6 = h6 + lag
                 end
                 n1 = now
                 n2 = prev
@@ -1592,13 +1607,13 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                 dLimited = false
                 dRemaining = remaining
                 dRetryAfter = 0
-                dResetAfter = h5
+                dResetAfter = h6
                 break
               end
               if cost > q_Limit then
-                local h6 = reset
-                if h6 > 0 then
-                  h6 = h6 + lag
+                local h7 = reset
+                if h7 > 0 then
+                  h7 = h7 + lag
                 end
                 n1 = s_Last
                 n2 = s_Prev
@@ -1606,42 +1621,47 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
                 dLimited = true
                 dRemaining = remaining
                 dRetryAfter = -1
-                dResetAfter = h6
+                dResetAfter = h7
                 break
               end
               -- The estimate first fits cost at offset P − ⌈(k+1)·P/n⌉ + 1 of the
               -- window where n weighs, k being what the rest leaves for that term.
               local retry = 0
               if q_Limit - cost - curr >= 0 then
-                local h7 = (q_Limit - cost - curr + 1) * q_Period
-                if h7 > -4503599627370496 then
-                  local h7r = h7 % prev % prev
-                  if h7r > 0 then
-                    h7 = (h7 - h7r) / prev + 1
-                  else
-                    h7 = h7 / prev
-                  end
-                else
-                  h7 = (h7 - math.fmod(h7, prev)) / prev
-                end
-                retry = q_Period - h7 + 1 - e
-              else
-                local h8 = (q_Limit - cost + 1) * q_Period
+                local h8 = (q_Limit - cost - curr + 1) * q_Period
                 if h8 > -4503599627370496 then
-                  local h8r = h8 % curr % curr
+                  local h8r = h8 % prev % prev
                   if h8r > 0 then
-                    h8 = (h8 - h8r) / curr + 1
+                    h8 = (h8 - h8r) / prev + 1
                   else
-                    h8 = h8 / curr
+                    h8 = h8 / prev
                   end
                 else
-                  h8 = (h8 - math.fmod(h8, curr)) / curr
+                  h8 = (h8 - math.fmod(h8, prev)) / prev
                 end
-                retry = q_Period - e + math.max(0, q_Period - h8 + 1)
+                retry = q_Period - h8 + 1 - e
+              else
+                local h9 = (q_Limit - cost + 1) * q_Period
+                if h9 > -4503599627370496 then
+                  local h9r = h9 % curr % curr
+                  if h9r > 0 then
+                    h9 = (h9 - h9r) / curr + 1
+                  else
+                    h9 = h9 / curr
+                  end
+                else
+                  h9 = (h9 - math.fmod(h9, curr)) / curr
+                end
+                local h10 = 0
+                local h10b = q_Period - h9 + 1
+                if h10 < h10b then -- max
+                  h10 = h10b
+                end
+                retry = q_Period - e + h10
               end
-              local h9 = reset
-              if h9 > 0 then
-                h9 = h9 + lag
+              local h11 = reset
+              if h11 > 0 then
+                h11 = h11 + lag
               end
               n1 = s_Last
               n2 = s_Prev
@@ -1649,7 +1669,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
               dLimited = true
               dRemaining = remaining
               dRetryAfter = retry + lag
-              dResetAfter = h9
+              dResetAfter = h11
               break
             until true
           elseif code == 3 then

@@ -116,35 +116,40 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 72 then
         level = level + elapsed * q_Limit
         level = level - s_Debt
         level = level * 1
-        level = math.min(level, q_Burst * 1000)
+        local h1 = level
+        local h1b = q_Burst * 1000
+        if h1 > h1b then -- min
+          h1 = h1b
+        end
+        level = h1
         level = math.max(level, 0, -s_Debt)
         a, b = b, a
         if elapsed >= q_Period and not (cost == 0) or cost ~= 0 and now > end_ then
-          local h1 = elapsed
-          if h1 > -4503599627370496 then
-            h1 = (h1 - h1 % q_Period % q_Period) / q_Period
-          else
-            local h1r = math.fmod(h1, q_Period)
-            if h1r < 0 then
-              h1 = (h1 - h1r) / q_Period - 1
-            else
-              h1 = h1 / q_Period
-            end
-          end
-          local_ = h1
-        elseif elapsed <= 0 then
-          local h2 = -elapsed
+          local h2 = elapsed
           if h2 > -4503599627370496 then
-            local h2r = h2 % q_Period % q_Period
-            if h2r > 0 then
-              h2 = (h2 - h2r) / q_Period + 1
+            h2 = (h2 - h2 % q_Period % q_Period) / q_Period
+          else
+            local h2r = math.fmod(h2, q_Period)
+            if h2r < 0 then
+              h2 = (h2 - h2r) / q_Period - 1
             else
               h2 = h2 / q_Period
             end
-          else
-            h2 = (h2 - math.fmod(h2, q_Period)) / q_Period
           end
-          local_ = -h2
+          local_ = h2
+        elseif elapsed <= 0 then
+          local h3 = -elapsed
+          if h3 > -4503599627370496 then
+            local h3r = h3 % q_Period % q_Period
+            if h3r > 0 then
+              h3 = (h3 - h3r) / q_Period + 1
+            else
+              h3 = h3 / q_Period
+            end
+          else
+            h3 = (h3 - math.fmod(h3, q_Period)) / q_Period
+          end
+          local_ = -h3
         elseif not fresh then
           repeat_ = true
         else
@@ -171,66 +176,66 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 72 then
           s_Debt = 0
         end
         if limited then
-          local h3 = level
-          if h3 > -4503599627370496 then
-            h3 = (h3 - h3 % 1000 % 1000) / 1000
+          local h4 = level
+          if h4 > -4503599627370496 then
+            h4 = (h4 - h4 % 1000 % 1000) / 1000
           else
-            local h3r = math.fmod(h3, 1000)
-            if h3r < 0 then
-              h3 = (h3 - h3r) / 1000 - 1
+            local h4r = math.fmod(h4, 1000)
+            if h4r < 0 then
+              h4 = (h4 - h4r) / 1000 - 1
             else
-              h3 = h3 / 1000
+              h4 = h4 / 1000
             end
           end
-          local h4 = cost * 1000 - level
-          if h4 > -4503599627370496 then
-            local h4r = h4 % q_Limit % q_Limit
-            if h4r > 0 then
-              h4 = (h4 - h4r) / q_Limit + 1
+          local h5 = cost * 1000 - level
+          if h5 > -4503599627370496 then
+            local h5r = h5 % q_Limit % q_Limit
+            if h5r > 0 then
+              h5 = (h5 - h5r) / q_Limit + 1
             else
-              h4 = h4 / q_Limit
+              h5 = h5 / q_Limit
             end
           else
-            h4 = (h4 - math.fmod(h4, q_Limit)) / q_Limit
+            h5 = (h5 - math.fmod(h5, q_Limit)) / q_Limit
           end
           n1 = s_Last
           n2 = s_Level
           n3 = s_Debt
           dLimited = limited
-          dRemaining = h3
-          dRetryAfter = h4
+          dRemaining = h4
+          dRetryAfter = h5
           dResetAfter = 1
           break
         end
-        local h5 = level
-        if h5 > -4503599627370496 then
-          h5 = (h5 - h5 % 1000 % 1000) / 1000
+        local h6 = level
+        if h6 > -4503599627370496 then
+          h6 = (h6 - h6 % 1000 % 1000) / 1000
         else
-          local h5r = math.fmod(h5, 1000)
-          if h5r < 0 then
-            h5 = (h5 - h5r) / 1000 - 1
+          local h6r = math.fmod(h6, 1000)
+          if h6r < 0 then
+            h6 = (h6 - h6r) / 1000 - 1
           else
-            h5 = h5 / 1000
+            h6 = h6 / 1000
           end
         end
-        local h6 = q_Burst * 1000 - level + cost * 1000
-        if h6 > -4503599627370496 then
-          local h6r = h6 % q_Limit % q_Limit
-          if h6r > 0 then
-            h6 = (h6 - h6r) / q_Limit + 1
+        local h7 = q_Burst * 1000 - level + cost * 1000
+        if h7 > -4503599627370496 then
+          local h7r = h7 % q_Limit % q_Limit
+          if h7r > 0 then
+            h7 = (h7 - h7r) / q_Limit + 1
           else
-            h6 = h6 / q_Limit
+            h7 = h7 / q_Limit
           end
         else
-          h6 = (h6 - math.fmod(h6, q_Limit)) / q_Limit
+          h7 = (h7 - math.fmod(h7, q_Limit)) / q_Limit
         end
         n1 = now
         n2 = level - cost * 1000
         n3 = 0
         dLimited = false
-        dRemaining = h5 - cost
+        dRemaining = h6 - cost
         dRetryAfter = 0
-        dResetAfter = h6
+        dResetAfter = h7
         break
       until true
       if cost > 0 and not dLimited then
@@ -481,35 +486,40 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
               level = level + elapsed * q_Limit
               level = level - s_Debt
               level = level * 1
-              level = math.min(level, q_Burst * 1000)
+              local h1 = level
+              local h1b = q_Burst * 1000
+              if h1 > h1b then -- min
+                h1 = h1b
+              end
+              level = h1
               level = math.max(level, 0, -s_Debt)
               a, b = b, a
               if elapsed >= q_Period and not (cost == 0) or cost ~= 0 and now > end_ then
-                local h1 = elapsed
-                if h1 > -4503599627370496 then
-                  h1 = (h1 - h1 % q_Period % q_Period) / q_Period
-                else
-                  local h1r = math.fmod(h1, q_Period)
-                  if h1r < 0 then
-                    h1 = (h1 - h1r) / q_Period - 1
-                  else
-                    h1 = h1 / q_Period
-                  end
-                end
-                local_ = h1
-              elseif elapsed <= 0 then
-                local h2 = -elapsed
+                local h2 = elapsed
                 if h2 > -4503599627370496 then
-                  local h2r = h2 % q_Period % q_Period
-                  if h2r > 0 then
-                    h2 = (h2 - h2r) / q_Period + 1
+                  h2 = (h2 - h2 % q_Period % q_Period) / q_Period
+                else
+                  local h2r = math.fmod(h2, q_Period)
+                  if h2r < 0 then
+                    h2 = (h2 - h2r) / q_Period - 1
                   else
                     h2 = h2 / q_Period
                   end
-                else
-                  h2 = (h2 - math.fmod(h2, q_Period)) / q_Period
                 end
-                local_ = -h2
+                local_ = h2
+              elseif elapsed <= 0 then
+                local h3 = -elapsed
+                if h3 > -4503599627370496 then
+                  local h3r = h3 % q_Period % q_Period
+                  if h3r > 0 then
+                    h3 = (h3 - h3r) / q_Period + 1
+                  else
+                    h3 = h3 / q_Period
+                  end
+                else
+                  h3 = (h3 - math.fmod(h3, q_Period)) / q_Period
+                end
+                local_ = -h3
               elseif not fresh then
                 repeat_ = true
               else
@@ -536,66 +546,66 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
                 s_Debt = 0
               end
               if limited then
-                local h3 = level
-                if h3 > -4503599627370496 then
-                  h3 = (h3 - h3 % 1000 % 1000) / 1000
+                local h4 = level
+                if h4 > -4503599627370496 then
+                  h4 = (h4 - h4 % 1000 % 1000) / 1000
                 else
-                  local h3r = math.fmod(h3, 1000)
-                  if h3r < 0 then
-                    h3 = (h3 - h3r) / 1000 - 1
+                  local h4r = math.fmod(h4, 1000)
+                  if h4r < 0 then
+                    h4 = (h4 - h4r) / 1000 - 1
                   else
-                    h3 = h3 / 1000
+                    h4 = h4 / 1000
                   end
                 end
-                local h4 = cost * 1000 - level
-                if h4 > -4503599627370496 then
-                  local h4r = h4 % q_Limit % q_Limit
-                  if h4r > 0 then
-                    h4 = (h4 - h4r) / q_Limit + 1
+                local h5 = cost * 1000 - level
+                if h5 > -4503599627370496 then
+                  local h5r = h5 % q_Limit % q_Limit
+                  if h5r > 0 then
+                    h5 = (h5 - h5r) / q_Limit + 1
                   else
-                    h4 = h4 / q_Limit
+                    h5 = h5 / q_Limit
                   end
                 else
-                  h4 = (h4 - math.fmod(h4, q_Limit)) / q_Limit
+                  h5 = (h5 - math.fmod(h5, q_Limit)) / q_Limit
                 end
                 n1 = s_Last
                 n2 = s_Level
                 n3 = s_Debt
                 dLimited = limited
-                dRemaining = h3
-                dRetryAfter = h4
+                dRemaining = h4
+                dRetryAfter = h5
                 dResetAfter = 1
                 break
               end
-              local h5 = level
-              if h5 > -4503599627370496 then
-                h5 = (h5 - h5 % 1000 % 1000) / 1000
+              local h6 = level
+              if h6 > -4503599627370496 then
+                h6 = (h6 - h6 % 1000 % 1000) / 1000
               else
-                local h5r = math.fmod(h5, 1000)
-                if h5r < 0 then
-                  h5 = (h5 - h5r) / 1000 - 1
+                local h6r = math.fmod(h6, 1000)
+                if h6r < 0 then
+                  h6 = (h6 - h6r) / 1000 - 1
                 else
-                  h5 = h5 / 1000
+                  h6 = h6 / 1000
                 end
               end
-              local h6 = q_Burst * 1000 - level + cost * 1000
-              if h6 > -4503599627370496 then
-                local h6r = h6 % q_Limit % q_Limit
-                if h6r > 0 then
-                  h6 = (h6 - h6r) / q_Limit + 1
+              local h7 = q_Burst * 1000 - level + cost * 1000
+              if h7 > -4503599627370496 then
+                local h7r = h7 % q_Limit % q_Limit
+                if h7r > 0 then
+                  h7 = (h7 - h7r) / q_Limit + 1
                 else
-                  h6 = h6 / q_Limit
+                  h7 = h7 / q_Limit
                 end
               else
-                h6 = (h6 - math.fmod(h6, q_Limit)) / q_Limit
+                h7 = (h7 - math.fmod(h7, q_Limit)) / q_Limit
               end
               n1 = now
               n2 = level - cost * 1000
               n3 = 0
               dLimited = false
-              dRemaining = h5 - cost
+              dRemaining = h6 - cost
               dRetryAfter = 0
-              dResetAfter = h6
+              dResetAfter = h7
               break
             until true
           elseif code == 2 then

@@ -154,8 +154,8 @@ func (s *source) luaScript(algs []*algorithm) (string, error) {
 // is Burst for the buckets and Limit for the windows (algo's tests check
 // Remaining ≤ Max for every algorithm). The script's single-decision path
 // replies to an allowed decision with one integer,
-// ResetAfter·(bound+1) + Remaining, which the Go binding decodes with the
-// same radix (replyRadix).
+// ResetAfter·(bound+1) + Remaining (when below 2^52), which the Go binding
+// decodes with the same radix (replyRadix).
 func remainingBound(used []string) int {
 	for _, name := range []string{"Burst", "Limit"} {
 		for i, u := range used {

@@ -43,6 +43,9 @@ EQUIVALENT=(
   $'  if water > 0 then\t  if water >= 0 then'
   # token bucket, level == Capacity: untilFull is 0, and elapsed >= 0 fills it anyway.
   $'  if level < q_Capacity then\t  if level <= q_Capacity then'
+  # max and min written inline, equal operands: either is the result.
+  $'  if h# < h#b then -- max\t  if h# <= h#b then -- max'
+  $'  if h# > h#b then -- min\t  if h# >= h#b then -- min'
 )
 
 work=$(mktemp -d)

@@ -32,7 +32,7 @@ func TestReplyRadix(t *testing.T) {
 // TestReplyForms runs single decisions through the real script and checks
 // which form each reply takes and what it decodes to: an allowed decision
 // is one integer, ResetAfter·(Max+1) + Remaining, exactly when that is
-// below 2^53; any other decision is the string of float64s. Every decision
+// below 2^52; any other decision is the string of float64s. Every decision
 // must be the step function's (internal/steps); each algorithm must show
 // both forms, and some allowed decision must be a string. (A sliding
 // window's ResetAfter·(Limit+1) stays near 2^53 at most, since its
@@ -44,22 +44,31 @@ func TestReplyForms(t *testing.T) {
 	fake := clock.NewFake(t0 + 12_345)
 	s := mustNew(t, c, WithClock(fake), WithCoalescing(0))
 	ctx := context.Background()
-	limit := new(big.Int).Lsh(big.NewInt(1), 53)
+	limit := new(big.Int).Lsh(big.NewInt(1), 52)
 
 	type request struct {
 		q    algo.Quota
 		cost int64
+		at   int64 // the time, when not the clock's start
 	}
+	// Fixed windows whose decision makes ResetAfter·(Limit+1) + Remaining
+	// 2^53 + 1 (which a float64 rounds to 2^53), 2^52 exactly, and just
+	// below it.
+	const ra = (1<<53 + 1) / 3
+	edge := algo.Quota{Rate: algo.Rate{Period: time.Duration(1<<52) * time.Microsecond, Limit: 2}}
 	ages := algo.Quota{Rate: algo.Rate{Period: time.Duration(1<<52) * time.Microsecond, Limit: 1}}
 	deep := algo.Quota{Rate: algo.Rate{Period: time.Duration(1<<30) * time.Microsecond, Limit: 1}, Burst: 1 << 22}
 	requests := []request{
-		{algo.PerSec(10), 1},        // small: an integer
-		{algo.PerSec(10), 0},        // a peek of a fresh key: an integer
-		{algo.PerSec(10), 11},       // denied (cost > limit): a string
-		{ages, 1},                   // the windows: ResetAfter near 2^52, beyond the integer's reach
-		{deep, 1},                   // the buckets: 2^30 µs a token, within reach
-		{deep, deep.Burst},          // the buckets emptied: 2^52 µs, beyond it
-		{algo.PerDay(1_000_000), 1}, // ResetAfter·(Max+1) about 8.6·10^16 for a window: a string
+		{algo.PerSec(10), 1, 0},        // small: an integer
+		{algo.PerSec(10), 0, 0},        // a peek of a fresh key: an integer
+		{algo.PerSec(10), 11, 0},       // denied (cost > limit): a string
+		{ages, 1, 0},                   // the windows: ResetAfter near 2^52, beyond the integer's reach
+		{deep, 1, 0},                   // the buckets: 2^30 µs a token, within reach
+		{deep, deep.Burst, 0},          // the buckets emptied: 2^52 µs, beyond it
+		{algo.PerDay(1_000_000), 1, 0}, // ResetAfter·(Max+1) about 8.6·10^16 for a window: a string
+		{edge, 2, 1<<52 - ra},          // the window ends ra µs later: a string
+		{ages, 1, 1 << 51},             // ResetAfter·2 is 2^52: a string
+		{ages, 1, 1<<51 + 1},           // ResetAfter·2 is 2^52 − 2: an integer
 	}
 	allowedStrings := 0
 	for _, a := range algo.Algorithms {
@@ -70,6 +79,10 @@ func TestReplyForms(t *testing.T) {
 				continue
 			}
 			key := a.String() + ":" + strconv.Itoa(i)
+			fake.Set(t0 + 12_345)
+			if rq.at != 0 {
+				fake.Set(rq.at)
+			}
 			var fresh steps.Slots
 			want, _, _ := steps.Step(&fresh, true, p.Params(), fake.Now(), rq.cost)
 

@@ -29,7 +29,7 @@
 -- Decision fields Limited (0 or 1), Remaining, RetryAfter, ResetAfter.
 -- A request that is not decided charges nothing, and the others are decided.
 -- Except: a single decision that is allowed replies with one integer,
--- ResetAfter·(B+1) + Remaining, when that is below 2^53 (B: the policy's
+-- ResetAfter·(B+1) + Remaining, when that is below 2^52 (B: the policy's
 -- Burst for the buckets, Limit for the windows, which Remaining never
 -- exceeds; RetryAfter is 0): Redis makes a number's reply for far less
 -- than a string's.
@@ -194,10 +194,11 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
       end
       if not dLimited then
         -- Allowed: the integer ResetAfter·(B+1) + Remaining, B the policy's
-        -- Limit (Remaining never exceeds it; RetryAfter is 0), exact
-        -- below 2^53. Redis replies with a number for far less than a string.
+        -- Limit (Remaining never exceeds it; RetryAfter is 0), when
+        -- below 2^52: every value then exact, far from float64 rounding.
+        -- Redis replies with a number for far less than a string.
         local v = dResetAfter * (q2 + 1) + dRemaining
-        if v < 9007199254740992 then
+        if v < 4503599627370496 then
           return v
         end
       end
@@ -392,10 +393,11 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
       end
       if not dLimited then
         -- Allowed: the integer ResetAfter·(B+1) + Remaining, B the policy's
-        -- Burst (Remaining never exceeds it; RetryAfter is 0), exact
-        -- below 2^53. Redis replies with a number for far less than a string.
+        -- Burst (Remaining never exceeds it; RetryAfter is 0), when
+        -- below 2^52: every value then exact, far from float64 rounding.
+        -- Redis replies with a number for far less than a string.
         local v = dResetAfter * (q1 + 1) + dRemaining
-        if v < 9007199254740992 then
+        if v < 4503599627370496 then
           return v
         end
       end
@@ -596,10 +598,11 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
       end
       if not dLimited then
         -- Allowed: the integer ResetAfter·(B+1) + Remaining, B the policy's
-        -- Burst (Remaining never exceeds it; RetryAfter is 0), exact
-        -- below 2^53. Redis replies with a number for far less than a string.
+        -- Burst (Remaining never exceeds it; RetryAfter is 0), when
+        -- below 2^52: every value then exact, far from float64 rounding.
+        -- Redis replies with a number for far less than a string.
         local v = dResetAfter * (q1 + 1) + dRemaining
-        if v < 9007199254740992 then
+        if v < 4503599627370496 then
           return v
         end
       end
@@ -814,10 +817,11 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
       end
       if not dLimited then
         -- Allowed: the integer ResetAfter·(B+1) + Remaining, B the policy's
-        -- Limit (Remaining never exceeds it; RetryAfter is 0), exact
-        -- below 2^53. Redis replies with a number for far less than a string.
+        -- Limit (Remaining never exceeds it; RetryAfter is 0), when
+        -- below 2^52: every value then exact, far from float64 rounding.
+        -- Redis replies with a number for far less than a string.
         local v = dResetAfter * (q2 + 1) + dRemaining
-        if v < 9007199254740992 then
+        if v < 4503599627370496 then
           return v
         end
       end
@@ -1017,10 +1021,11 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
       end
       if not dLimited then
         -- Allowed: the integer ResetAfter·(B+1) + Remaining, B the policy's
-        -- Burst (Remaining never exceeds it; RetryAfter is 0), exact
-        -- below 2^53. Redis replies with a number for far less than a string.
+        -- Burst (Remaining never exceeds it; RetryAfter is 0), when
+        -- below 2^52: every value then exact, far from float64 rounding.
+        -- Redis replies with a number for far less than a string.
         local v = dResetAfter * (q1 + 1) + dRemaining
-        if v < 9007199254740992 then
+        if v < 4503599627370496 then
           return v
         end
       end

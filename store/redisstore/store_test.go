@@ -642,23 +642,38 @@ func serverMillis(t testing.TB, srv *redistest.Server) int64 {
 	return sec*1000 + usec/1000
 }
 
-// TestTTLServerTime checks the TTL on the server's clock. After every
-// allowed request the key expires no earlier than ⌈ResetAfter⌉ ms after the
-// decision and at most ttlHeadroom later; the expiry the key stores is the
-// one the script set, less 1 ms (never later than the real one,
-// PEXPIRETIME, whichever instant Redis dates a TTL from); a write
-// that finds that expiry late enough keeps it, and one that does not
-// lengthens it. Both kinds of write must occur.
+// TestTTLServerTime checks the TTL on the server's clock, without a TTL
+// slack and with one. After every allowed request the key expires no
+// earlier than ⌈ResetAfter⌉ ms plus the slack after the decision and at
+// most ttlHeadroom later; the expiry the key stores is the one the script
+// set, less 1 ms (never later than the real one, PEXPIRETIME, whichever
+// instant Redis dates a TTL from); a write that finds that expiry late
+// enough keeps it, and one that does not lengthens it. Both kinds of write
+// must occur.
 func TestTTLServerTime(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := redistest.Client(t, srv.Addr())
-	s := mustNew(t, c)
 	headroom := ttlHeadroom.Milliseconds()
 	kept, lengthened := 0, 0
+	for _, slack := range []int64{0, 3000} {
+		s := mustNew(t, c, WithTTLSlack(time.Duration(slack)*time.Millisecond))
+		kept, lengthened = ttlServerTime(t, srv, s, slack, headroom, kept, lengthened)
+	}
+	t.Logf("%d writes kept the TTL, %d lengthened it", kept, lengthened)
+	if kept == 0 || lengthened == 0 {
+		t.Errorf("%d writes kept the TTL and %d lengthened it: want both", kept, lengthened)
+	}
+}
+
+// ttlServerTime runs TestTTLServerTime's requests on s, whose TTL slack is
+// slack ms, and returns the counts of writes that kept and lengthened the
+// TTL added to kept and lengthened.
+func ttlServerTime(t *testing.T, srv *redistest.Server, s *Store, slack, headroom int64, kept, lengthened int) (int, int) {
+	t.Helper()
 	for _, a := range algo.Algorithms {
 		fields := steps.Fields[a]
 		for _, q := range []algo.Quota{algo.PerSec(3), algo.PerMin(100).WithBurst(7), algo.PerHour(1), algo.PerWeek(1000), algo.PerSec(1_000_000)} {
-			key := "ttl-" + q.String()
+			key := fmt.Sprintf("ttl-%s-slack%d", q, slack)
 			p := pol(t, a, q)
 			rk := s.Key(key, p)
 			stored := int64(0) // the expiry stored before the request
@@ -669,8 +684,8 @@ func TestTTLServerTime(t *testing.T) {
 				if d.Limited {
 					continue
 				}
-				desc := fmt.Sprintf("%s %v request %d (ResetAfter %dµs)", a, q, i, d.ResetAfter)
-				need := (d.ResetAfter + 999) / 1000
+				desc := fmt.Sprintf("%s %v request %d (ResetAfter %dµs, slack %dms)", a, q, i, d.ResetAfter, slack)
+				need := (d.ResetAfter+999)/1000 + slack
 				expireAt, err := strconv.ParseInt(srv.Do(t, "PEXPIRETIME", rk), 10, 64)
 				if err != nil || expireAt <= 0 {
 					t.Fatalf("%s: PEXPIRETIME = %d, %v", desc, expireAt, err)
@@ -678,7 +693,7 @@ func TestTTLServerTime(t *testing.T) {
 				// A kept TTL was set for an earlier ResetAfter, rounded up to the
 				// ms then: it may end a ms past this one's rounding plus the headroom.
 				if expireAt < before+need || expireAt > after+need+headroom+1 {
-					t.Errorf("%s: the key expires at %d, want in [%d, %d]: ResetAfter after the decision, plus at most the headroom",
+					t.Errorf("%s: the key expires at %d, want in [%d, %d]: ResetAfter and the slack after the decision, plus at most the headroom",
 						desc, expireAt, before+need, after+need+headroom+1)
 				}
 				raw := srv.Do(t, "GET", rk)
@@ -705,26 +720,33 @@ func TestTTLServerTime(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d writes kept the TTL, %d lengthened it", kept, lengthened)
-	if kept == 0 || lengthened == 0 {
-		t.Errorf("%d writes kept the TTL and %d lengthened it: want both", kept, lengthened)
-	}
+	return kept, lengthened
 }
 
-// TestBatchServerTime checks a batch on the server's clock that names a
-// key several times: each occurrence sees the one before (the first write
-// sets the TTL, the next ones keep it), and every key ends with a TTL of at
-// least its last ResetAfter, under one policy and under two. Then a key
+// TestBatchServerTime checks a batch on the server's clock, without a TTL
+// slack and with one, that names a key several times: each occurrence sees
+// the one before (the first write sets the TTL, the next ones keep it),
+// and every key ends with a TTL of at least its last ResetAfter plus the
+// slack, under one policy and under two. Then a key
 // named twice in a row, fresh, under a quota whose second request needs a
 // TTL the first write's headroom covers: the key keeps the first write's.
 func TestBatchServerTime(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := redistest.Client(t, srv.Addr())
-	s := mustNew(t, c)
+	for _, slack := range []int64{0, 3000} {
+		batchServerTime(t, srv, mustNew(t, c, WithTTLSlack(time.Duration(slack)*time.Millisecond)), slack)
+	}
+}
+
+// batchServerTime runs TestBatchServerTime on s, whose TTL slack is slack
+// ms: every TTL the test expects is that much longer.
+func batchServerTime(t *testing.T, srv *redistest.Server, s *Store, slack int64) {
+	t.Helper()
 	grew := 0 // algorithms whose second request in a row needed a longer TTL
 	for _, a := range algo.Algorithms {
 		for _, ps := range [][]*store.Policy{
 			{pol(t, a, algo.PerMin(10))},
+			{pol(t, a, algo.PerMin(20))}, // a bucket's ResetAfter grows 3 s a request: within a slack of 3 s
 			{pol(t, a, algo.PerHour(8)), pol(t, otherAlgorithm(a), algo.PerMin(20))},
 		} {
 			srv.Do(t, "FLUSHALL")
@@ -759,8 +781,8 @@ func TestBatchServerTime(t *testing.T) {
 				for j, p := range ps {
 					rk := s.Key(k, p)
 					expireAt, err := strconv.ParseInt(srv.Do(t, "PEXPIRETIME", rk), 10, 64)
-					if need := (ds[j].ResetAfter + 999) / 1000; err != nil || expireAt < before+need {
-						t.Errorf("%s key %s: expires at %d (%v), want at least %d", p, k, expireAt, err, before+need)
+					if need := (ds[j].ResetAfter+999)/1000 + slack; err != nil || expireAt < before+need {
+						t.Errorf("%s key %s (slack %dms): expires at %d (%v), want at least %d", p, k, slack, expireAt, err, before+need)
 					}
 				}
 			}
@@ -774,7 +796,7 @@ func TestBatchServerTime(t *testing.T) {
 		if errs[0] != nil || errs[1] != nil || out[0].Limited || out[1].Limited {
 			t.Fatalf("%s twice: %+v, %v", p, out, errs)
 		}
-		first, second := (out[0].ResetAfter+999)/1000, (out[1].ResetAfter+999)/1000
+		first, second := (out[0].ResetAfter+999)/1000+slack, (out[1].ResetAfter+999)/1000+slack
 		if headroom := ttlHeadroom.Milliseconds(); second < first || second > first+headroom-1 {
 			t.Fatalf("%s twice: TTLs %d and %d ms do not test a kept TTL", p, first, second)
 		}
@@ -784,6 +806,12 @@ func TestBatchServerTime(t *testing.T) {
 		expireAt, err := strconv.ParseInt(srv.Do(t, "PEXPIRETIME", s.Key("twice", p)), 10, 64)
 		if lo, hi := before+first+ttlHeadroom.Milliseconds(), after+first+ttlHeadroom.Milliseconds()+1; err != nil || expireAt < lo || expireAt > hi {
 			t.Errorf("%s twice: expires at %d (%v), want the first write's TTL, in [%d, %d]", p, expireAt, err, lo, hi)
+		}
+		// The expiry stored is the real one less 1 ms, on the server's TIME
+		// as the call read it (as in TestTTLServerTime).
+		raw := srv.Do(t, "GET", s.Key("twice", p))
+		if got := int64(float64At(raw, len(raw)/8-1)); got > expireAt || got < expireAt-(after-before)-2 {
+			t.Errorf("%s twice: stored expiry %d, want the real one %d at most %dms earlier", p, got, expireAt, after-before+2)
 		}
 	}
 	if grew == 0 {

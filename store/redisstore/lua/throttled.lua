@@ -66,9 +66,8 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
     local nowMs = -1
     if now < 0 then
       local t = rcall('TIME')
-      local sec, usec = t[1] + 0, t[2] + 0 -- the strings as numbers (cheaper than tonumber)
-      now = sec * 1000000 + usec
-      nowMs = sec * 1000 + (usec - usec % 1000) / 1000
+      now = t[1] * 1000000 + t[2] -- the strings as numbers (cheaper than tonumber)
+      nowMs = (now - now % 1000) / 1000 -- exact: 0 ≤ now < 2^53
     end
     local key = KEYS[1]
     -- GET: false when absent, an error reply (a table) for a key of
@@ -171,25 +170,27 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
       until true
       if cost > 0 and not dLimited then
         -- The TTL as the one-policy path chooses it.
-        local t = dResetAfter
-        if t > -4503599627370496 then
-          local tr = t % 1000 % 1000
-          if tr > 0 then
-            t = (t - tr) / 1000 + 1
-          else
-            t = t / 1000
-          end
-        else
-          t = (t - math.fmod(t, 1000)) / 1000
-        end
-        t = t + slack
-        if raw and nowMs >= 0 and expires >= nowMs + t then
+        if raw and nowMs >= 0 and (expires - nowMs - slack) * 1000 >= dResetAfter then
           rcall('SET', key, spack('<ddd', n1, n2, expires), 'KEEPTTL')
-        elseif nowMs >= 0 then
-          local ttl = t + headroom
-          rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
         else
-          rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+          local t = dResetAfter
+          if t > -4503599627370496 then
+            local tr = t % 1000 % 1000
+            if tr > 0 then
+              t = (t - tr) / 1000 + 1
+            else
+              t = t / 1000
+            end
+          else
+            t = (t - math.fmod(t, 1000)) / 1000
+          end
+          t = t + slack
+          if nowMs >= 0 then
+            local ttl = t + headroom
+            rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
+          else
+            rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+          end
         end
       end
       if not dLimited then
@@ -370,25 +371,27 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
       until true
       if cost > 0 and not dLimited then
         -- The TTL as the one-policy path chooses it.
-        local t = dResetAfter
-        if t > -4503599627370496 then
-          local tr = t % 1000 % 1000
-          if tr > 0 then
-            t = (t - tr) / 1000 + 1
-          else
-            t = t / 1000
-          end
-        else
-          t = (t - math.fmod(t, 1000)) / 1000
-        end
-        t = t + slack
-        if raw and nowMs >= 0 and expires >= nowMs + t then
+        if raw and nowMs >= 0 and (expires - nowMs - slack) * 1000 >= dResetAfter then
           rcall('SET', key, spack('<ddd', n1, n2, expires), 'KEEPTTL')
-        elseif nowMs >= 0 then
-          local ttl = t + headroom
-          rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
         else
-          rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+          local t = dResetAfter
+          if t > -4503599627370496 then
+            local tr = t % 1000 % 1000
+            if tr > 0 then
+              t = (t - tr) / 1000 + 1
+            else
+              t = t / 1000
+            end
+          else
+            t = (t - math.fmod(t, 1000)) / 1000
+          end
+          t = t + slack
+          if nowMs >= 0 then
+            local ttl = t + headroom
+            rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
+          else
+            rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+          end
         end
       end
       if not dLimited then
@@ -575,25 +578,27 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
       until true
       if cost > 0 and not dLimited then
         -- The TTL as the one-policy path chooses it.
-        local t = dResetAfter
-        if t > -4503599627370496 then
-          local tr = t % 1000 % 1000
-          if tr > 0 then
-            t = (t - tr) / 1000 + 1
-          else
-            t = t / 1000
-          end
-        else
-          t = (t - math.fmod(t, 1000)) / 1000
-        end
-        t = t + slack
-        if raw and nowMs >= 0 and expires >= nowMs + t then
+        if raw and nowMs >= 0 and (expires - nowMs - slack) * 1000 >= dResetAfter then
           rcall('SET', key, spack('<ddd', n1, n2, expires), 'KEEPTTL')
-        elseif nowMs >= 0 then
-          local ttl = t + headroom
-          rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
         else
-          rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+          local t = dResetAfter
+          if t > -4503599627370496 then
+            local tr = t % 1000 % 1000
+            if tr > 0 then
+              t = (t - tr) / 1000 + 1
+            else
+              t = t / 1000
+            end
+          else
+            t = (t - math.fmod(t, 1000)) / 1000
+          end
+          t = t + slack
+          if nowMs >= 0 then
+            local ttl = t + headroom
+            rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
+          else
+            rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+          end
         end
       end
       if not dLimited then
@@ -794,25 +799,27 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
       until true
       if cost > 0 and not dLimited then
         -- The TTL as the one-policy path chooses it.
-        local t = dResetAfter
-        if t > -4503599627370496 then
-          local tr = t % 1000 % 1000
-          if tr > 0 then
-            t = (t - tr) / 1000 + 1
-          else
-            t = t / 1000
-          end
-        else
-          t = (t - math.fmod(t, 1000)) / 1000
-        end
-        t = t + slack
-        if raw and nowMs >= 0 and expires >= nowMs + t then
+        if raw and nowMs >= 0 and (expires - nowMs - slack) * 1000 >= dResetAfter then
           rcall('SET', key, spack('<dddd', n1, n2, n3, expires), 'KEEPTTL')
-        elseif nowMs >= 0 then
-          local ttl = t + headroom
-          rcall('SET', key, spack('<dddd', n1, n2, n3, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
         else
-          rcall('SET', key, spack('<dddd', n1, n2, n3, 0), 'PX', string.format('%d', t))
+          local t = dResetAfter
+          if t > -4503599627370496 then
+            local tr = t % 1000 % 1000
+            if tr > 0 then
+              t = (t - tr) / 1000 + 1
+            else
+              t = t / 1000
+            end
+          else
+            t = (t - math.fmod(t, 1000)) / 1000
+          end
+          t = t + slack
+          if nowMs >= 0 then
+            local ttl = t + headroom
+            rcall('SET', key, spack('<dddd', n1, n2, n3, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
+          else
+            rcall('SET', key, spack('<dddd', n1, n2, n3, 0), 'PX', string.format('%d', t))
+          end
         end
       end
       if not dLimited then
@@ -998,25 +1005,27 @@ if nkeys == 1 and #ARGV == 1 and #argv1 == 80 then
       until true
       if cost > 0 and not dLimited then
         -- The TTL as the one-policy path chooses it.
-        local t = dResetAfter
-        if t > -4503599627370496 then
-          local tr = t % 1000 % 1000
-          if tr > 0 then
-            t = (t - tr) / 1000 + 1
-          else
-            t = t / 1000
-          end
-        else
-          t = (t - math.fmod(t, 1000)) / 1000
-        end
-        t = t + slack
-        if raw and nowMs >= 0 and expires >= nowMs + t then
+        if raw and nowMs >= 0 and (expires - nowMs - slack) * 1000 >= dResetAfter then
           rcall('SET', key, spack('<ddd', n1, n2, expires), 'KEEPTTL')
-        elseif nowMs >= 0 then
-          local ttl = t + headroom
-          rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
         else
-          rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+          local t = dResetAfter
+          if t > -4503599627370496 then
+            local tr = t % 1000 % 1000
+            if tr > 0 then
+              t = (t - tr) / 1000 + 1
+            else
+              t = t / 1000
+            end
+          else
+            t = (t - math.fmod(t, 1000)) / 1000
+          end
+          t = t + slack
+          if nowMs >= 0 then
+            local ttl = t + headroom
+            rcall('SET', key, spack('<ddd', n1, n2, nowMs + ttl - 1), 'PX', string.format('%d', ttl))
+          else
+            rcall('SET', key, spack('<ddd', n1, n2, 0), 'PX', string.format('%d', t))
+          end
         end
       end
       if not dLimited then
@@ -1059,9 +1068,8 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
     local nowMs = -1
     if now < 0 then
       local t = rcall('TIME')
-      local sec, usec = t[1] + 0, t[2] + 0 -- the strings as numbers (cheaper than tonumber)
-      now = sec * 1000000 + usec
-      nowMs = sec * 1000 + (usec - usec % 1000) / 1000
+      now = t[1] * 1000000 + t[2] -- the strings as numbers (cheaper than tonumber)
+      nowMs = (now - now % 1000) / 1000 -- exact: 0 ≤ now < 2^53
     end
     local out, reply -- the replies when there are several; the last one
     if nkeys > 1 then
@@ -1827,25 +1835,30 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
             until true
           end
           if cost > 0 and not dLimited then
-            local t = dResetAfter
-            if t > -4503599627370496 then
-              local tr = t % 1000 % 1000
-              if tr > 0 then
-                t = (t - tr) / 1000 + 1
+            -- The TTL set before stays when it is long enough: expires ≥
+            -- nowMs + ⌈dResetAfter/1000⌉ + slack, tested in µs (for the
+            -- integer expires − nowMs − slack, the same test) so that the
+            -- common case computes no ceiling; the product, rounded only
+            -- beyond 2^53, compares with dResetAfter ≤ 2^53 exactly.
+            if not (raw and nowMs >= 0 and (expires - nowMs - slack) * 1000 >= dResetAfter) then
+              local t = dResetAfter
+              if t > -4503599627370496 then
+                local tr = t % 1000 % 1000
+                if tr > 0 then
+                  t = (t - tr) / 1000 + 1
+                else
+                  t = t / 1000
+                end
               else
-                t = t / 1000
+                t = (t - math.fmod(t, 1000)) / 1000
               end
-            else
-              t = (t - math.fmod(t, 1000)) / 1000
-            end
-            t = t + slack
-            if raw and nowMs >= 0 and expires >= nowMs + t then
-              -- long enough: the TTL set before stays
-            elseif nowMs >= 0 then
-              ttl = t + headroom
-              expires = nowMs + ttl - 1
-            else
-              ttl, expires = t, 0
+              t = t + slack
+              if nowMs >= 0 then
+                ttl = t + headroom
+                expires = nowMs + ttl - 1
+              else
+                ttl, expires = t, 0
+              end
             end
             -- one assignment a name: a multiple one adds a move a value
             raw = true

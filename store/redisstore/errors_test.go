@@ -1247,3 +1247,25 @@ func TestLongKeyMessages(t *testing.T) {
 		t.Errorf("Reset on a stopped server: the message does not quote the key shortened: %.300q", err)
 	}
 }
+
+// TestSyntaxErrorNamesRedisVersion: a server older than Redis 6.0 replies
+// to the script's SET KEEPTTL with a syntax error; the store's error says
+// which version it needs. Redis 7 gives the same reply to a SET with an
+// option it does not know, run here through a script as the store's is.
+// Other script errors do not mention it.
+func TestSyntaxErrorNamesRedisVersion(t *testing.T) {
+	srv := redistest.Standalone(t)
+	c := redistest.Client(t, srv.Addr())
+	ctx := context.Background()
+	for body, wantHint := range map[string]bool{
+		"return redis.call('SET', KEYS[1], 'v', 'KEEPTTLX')": true,
+		"return redis.call('INCR', KEYS[1], 'extra')":        false, // wrong number of arguments
+		"return redis.error_reply('broken')":                 false,
+	} {
+		err := classify(c.Do(ctx, c.B().Eval().Script(body).Numkeys(1).Key("k").Build()).Error(), "EVALSHA", "k")
+		wantScript(t, body, err)
+		if got := strings.Contains(err.Error(), "Redis 6.0 or later"); got != wantHint {
+			t.Errorf("%s: %q names the Redis version: %v, want %v", body, err, got, wantHint)
+		}
+	}
+}

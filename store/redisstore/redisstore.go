@@ -472,9 +472,14 @@ func callName(keys []string) string {
 	return storeutil.ShortKey(keys[0])
 }
 
-// classify wraps a client error as unavailable or as a script error.
+// classify wraps a client error as unavailable or as a script error. A
+// syntax error is what a server older than Redis 6.0 replies to the
+// script's SET KEEPTTL; the error says so.
 func classify(err error, op, key string) error {
 	if re, ok := rueidis.IsRedisErr(err); ok && !re.IsNil() && !transient(re) {
+		if strings.Contains(re.Error(), "syntax error") {
+			return fmt.Errorf("%w: %s %s: %w (the script's SET KEEPTTL needs Redis 6.0 or later)", store.ErrScript, op, key, err)
+		}
 		return fmt.Errorf("%w: %s %s: %w", store.ErrScript, op, key, err)
 	}
 	return fmt.Errorf("%w: %s %s: %w", store.ErrUnavailable, op, key, err)

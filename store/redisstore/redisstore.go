@@ -383,11 +383,12 @@ func decodeReply(reply rueidis.RedisResult, keys []string, ps []*store.Policy, d
 		}
 		return classify(err, "EVALSHA", callName(keys))
 	}
-	if msg, _ := reply.ToMessage(); msg.IsInt64() {
+	msg, _ := reply.ToMessage() // no error: reply.Error() was nil
+	if msg.IsInt64() {
 		n, _ := msg.AsInt64()
 		return decodeAllowed(n, keys, ps, ds, errs)
 	}
-	raw, err := reply.ToString()
+	raw, err := msg.ToString()
 	if err != nil || len(raw) != 8*per*len(errs) {
 		return fmt.Errorf("%w: %s: reply is not a string of %d float64s: %v", store.ErrScript, callName(keys), per*len(errs), reply)
 	}

@@ -656,8 +656,8 @@ func TestTTLServerTime(t *testing.T) {
 	headroom := ttlHeadroom.Milliseconds()
 	kept, lengthened := 0, 0
 	for _, slack := range []int64{0, 3000} {
-		s := mustNew(t, c, WithTTLSlack(time.Duration(slack)*time.Millisecond))
-		kept, lengthened = ttlServerTime(t, srv, s, slack, headroom, kept, lengthened)
+		k, l := ttlServerTime(t, srv, mustNew(t, c, WithTTLSlack(time.Duration(slack)*time.Millisecond)), slack, headroom)
+		kept, lengthened = kept+k, lengthened+l
 	}
 	t.Logf("%d writes kept the TTL, %d lengthened it", kept, lengthened)
 	if kept == 0 || lengthened == 0 {
@@ -666,9 +666,9 @@ func TestTTLServerTime(t *testing.T) {
 }
 
 // ttlServerTime runs TestTTLServerTime's requests on s, whose TTL slack is
-// slack ms, and returns the counts of writes that kept and lengthened the
-// TTL added to kept and lengthened.
-func ttlServerTime(t *testing.T, srv *redistest.Server, s *Store, slack, headroom int64, kept, lengthened int) (int, int) {
+// slack ms, and returns how many writes kept the TTL and how many
+// lengthened it.
+func ttlServerTime(t *testing.T, srv *redistest.Server, s *Store, slack, headroom int64) (kept, lengthened int) {
 	t.Helper()
 	for _, a := range algo.Algorithms {
 		fields := steps.Fields[a]

@@ -125,6 +125,38 @@ func (s *source) goRedis(algs []*algorithm, paramSlots int) ([]byte, error) {
 	f.Comment("")
 	f.Comment("//go:embed lua/throttled.lua")
 	f.Var().Id("scriptSource").String()
+	for _, a := range algs {
+		f.Comment(a.Lower() + "Source is the generated script lua/" + singleFile(a.Snake()) + ".")
+		f.Comment("")
+		f.Comment("//go:embed lua/" + singleFile(a.Snake()))
+		f.Var().Id(a.Lower() + "Source").String()
+	}
+	f.Comment("singleScript is the script that decides one request under one policy")
+	f.Comment("of an algorithm: its file and its text.")
+	f.Type().Id("singleScript").Struct(jen.List(jen.Id("file"), jen.Id("source")).String())
+	f.Comment("singleScripts are the single-decision scripts, by algorithm.")
+	f.Var().Id("singleScripts").Op("=").Index(jen.Op("...")).Id("singleScript").Values(jen.DictFunc(func(d jen.Dict) {
+		for _, a := range algs {
+			d[jen.Qual(algoPath, a.Name)] = jen.Values(jen.Lit("lua/"+singleFile(a.Snake())), jen.Id(a.Lower()+"Source"))
+		}
+	}))
+	f.Comment("appendParams appends the Params fields a policy's algorithm reads to")
+	f.Comment("the ARGV[1] of its single-decision script.")
+	f.Func().Id("appendParams").Params(jen.Id("b").Index().Byte(), jen.Id("p").Op("*").Qual(algoPath, "Params")).Index().Byte().Block(
+		jen.Switch(jen.Id("p").Dot("Algorithm")).BlockFunc(func(g *jen.Group) {
+			for _, a := range algs {
+				g.Case(jen.Qual(algoPath, a.Name)).Block(
+					jen.Return(jen.Id("appendNumbers").Call(jen.ListFunc(func(g *jen.Group) {
+						g.Id("b")
+						for _, p := range a.UsedParam {
+							g.Id("p").Dot(p)
+						}
+					}))),
+				)
+			}
+		}),
+		jen.Panic(jen.Lit("throttled: params not built by algo.Compile: unknown algorithm ").Op("+").Id("p").Dot("Algorithm").Dot("String").Call()),
+	)
 	f.Comment("paramSlots is the number of parameters the script reads per policy.")
 	f.Const().Id("paramSlots").Op("=").Lit(paramSlots)
 	f.Comment("appendPolicy appends a policy's arguments to the script's ARGV[1]: its")
@@ -149,9 +181,10 @@ func (s *source) goRedis(algs []*algorithm, paramSlots int) ([]byte, error) {
 		}),
 		jen.Panic(jen.Lit("throttled: params not built by algo.Compile: unknown algorithm ").Op("+").Id("p").Dot("Algorithm").Dot("String").Call()),
 	)
-	f.Comment("replyRadix is the radix of the integer the script replies with for an")
-	f.Comment("allowed single decision under p, ResetAfter·radix + Remaining: the")
-	f.Comment("bound of Remaining plus one; 0 when the script never replies so.")
+	f.Comment("replyRadix is the radix of the integer the single-decision script")
+	f.Comment("replies with for an allowed decision under p, ResetAfter·radix +")
+	f.Comment("Remaining: the bound of Remaining plus one; 0 when the script never")
+	f.Comment("replies so.")
 	f.Func().Id("replyRadix").Params(jen.Id("p").Op("*").Qual(algoPath, "Params")).Int64().Block(
 		jen.Switch(jen.Id("p").Dot("Algorithm")).BlockFunc(func(g *jen.Group) {
 			for _, a := range algs {

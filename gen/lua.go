@@ -54,8 +54,8 @@ var helpers = map[string]string{
 // script deciding hundreds of keys. The library functions are cached in
 // locals: a global lookup per call costs too.
 //
-// The script's single-decision and one-policy paths have the same
-// functions expanded in place, by helperLines.
+// The script's one-policy path and the single-decision scripts have the
+// same functions expanded in place, by helperLines.
 const luaPrelude = `local function floorDiv(a, b)
   if a > -4503599627370496 then
     return (a - a % b % b) / b
@@ -87,10 +87,9 @@ end
 `
 
 // luaLocals binds the library functions the helpers and steps call, before
-// the script's prelude. The single-decision and one-policy paths, above
-// it, bind none: binding costs two instructions a name on every call, and
-// the paths call them only in rare branches (but for the sliding window's
-// max), through math.
+// the script's prelude. The one-policy path, above it, and the
+// single-decision scripts bind none: binding costs two instructions a name
+// on every call, and they call them only in rare branches, through math.
 const luaLocals = "local fmod, min, max = math.fmod, math.min, math.max"
 
 // translator turns one marked function into a Lua local function.
@@ -206,10 +205,9 @@ func (t *translator) body(fd *ast.FuncDecl) error {
 // to results (names the caller declared) and leaves by `break` where the Go
 // function returns. The helpers floorDiv, ceilDiv and later are expanded in
 // place (helperLines), so the block makes no closure and calls no Lua
-// function: the script's single-decision and one-policy paths run it,
-// where making the prelude's closures on every call cost more than the
-// step itself. Step
-// functions have no loops, so every break leaves this block; and a Go
+// function: the script's one-policy path and the single-decision scripts
+// run it, where making the prelude's closures on every call cost more than
+// the step itself. Step functions have no loops, so every break leaves this block; and a Go
 // return is the last statement of its block, as Lua's break must be.
 func (s *source) translateInline(a *algorithm, fd *ast.FuncDecl, args, results []string, depth int) (string, error) {
 	t := s.newTranslator(a)

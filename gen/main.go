@@ -9,9 +9,10 @@
 // any Go outside the accepted subset with "file:line: why", and writes:
 //
 //	store/redisstore/lua/throttled.lua  the Redis script: every algorithm, as Lua functions and written
-//	                                    inline in the single-decision and one-policy paths, and the
-//	                                    glue (script.lua.tmpl)
-//	store/redisstore/script_gen.go      its embedding, argument encoding and reply decoding
+//	                                    inline in the one-policy path, and the glue (script.lua.tmpl)
+//	store/redisstore/lua/<algorithm>.lua  the script deciding one request under one policy of that
+//	                                    algorithm, its functions written inline (single.lua.tmpl)
+//	store/redisstore/script_gen.go      their embedding, argument encoding and reply decoding
 //	internal/steps/<algorithm>_gen.go   the Go binding of each algorithm (memory store, Redis tests)
 //	internal/steps/steps_gen.go         their dispatcher
 //
@@ -82,11 +83,13 @@ func generate(root, algoDir string) (map[string][]byte, error) {
 	if out["internal/steps/steps_gen.go"], err = src.goStepsDispatch(algs); err != nil {
 		return nil, err
 	}
-	lua, err := src.luaScript(algs)
+	scripts, err := src.luaScripts(algs)
 	if err != nil {
 		return nil, err
 	}
-	out["store/redisstore/lua/throttled.lua"] = []byte(lua)
+	for name, lua := range scripts {
+		out["store/redisstore/lua/"+name] = []byte(lua)
+	}
 	if out["store/redisstore/script_gen.go"], err = src.goRedis(algs, paramSlots(algs)); err != nil {
 		return nil, err
 	}

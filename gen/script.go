@@ -18,6 +18,18 @@ import (
 //go:embed script.lua.tmpl
 var scriptTemplate string
 
+// singleTemplate is the script deciding one request under one policy of
+// one algorithm; it shares script.lua.tmpl's definitions.
+//
+//go:embed single.lua.tmpl
+var singleTemplate string
+
+// singleData is what singleTemplate fills in.
+type singleData struct {
+	Source string // as scriptData's
+	A      scriptAlgorithm
+}
+
 // scriptData is what the template fills in.
 type scriptData struct {
 	Source      string // the step functions' directory, e.g. "algo"
@@ -33,20 +45,22 @@ type scriptData struct {
 // scriptAlgorithm is one algorithm's part of the script.
 type scriptAlgorithm struct {
 	Code  int64  // the value of the constant named like the algorithm
+	Name  string // e.g. TokenBucket
 	Snake string // e.g. token_bucket
 	Lower string // e.g. tokenBucket: its functions are tokenBucketInit and tokenBucketStep
 	Init  string // the translated init function
 	Step  string // the translated step function
 	// InlineInit and InlineStep are the two written inline for the
 	// one-policy path (translateInline), at its indentation; SingleInit
-	// and SingleStep the same for the single-decision path, at its.
+	// and SingleStep the same for the algorithm's single-decision script,
+	// at its.
 	InlineInit, InlineStep string
 	SingleInit, SingleStep string
 	State                  []string // the state's fields
 	Params                 []string // the Params fields its functions read
 	// Bound is the parameter (q1…) that bounds the Decision's Remaining,
-	// "" when none does (remainingBound); the single-decision path replies
-	// to an allowed decision with one integer in its radix.
+	// "" when none does (remainingBound); the single-decision script
+	// replies to an allowed decision with one integer in its radix.
 	Bound, BoundName string
 }
 
@@ -87,47 +101,54 @@ var scriptFuncs = template.FuncMap{
 	},
 }
 
-// luaScript assembles the Redis script: the helpers' twins, every
+// luaScripts assembles the Redis scripts, keyed by their file names under
+// store/redisstore/lua: throttled.lua, the helpers' twins, every
 // algorithm's translated init and step functions, and the glue of
 // script.lua.tmpl, which decides requests under several policies at once
-// exactly as the memory store does (internal/steps and store/memstore).
-func (s *source) luaScript(algs []*algorithm) (string, error) {
+// exactly as the memory store does (internal/steps and store/memstore);
+// and for each algorithm <snake>.lua (singleFile), its init and step
+// written inline in single.lua.tmpl, which decides one request under one
+// policy as throttled.lua does.
+func (s *source) luaScripts(algs []*algorithm) (map[string]string, error) {
 	tmpl, err := template.New("script.lua.tmpl").Funcs(scriptFuncs).Parse(scriptTemplate)
 	if err != nil {
-		return "", err
+		return nil, err
+	}
+	if _, err := tmpl.New("single.lua.tmpl").Parse(singleTemplate); err != nil {
+		return nil, err
 	}
 	data := scriptData{Source: s.dirName(), Locals: luaLocals, Prelude: strings.TrimRight(luaPrelude, "\n"), MaxPolicies: store.MaxPolicies}
 	for _, a := range algs {
-		sa := scriptAlgorithm{Snake: a.Snake(), Lower: a.Lower(), State: fields(a.State), Params: a.UsedParam}
+		sa := scriptAlgorithm{Name: a.Name, Snake: a.Snake(), Lower: a.Lower(), State: fields(a.State), Params: a.UsedParam}
 		if i := remainingBound(a.UsedParam); i >= 0 {
 			sa.Bound, sa.BoundName = fmt.Sprintf("q%d", i+1), a.UsedParam[i]
 		}
 		var err error
 		if sa.Init, err = s.translateFunc(a, a.Init, a.Lower()+"Init"); err != nil {
-			return "", err
+			return nil, err
 		}
 		if sa.Step, err = s.translateFunc(a, a.Step, a.Lower()+"Step"); err != nil {
-			return "", err
+			return nil, err
 		}
 		if sa.Code, err = s.algorithmCode(a); err != nil {
-			return "", err
+			return nil, err
 		}
 		// The inline paths' names: state s1…, parameters q1…, new state
 		// n1… and the Decision's fields dLimited….
 		st, qs := numbered("s", len(sa.State)), numbered("q", len(sa.Params))
 		if sa.InlineInit, err = s.translateInline(a, a.Init, append(qs, "now"), st, initDepth); err != nil {
-			return "", err
+			return nil, err
 		}
 		stepArgs := append(append(append([]string{}, st...), qs...), "now", "cost")
 		results := append(numbered("n", len(sa.State)), "dLimited", "dRemaining", "dRetryAfter", "dResetAfter")
 		if sa.InlineStep, err = s.translateInline(a, a.Step, stepArgs, results, stepDepth); err != nil {
-			return "", err
+			return nil, err
 		}
 		if sa.SingleInit, err = s.translateInline(a, a.Init, append(qs, "now"), st, singleInitDepth); err != nil {
-			return "", err
+			return nil, err
 		}
 		if sa.SingleStep, err = s.translateInline(a, a.Step, stepArgs, results, singleStepDepth); err != nil {
-			return "", err
+			return nil, err
 		}
 		data.StateSlots = max(data.StateSlots, len(sa.State))
 		data.ParamSlots = max(data.ParamSlots, len(sa.Params))
@@ -141,18 +162,32 @@ func (s *source) luaScript(algs []*algorithm) (string, error) {
 			}
 		}
 	}
+	out := map[string]string{}
 	var b strings.Builder
 	if err := tmpl.Execute(&b, data); err != nil {
-		return "", err
+		return nil, err
 	}
-	return b.String(), nil
+	out["throttled.lua"] = b.String()
+	for _, a := range data.Algorithms {
+		b.Reset()
+		if err := tmpl.ExecuteTemplate(&b, "single.lua.tmpl", singleData{Source: data.Source, A: a}); err != nil {
+			return nil, err
+		}
+		out[singleFile(a.Snake)] = b.String()
+	}
+	return out, nil
 }
+
+// singleFile is the file name under store/redisstore/lua of the script
+// deciding one request under one policy of the algorithm named snake
+// (token_bucket).
+func singleFile(snake string) string { return snake + ".lua" }
 
 // remainingBound returns the index in used, the Params fields an
 // algorithm reads, of the one its Decision's Remaining never exceeds, or
 // -1 when it reads none: algo.Params.Max, the Limit a state reports, which
 // is Burst for the buckets and Limit for the windows (algo's tests check
-// Remaining ≤ Max for every algorithm). The script's single-decision path
+// Remaining ≤ Max for every algorithm). The single-decision script
 // replies to an allowed decision with one integer,
 // ResetAfter·(bound+1) + Remaining (when below 2^52), which the Go binding
 // decodes with the same radix (replyRadix).
@@ -169,10 +204,10 @@ func remainingBound(used []string) int {
 
 // initDepth and stepDepth are the indentations of the inlined functions in
 // the one-policy path of script.lua.tmpl, singleInitDepth and
-// singleStepDepth in its single-decision path.
+// singleStepDepth in single.lua.tmpl.
 const (
 	initDepth, stepDepth             = 5, 6
-	singleInitDepth, singleStepDepth = 4, 3
+	singleInitDepth, singleStepDepth = 1, 0
 )
 
 // numbered returns prefix1 … prefixN.

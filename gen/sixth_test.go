@@ -22,9 +22,10 @@ import (
 // TestSixthAlgorithm proves the walk-through of ARCHITECTURE.md: a new
 // step function dropped next to algo's sources (testdata/sixth, a fixed
 // window written afresh under the name Tumbling, code 6) is accepted by the
-// generator, which emits its Go binding and adds it to the Redis script;
-// and the generated script, run on a real Redis with code 6, decides
-// exactly as algo.FixedWindowStep does on random requests.
+// generator, which emits its Go binding, adds it to the Redis script and
+// writes its single-decision script; and both scripts, run on a real
+// Redis (throttled.lua with code 6), decide exactly as
+// algo.FixedWindowStep does on random requests.
 func TestSixthAlgorithm(t *testing.T) {
 	dir := t.TempDir()
 	algoSrc := filepath.Join(moduleRoot, algoDir)
@@ -50,6 +51,10 @@ func TestSixthAlgorithm(t *testing.T) {
 		if !strings.Contains(script, want) {
 			t.Fatalf("the script lacks %q", want)
 		}
+	}
+	single := string(out["store/redisstore/lua/tumbling.lua"])
+	if !strings.Contains(single, "repeat -- TumblingStep, inline") {
+		t.Fatalf("no single-decision script lua/tumbling.lua with the step inline; outputs: %v", sortedKeys(out))
 	}
 	// The inline form of its else if, whose condition calls floorDiv: else
 	// at the first if's level, the helpers' lines and the if one level in,
@@ -88,14 +93,20 @@ func TestSixthAlgorithm(t *testing.T) {
 				s = algo.FixedWindowInit(p, now)
 			}
 			ns, want := algo.FixedWindowStep(s, p, now, cost)
-			args := numbers(now, 60_000, 1000, 1, 6, p.Period, p.Limit, 0, 0, cost) // a minute of TTL slack: keys outlive the test
-			msg, err := c.Do(ctx, c.B().Eval().Script(script).Numkeys(1).Key(key).Arg(args).Build()).ToMessage()
-			if err != nil {
-				t.Fatalf("EVAL: %v", err)
-			}
-			got := decision(t, msg, p.Limit)
-			if got != want {
-				t.Fatalf("quota %v at %d cost %d: the script's sixth algorithm decided %+v, algo.FixedWindowStep %+v", q, now, cost, got, want)
+			// A minute of TTL slack: keys outlive the test. Each script
+			// keeps a key of its own.
+			for _, call := range []struct{ name, script, key, args string }{
+				{"throttled.lua", script, key, numbers(now, 60_000, 1000, 1, 6, p.Period, p.Limit, 0, 0, cost)},
+				{"tumbling.lua", single, key + ":single", numbers(now, 60_000, 1000, p.Period, p.Limit, cost)},
+			} {
+				msg, err := c.Do(ctx, c.B().Eval().Script(call.script).Numkeys(1).Key(call.key).Arg(call.args).Build()).ToMessage()
+				if err != nil {
+					t.Fatalf("EVAL %s: %v", call.name, err)
+				}
+				got := decision(t, msg, p.Limit)
+				if got != want {
+					t.Fatalf("quota %v at %d cost %d: %s's sixth algorithm decided %+v, algo.FixedWindowStep %+v", q, now, cost, call.name, got, want)
+				}
 			}
 			if !want.Limited && cost > 0 {
 				s, fresh = ns, false
@@ -115,7 +126,8 @@ func numbers(vs ...int64) string {
 
 // decision decodes a single decision's reply: an allowed one may be the
 // integer ResetAfter·(bound+1) + Remaining, bound the algorithm's Limit
-// (the script's header); else a string of six float64s, status first.
+// (the single-decision script's header); else a string of six float64s,
+// status first.
 func decision(t *testing.T, msg rueidis.RedisMessage, bound int64) algo.Decision {
 	t.Helper()
 	if n, err := msg.ToInt64(); err == nil {

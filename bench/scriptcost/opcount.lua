@@ -1,20 +1,29 @@
 -- opcount.lua counts the Lua virtual machine instructions one decision of
--- the limiter's script executes on its one-policy path, per line, under a
--- stand-alone Lua 5.1 (the version Redis embeds), with redis.call and
--- struct stood in for by Lua functions whose own instructions are not
--- counted (nor are the C functions' in Redis: scriptcost counts those).
+-- the limiter's scripts executes, per line, under a stand-alone Lua 5.1
+-- (the version Redis embeds), with redis.call and struct stood in for by
+-- Lua functions whose own instructions are not counted (nor are the C
+-- functions' in Redis: scriptcost counts those).
 --
+--   lua5.1 bench/scriptcost/opcount.lua store/redisstore/lua/gcra.lua P1 P2 ...
 --   lua5.1 bench/scriptcost/opcount.lua store/redisstore/lua/throttled.lua CODE Q1 Q2 Q3 Q4
 --
--- CODE and Q1…Q4 are an algorithm's code and parameters as the store
--- sends them (appendPolicy in store/redisstore/script_gen.go); GCRA at
--- 100/s is 5 100 10000 1 1000000, the fixed window 1 1000000 100 0 0. It
--- runs three decisions of cost 1 on one key, on the server's clock (TIME
--- a millisecond later each time), and prints the third's count: the total,
+-- An algorithm's single-decision script (lua/<algorithm>.lua) takes the
+-- parameters its algorithm reads, as the store sends them (appendParams in
+-- store/redisstore/script_gen.go): GCRA at 100/s is 100 10000 1 1000000,
+-- the fixed window 1000000 100. throttled.lua's one-policy path takes an
+-- algorithm's code and four parameters (appendPolicy): GCRA at 100/s is
+-- 5 100 10000 1 1000000, the fixed window 1 1000000 100 0 0. It runs
+-- three decisions of cost 1 on one key, on the server's clock (TIME a
+-- millisecond later each time), and prints the third's count: the total,
 -- then each line's.
-local path, code = arg[1], tonumber(arg[2])
-local q = {tonumber(arg[3]), tonumber(arg[4]), tonumber(arg[5]), tonumber(arg[6])}
-assert(path and code and q[4], 'usage: lua5.1 opcount.lua SCRIPT CODE Q1 Q2 Q3 Q4')
+local path = arg[1]
+local params = {}
+for i = 2, #arg do
+  params[#params + 1] = assert(tonumber(arg[i]), 'not a number: ' .. arg[i])
+end
+local general = path and path:match('throttled%.lua$')
+assert(path and #params > 0 and (not general or #params == 5),
+  'usage: lua5.1 opcount.lua lua/ALGORITHM.lua P1 P2 ... | lua/throttled.lua CODE Q1 Q2 Q3 Q4')
 
 -- A float64, little-endian, as struct.pack('<d') writes it (finite values).
 local function encode(x)
@@ -97,9 +106,12 @@ debug.sethook(function()
     end
   end
 end, '', 1)
-local argv = {encode(-1), encode(0), encode(1000), encode(1), encode(code)}
-for i = 1, 4 do
-  argv[#argv + 1] = encode(q[i])
+local argv = {encode(-1), encode(0), encode(1000)}
+if general then
+  argv[#argv + 1] = encode(1) -- one policy
+end
+for _, v in ipairs(params) do
+  argv[#argv + 1] = encode(v)
 end
 argv[#argv + 1] = encode(1) -- the cost
 for _ = 1, 3 do

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -22,25 +23,45 @@ import (
 )
 
 // scriptEnv names a file whose text the tests run instead of the embedded
-// script (lua/throttled.lua), so that scripts/mutate-lua.sh can run the
-// differential tests on each mutant of the script with one test binary,
-// never touching the checked-in file.
+// script of the same file name (throttled.lua, or an algorithm's
+// single-decision script such as gcra.lua), so that scripts/mutate-lua.sh
+// can run the differential tests on each mutant of the scripts with one
+// test binary, never touching the checked-in files.
 const scriptEnv = "THROTTLED_TEST_SCRIPT"
 
 // TestMain swaps in the script named by THROTTLED_TEST_SCRIPT, if set.
 func TestMain(m *testing.M) {
 	if path := os.Getenv(scriptEnv); path != "" {
-		src, err := os.ReadFile(path)
-		if err != nil {
+		if err := swapScript(path); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", scriptEnv, err)
 			os.Exit(2)
 		}
-		scriptSource = string(src)
-		sum := sha1.Sum(src)
-		scriptSHA = hex.EncodeToString(sum[:])
-		fmt.Fprintf(os.Stderr, "testing the script %s (SHA-1 %s) instead of lua/throttled.lua\n", path, scriptSHA)
 	}
 	os.Exit(m.Run())
+}
+
+// swapScript makes the file at path the script of its file name.
+func swapScript(path string) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	name := filepath.Base(path)
+	sum := sha1.Sum(src)
+	sha := hex.EncodeToString(sum[:])
+	if name == "throttled.lua" {
+		scriptSource, scriptSHA = string(src), sha
+		fmt.Fprintf(os.Stderr, "testing the script %s (SHA-1 %s) instead of lua/throttled.lua\n", path, sha)
+		return nil
+	}
+	for a, sc := range singleScripts {
+		if sc.file == "lua/"+name {
+			singleScripts[a].source = string(src)
+			fmt.Fprintf(os.Stderr, "testing the script %s (SHA-1 %s) instead of %s\n", path, sha, sc.file)
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: no script of the store is named %s", path, name)
 }
 
 // combine is the reference of the combined decision of a request under

@@ -2,8 +2,11 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -141,7 +144,7 @@ func divisionCases() []division {
 	return cases
 }
 
-// expansion is one helper call the generator wrote inline in the script:
+// expansion is one helper call the generator wrote inline in a script:
 // out is the local it computes, divisor the name (or number) it divides
 // by or adds, lines the block from "local out = …" to its "end".
 type expansion struct {
@@ -149,11 +152,23 @@ type expansion struct {
 	out     string
 	divisor string
 	lines   []string
-	at      int // line number in the script
+	at      string // file:line in the scripts
 }
 
-// expansions finds the script's inline helper calls: a line "local X = …"
-// where X is a temporary hN, or the TTL's "local ttl = <name>" (then
+// scripts returns the store's scripts by file: throttled.lua and every
+// algorithm's single-decision script.
+func scripts() map[string]string {
+	out := map[string]string{"lua/throttled.lua": scriptSource}
+	for _, sc := range singleScripts {
+		if sc.file != "" {
+			out[sc.file] = sc.source
+		}
+	}
+	return out
+}
+
+// expansions finds the scripts' inline helper calls: a line "local X = …"
+// where X is a temporary hN, or the TTL's "local t = <name>" (then
 // perhaps "local Xb = …"),
 // and the block to the "end" at its indentation: a division when its "if"
 // compares with −2^52 (ceilDiv when the next line takes the remainder
@@ -163,8 +178,19 @@ type expansion struct {
 // found and run.
 func expansions(t *testing.T) []expansion {
 	t.Helper()
-	lines := strings.Split(scriptSource, "\n")
-	local := regexp.MustCompile(`^( *)local (h\d+ = .+|ttl = \w+)$`)
+	var out []expansion
+	all := scripts()
+	for _, file := range slices.Sorted(maps.Keys(all)) {
+		out = append(out, expansionsIn(t, file, all[file])...)
+	}
+	return out
+}
+
+// expansionsIn finds the inline helper calls of the script src, named file.
+func expansionsIn(t *testing.T, file, src string) []expansion {
+	t.Helper()
+	lines := strings.Split(src, "\n")
+	local := regexp.MustCompile(`^( *)local (h\d+ = .+|ttl = \w+|t = \w+)$`)
 	var out []expansion
 	for i := 0; i+2 < len(lines); i++ {
 		m := local.FindStringSubmatch(lines[i])
@@ -179,14 +205,14 @@ func expansions(t *testing.T) []expansion {
 		}
 		ifLine, named, commented := strings.Cut(lines[j], " then -- ")
 		if !strings.HasPrefix(ifLine, indent+"if "+x+" ") || !commented && !strings.HasSuffix(ifLine, " then") {
-			t.Fatalf("script line %d: %q is not followed by the if of a helper's expansion", i+1, lines[i])
+			t.Fatalf("%s:%d: %q is not followed by the if of a helper's expansion", file, i+1, lines[i])
 		}
-		e := expansion{out: x, at: i + 1, helper: "later"}
+		e := expansion{out: x, at: fmt.Sprintf("%s:%d", file, i+1), helper: "later"}
 		switch {
 		case named == "min" || named == "max":
 			e.helper = named
 		case commented:
-			t.Fatalf("script line %d: %q names no helper", j+1, lines[j])
+			t.Fatalf("%s:%d: %q names no helper", file, j+1, lines[j])
 		case strings.Contains(lines[j], "4503599627370496"):
 			e.helper = "floorDiv"
 			if strings.HasPrefix(strings.TrimSpace(lines[j+1]), "local "+x+"r = ") {
@@ -209,8 +235,8 @@ func expansions(t *testing.T) []expansion {
 }
 
 // TestScriptInlineHelpers runs every helper call the generator wrote
-// inline in the script (its single-decision and one-policy paths' steps
-// and TTLs), its
+// inline in the scripts (the single-decision scripts' and throttled.lua's
+// one-policy path's steps and TTLs), its
 // operands replaced by a and b, on a real Redis against exact Go integer
 // arithmetic on the edge cases of TestLuaPrelude: the inline form must be
 // as exact as the prelude's functions over their whole range, including
@@ -225,9 +251,9 @@ func TestScriptInlineHelpers(t *testing.T) {
 		count[e.helper]++
 	}
 	// Every algorithm's step calls the helpers, and the TTL a ceilDiv, in
-	// both inline paths.
+	// its single-decision script and in the one-policy path.
 	if count["floorDiv"] < 10 || count["ceilDiv"] < 12 || count["later"] < 10 || count["max"] < 4 {
-		t.Fatalf("found %v inline helper calls in the script; are the single-decision and one-policy paths inline?", count)
+		t.Fatalf("found %v inline helper calls in the scripts; are the single-decision scripts and the one-policy path inline?", count)
 	}
 	divisor := regexp.MustCompile(`\b` + `(\w+)` + `\b`)
 	for _, e := range exps {
@@ -264,7 +290,7 @@ func TestScriptInlineHelpers(t *testing.T) {
 				want = max(p.a, p.b)
 			}
 			if got := float64At(raw, i); got != float64(want) {
-				t.Fatalf("line %d: inline %s(%d, %d) = %v, want %d", e.at, e.helper, p.a, p.b, got, want)
+				t.Fatalf("%s: inline %s(%d, %d) = %v, want %d", e.at, e.helper, p.a, p.b, got, want)
 			}
 		}
 	}

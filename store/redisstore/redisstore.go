@@ -44,10 +44,11 @@ type Store struct {
 	owned   bool        // the client was made by FromURL and is closed by Close
 	closed  atomic.Bool // Close closed the owned client
 	prefix  string
-	clock   store.Clock   // nil: the server's TIME
-	slack   int64         // ms added to every TTL
-	timeout time.Duration // bounds every call; 0: only the caller's ctx does
-	script  *rueidis.Lua
+	clock   store.Clock                      // nil: the server's TIME
+	slack   int64                            // ms added to every TTL
+	timeout time.Duration                    // bounds every call; 0: only the caller's ctx does
+	script  *rueidis.Lua                     // lua/throttled.lua
+	singles [len(singleScripts)]*rueidis.Lua // lua/<algorithm>.lua, by algorithm: a single decision
 
 	coalesce int       // most decisions per coalesced call; 0: no coalescing
 	co       coalescer // the groups of concurrent decisions (coalesce.go)
@@ -122,6 +123,11 @@ func New(client rueidis.Client, opts ...Option) (*Store, error) {
 		return nil, &algo.DataError{Name: "client", Value: "nil", Reason: "a rueidis.Client is required"}
 	}
 	s := &Store{client: client, prefix: DefaultPrefix, timeout: DefaultTimeout, coalesce: DefaultCoalescing, script: rueidis.NewLuaScript(scriptSource)}
+	for a, sc := range singleScripts {
+		if sc.source != "" {
+			s.singles[a] = rueidis.NewLuaScript(sc.source)
+		}
+	}
 	for _, o := range opts {
 		if o == nil {
 			return nil, &algo.DataError{Name: "option", Value: "nil", Reason: "options must not be nil"}
@@ -279,14 +285,15 @@ func (s *Store) Decide(ctx context.Context, key string, ps []*store.Policy, cost
 
 // decideAlone decides one request (keys: its Redis keys, one per policy of
 // ps) into ds with a script call of its own, bounded by ctx and the
-// store's timeout.
+// store's timeout: under one policy its algorithm's script
+// (lua/<algorithm>.lua), which costs Redis less, else throttled.lua.
 func (s *Store) decideAlone(ctx context.Context, keys []string, ps []*store.Policy, cost int64, ds []algo.Decision) error {
-	args, err := s.argsHead(ps)
+	script, args, err := s.scriptCall(ps, cost)
 	if err != nil {
 		return err
 	}
 	ctx, b := s.bound(ctx)
-	reply := s.script.Exec(ctx, s.client, keys, []string{string(appendNumbers(args, cost))})
+	reply := script.Exec(ctx, s.client, keys, []string{string(args)})
 	b.release()
 	var errs [1]error
 	if err := decodeReply(reply, keys, ps, ds, errs[:]); err != nil {
@@ -314,18 +321,42 @@ func checkRequest(key string, cost int64) error {
 	return storeutil.CheckCost(cost)
 }
 
+// scriptCall returns the script that decides one request of cost under
+// ps, and its ARGV[1].
+func (s *Store) scriptCall(ps []*store.Policy, cost int64) (*rueidis.Lua, []byte, error) {
+	if len(ps) > 1 {
+		head, err := s.argsHead(ps)
+		return s.script, appendNumbers(head, cost), err
+	}
+	now, err := s.scriptTime()
+	if err != nil {
+		return nil, nil, err
+	}
+	p := ps[0].Params()
+	b := appendNumbers(make([]byte, 0, 8*(4+paramSlots)), now, s.slack, ttlHeadroom.Milliseconds())
+	return s.singles[p.Algorithm], appendNumbers(appendParams(b, p), cost), nil
+}
+
+// scriptTime returns the time a script call passes: the store's clock's,
+// or -1 for the server's TIME; and whether the store is closed, as every
+// script call checks.
+func (s *Store) scriptTime() (int64, error) {
+	if err := s.errIfClosed(); err != nil {
+		return 0, err
+	}
+	if s.clock == nil {
+		return -1, nil
+	}
+	now := s.clock.Now()
+	return now, storeutil.CheckTime(now)
+}
+
 // argsHead encodes the head of a script call's ARGV[1]: the time, the TTL
 // slack and headroom, and the policies; the costs, one per request, follow.
 func (s *Store) argsHead(ps []*store.Policy) ([]byte, error) {
-	if err := s.errIfClosed(); err != nil { // here so that every script call checks it
+	now, err := s.scriptTime()
+	if err != nil {
 		return nil, err
-	}
-	now := int64(-1) // the script reads the server's TIME
-	if s.clock != nil {
-		now = s.clock.Now()
-		if err := storeutil.CheckTime(now); err != nil {
-			return nil, err
-		}
 	}
 	b := appendNumbers(make([]byte, 0, 8*(5+(1+paramSlots)*len(ps))), now, s.slack, ttlHeadroom.Milliseconds(), int64(len(ps)))
 	for _, p := range ps {

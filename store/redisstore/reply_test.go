@@ -29,7 +29,8 @@ func TestReplyRadix(t *testing.T) {
 	}
 }
 
-// TestReplyForms runs single decisions through the real script and checks
+// TestReplyForms runs single decisions through the real scripts (each
+// algorithm's single-decision script) and checks
 // which form each reply takes and what it decodes to: an allowed decision
 // is one integer, ResetAfter·(Max+1) + Remaining, exactly when that is
 // below 2^52; any other decision is the string of float64s. Every decision
@@ -86,11 +87,11 @@ func TestReplyForms(t *testing.T) {
 			var fresh steps.Slots
 			want, _, _ := steps.Step(&fresh, true, p.Params(), fake.Now(), rq.cost)
 
-			head, err := s.argsHead([]*store.Policy{p})
+			script, args, err := s.scriptCall([]*store.Policy{p}, rq.cost)
 			if err != nil {
 				t.Fatal(err)
 			}
-			reply := s.script.Exec(ctx, c, []string{s.Key(key, p)}, []string{string(appendNumbers(head, rq.cost))})
+			reply := script.Exec(ctx, c, []string{s.Key(key, p)}, []string{string(args)})
 			msg, err := reply.ToMessage()
 			if err != nil {
 				t.Fatalf("%s cost %d: %v", p, rq.cost, err)

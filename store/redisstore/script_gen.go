@@ -12,6 +12,64 @@ import (
 //go:embed lua/throttled.lua
 var scriptSource string
 
+// fixedWindowSource is the generated script lua/fixed_window.lua.
+//
+//go:embed lua/fixed_window.lua
+var fixedWindowSource string
+
+// gcraSource is the generated script lua/gcra.lua.
+//
+//go:embed lua/gcra.lua
+var gcraSource string
+
+// leakingBucketSource is the generated script lua/leaking_bucket.lua.
+//
+//go:embed lua/leaking_bucket.lua
+var leakingBucketSource string
+
+// slidingWindowSource is the generated script lua/sliding_window.lua.
+//
+//go:embed lua/sliding_window.lua
+var slidingWindowSource string
+
+// tokenBucketSource is the generated script lua/token_bucket.lua.
+//
+//go:embed lua/token_bucket.lua
+var tokenBucketSource string
+
+// singleScript is the script that decides one request under one policy
+// of an algorithm: its file and its text.
+type singleScript struct {
+	file, source string
+}
+
+// singleScripts are the single-decision scripts, by algorithm.
+var singleScripts = [...]singleScript{
+	algo.FixedWindow:   {"lua/fixed_window.lua", fixedWindowSource},
+	algo.GCRA:          {"lua/gcra.lua", gcraSource},
+	algo.LeakingBucket: {"lua/leaking_bucket.lua", leakingBucketSource},
+	algo.SlidingWindow: {"lua/sliding_window.lua", slidingWindowSource},
+	algo.TokenBucket:   {"lua/token_bucket.lua", tokenBucketSource},
+}
+
+// appendParams appends the Params fields a policy's algorithm reads to
+// the ARGV[1] of its single-decision script.
+func appendParams(b []byte, p *algo.Params) []byte {
+	switch p.Algorithm {
+	case algo.FixedWindow:
+		return appendNumbers(b, p.Period, p.Limit)
+	case algo.GCRA:
+		return appendNumbers(b, p.Burst, p.Unit, p.Rate, p.Capacity)
+	case algo.LeakingBucket:
+		return appendNumbers(b, p.Burst, p.Unit, p.Rate, p.Capacity)
+	case algo.SlidingWindow:
+		return appendNumbers(b, p.Period, p.Limit)
+	case algo.TokenBucket:
+		return appendNumbers(b, p.Burst, p.Unit, p.Rate, p.Capacity)
+	}
+	panic("throttled: params not built by algo.Compile: unknown algorithm " + p.Algorithm.String())
+}
+
 // paramSlots is the number of parameters the script reads per policy.
 const paramSlots = 4
 
@@ -34,9 +92,10 @@ func appendPolicy(b []byte, p *algo.Params) []byte {
 	panic("throttled: params not built by algo.Compile: unknown algorithm " + p.Algorithm.String())
 }
 
-// replyRadix is the radix of the integer the script replies with for an
-// allowed single decision under p, ResetAfter·radix + Remaining: the
-// bound of Remaining plus one; 0 when the script never replies so.
+// replyRadix is the radix of the integer the single-decision script
+// replies with for an allowed decision under p, ResetAfter·radix +
+// Remaining: the bound of Remaining plus one; 0 when the script never
+// replies so.
 func replyRadix(p *algo.Params) int64 {
 	switch p.Algorithm {
 	case algo.FixedWindow:

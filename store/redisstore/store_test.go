@@ -831,7 +831,9 @@ func TestBatchCallsOf256Keys(t *testing.T) {
 		pol(t, algo.SlidingWindow, algo.PerDay(2000)),
 		pol(t, algo.TokenBucket, algo.PerMin(3000)),
 	}
-	decide(t, s, "warm", all[0], 0) // loads the script: no EVAL below
+	// Loads throttled.lua (a single decision runs its algorithm's own
+	// script): no EVAL below.
+	s.DecideBatch(context.Background(), all[:1], []store.Request[string]{{Key: "warm"}}, make([]algo.Decision, 1), nil, make([]error, 1))
 	for _, c := range []struct {
 		npol, nreq int
 		calls      int64
@@ -904,10 +906,11 @@ func statsDelta(before, after map[string]int64) map[string]int64 {
 	return d
 }
 
-// TestOneScriptCallPerDecision checks that a decision is one EVALSHA,
-// that a SCRIPT FLUSH is survived through the EVAL fallback (for Decide
-// and for DecideBatch), and that the client sends nothing else (the MGET,
-// SET, EXISTS and TIME run in the script).
+// TestOneScriptCallPerDecision checks that a decision is one EVALSHA (of
+// its algorithm's single-decision script under one policy, of
+// throttled.lua under several), that a SCRIPT FLUSH is survived through
+// the EVAL fallback (for Decide and for DecideBatch), and that the client
+// sends nothing else (the GET or MGET, SET and TIME run in the script).
 func TestOneScriptCallPerDecision(t *testing.T) {
 	srv := redistest.Standalone(t)
 	c := redistest.Client(t, srv.Addr())
@@ -922,25 +925,34 @@ func TestOneScriptCallPerDecision(t *testing.T) {
 		t.Fatalf("scriptSHA %s is not the SHA-1 of the script", scriptSHA)
 	}
 
+	singleSHA := func(a algo.Algorithm) string {
+		sum := sha1.Sum([]byte(singleScripts[a].source))
+		return hex.EncodeToString(sum[:])
+	}
+
 	// Server-side script cache gone: every algorithm still decides, and
-	// the one EVAL caches the script for the next calls.
+	// the one EVAL of its script caches it for the next calls.
 	srv.Do(t, "SCRIPT", "FLUSH")
-	if got := srv.Do(t, "SCRIPT", "EXISTS", scriptSHA); got != "0" {
+	if got := srv.Do(t, "SCRIPT", "EXISTS", singleSHA(algo.GCRA)); got != "0" {
 		t.Fatalf("SCRIPT EXISTS after SCRIPT FLUSH = %q", got)
 	}
 	before := commandStats(t, srv)
-	for _, a := range algo.Algorithms {
-		if d := decide(t, s, "after-flush", policies[a], 1); d.Limited || d.Remaining != 999 {
-			t.Fatalf("%s after SCRIPT FLUSH: %+v, want allowed with Remaining 999", a, d)
+	for range 2 {
+		for _, a := range algo.Algorithms {
+			if d := decide(t, s, "after-flush:"+a.String(), policies[a], 0); d.Limited || d.Remaining != 1000 {
+				t.Fatalf("%s after SCRIPT FLUSH: %+v, want allowed with Remaining 1000", a, d)
+			}
 		}
 	}
 	delta := statsDelta(before, commandStats(t, srv))
-	t.Logf("commands for 5 decisions after SCRIPT FLUSH: %v", delta)
-	if delta["eval"] != 1 || delta["evalsha"] != 5 {
-		t.Errorf("after SCRIPT FLUSH: %d EVAL and %d EVALSHA, want 1 (one NOSCRIPT fallback) and 5", delta["eval"], delta["evalsha"])
+	t.Logf("commands for 10 decisions after SCRIPT FLUSH: %v", delta)
+	if na := int64(len(algo.Algorithms)); delta["eval"] != na || delta["evalsha"] != 2*na {
+		t.Errorf("after SCRIPT FLUSH: %d EVAL and %d EVALSHA, want %d (a NOSCRIPT fallback for each algorithm's script) and %d", delta["eval"], delta["evalsha"], na, 2*na)
 	}
-	if got := srv.Do(t, "SCRIPT", "EXISTS", scriptSHA); got != "1" {
-		t.Errorf("SCRIPT EXISTS after the fallback = %q, want 1 (EVAL caches the script)", got)
+	for _, a := range algo.Algorithms {
+		if got := srv.Do(t, "SCRIPT", "EXISTS", singleSHA(a)); got != "1" {
+			t.Errorf("%s: SCRIPT EXISTS after the fallback = %q, want 1 (EVAL caches the script)", a, got)
+		}
 	}
 
 	// A batch after SCRIPT FLUSH: its EVALSHA fails, and it is sent again
@@ -959,7 +971,12 @@ func TestOneScriptCallPerDecision(t *testing.T) {
 		t.Errorf("a batch after SCRIPT FLUSH made %v, want one EVALSHA and one EVAL", delta)
 	}
 
-	// 100 decisions: 100 EVALSHA and nothing else from the client.
+	// 100 decisions: 100 EVALSHA and nothing else from the client (after
+	// one decision of each algorithm, as the batch's SCRIPT FLUSH took
+	// their scripts).
+	for _, a := range algo.Algorithms {
+		decide(t, s, "warm", policies[a], 0)
+	}
 	const n = 100
 	before = commandStats(t, srv)
 	for i := range n {

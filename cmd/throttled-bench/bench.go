@@ -526,6 +526,9 @@ func (b *bench) redisPass(rs *redisBench) error {
 			name       string
 			goroutines int
 		}{{colRedSerial, 1}, {colRedParallel, c.goroutines}} {
+			if err := rs.collectGarbage(); err != nil {
+				return err
+			}
 			if err := rs.resetStats(); err != nil {
 				return err
 			}

@@ -814,7 +814,7 @@ func TestWriteFloorAndBatch(t *testing.T) {
 	if want := "| GCRA            | 20,000 / 50.00 | —                    | 3.50                         | 1.25×         | 1.20×                 | 1.60                                   | 0.25×         |"; floor[len(floor)-1] != want {
 		t.Errorf("floor table, GCRA:\n%s\nwant\n%s", floor[len(floor)-1], want)
 	}
-	if !strings.Contains(out, "*[8] Paired: 3 rounds, in each 1000 serial calls") {
+	if !strings.Contains(out, "*[8] Paired: 3 rounds, in each 100 serial calls of every script in blocks of 100, one block of each script after the other") {
 		t.Errorf("no footnote [8] on the paired measurement's 3 rounds:\n%s", out)
 	}
 	if !strings.Contains(out, "*[9] Per decision from 4 goroutines:") {

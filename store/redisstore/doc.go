@@ -6,9 +6,12 @@
 //
 // Each decision is one script call (EVALSHA, falling back to EVAL when the
 // server does not have the script) and one round trip, whatever the number
-// of policies; a batch is one pipelined round trip. The script,
-// lua/throttled.lua, is generated from the step functions of package algo,
-// the same ones the memory store runs, so both stores decide alike.
+// of policies; a batch is one pipelined round trip. The scripts are
+// generated from the step functions of package algo, the same ones the
+// memory store runs, so both stores decide alike: lua/throttled.lua
+// decides any requests under any policies, and each algorithm has a
+// script of its own for the common call, one request under one policy
+// (lua/gcra.lua, …), which costs Redis less.
 //
 // # Coalescing
 //

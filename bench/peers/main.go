@@ -20,7 +20,11 @@
 // named after -rtt). Every cell makes the same number of calls (-n in
 // memory, -redis-n on Redis, -rtt-n through the proxy); ns/op is elapsed
 // wall time over calls, so in parallel cells it is the inverse of total
-// throughput.
+// throughput. The serial Redis columns of the "allow" scenario measure
+// their peers together, one call of each in turn, in an order shuffled
+// every round, each cell's time the sum of its calls' (measureInterleaved):
+// measured one block after another, the same code's cells moved by a
+// tenth from run to run.
 //
 // The proxy: a round trip to Redis on loopback takes 10–60 µs, so the
 // loopback columns show the clients' and the scripts' own costs, not how
@@ -122,6 +126,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -324,6 +329,12 @@ Flags:
 		runs := map[[2]int][]cellResult{}
 		for pass := 1; pass <= c.count; pass++ {
 			for ci, col := range cols {
+				if interleaved(sc, col) {
+					if err := runInterleaved(sc, col, ci, peers, keys[0], c, pass, stderr, runs); err != nil {
+						return err
+					}
+					continue
+				}
 				for pi, p := range peers {
 					if !col.runs(p) {
 						continue
@@ -367,6 +378,99 @@ Flags:
 		}
 	}
 	return nil
+}
+
+// interleaved reports whether column col of scenario sc is measured by
+// runInterleaved: the serial Redis columns of the "allow" scenario. In the
+// "deny" scenario a peer's denials depend on its own call rate, which
+// interleaving with the others would cut below the quota.
+func interleaved(sc scenario, col column) bool {
+	return sc.name == "allow" && col.redis && col.goroutines == 1 && !col.many
+}
+
+// runInterleaved measures the cells of column ci (col) of every peer that
+// runs in it together (measureInterleaved) and appends them to runs.
+func runInterleaved(sc scenario, col column, ci int, peers []peer, key string, c config, pass int, stderr io.Writer, runs map[[2]int][]cellResult) error {
+	var (
+		idx    []int
+		ds     []decide
+		closes []func()
+	)
+	defer func() {
+		for _, f := range closes {
+			f()
+		}
+	}()
+	for pi, p := range peers {
+		if !col.runs(p) {
+			continue
+		}
+		d, closeFn, err := p.make(sc)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		idx, ds, closes = append(idx, pi), append(ds, d), append(closes, closeFn)
+	}
+	n := c.redisN
+	if col.proxied {
+		n = c.rttN
+	}
+	fmt.Fprintf(stderr, "pass %d/%d: %s / %s / %d peers interleaved ... ", pass, c.count, sc.name, col.title, len(ds))
+	rs := measureInterleaved(ds, key, n)
+	fmt.Fprintln(stderr, "done")
+	for j, r := range rs {
+		p := peers[idx[j]]
+		fmt.Fprintf(stderr, "  %s: %.1f ns/op, %d denied, %d errors\n", p.name, r.nsPerOp(), r.denied, r.errors)
+		if r.fatal != nil {
+			return fmt.Errorf("%s / %s / %s: %w", sc.name, col.title, p.name, r.fatal)
+		}
+		runs[[2]int{idx[j], ci}] = append(runs[[2]int{idx[j], ci}], r)
+	}
+	return nil
+}
+
+// measureInterleaved times n serial calls of each of ds on key, one call
+// of each after the other in an order shuffled every round, so that the
+// state of the machine (on a VM, whether a vCPU must be woken for a
+// reply; a timer another call just stopped) weighs on all alike, where
+// one block of calls after another measures each in its own state:
+// through the proxy, the serial cells measured in blocks moved by a tenth
+// from run to run, the same code ranking differently. A cell's elapsed
+// time is the sum of its calls' times. Each warms up first.
+func measureInterleaved(ds []decide, key string, n int64) []cellResult {
+	ctx := context.Background()
+	for _, d := range ds {
+		for range min(n/10, 200) {
+			d(ctx, key)
+		}
+	}
+	runtime.GC()
+	out := make([]cellResult, len(ds))
+	last := make([]error, len(ds))
+	rng := rand.New(rand.NewPCG(1, 2))
+	order := rng.Perm(len(ds))
+	for range n {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, i := range order {
+			start := time.Now()
+			limited, err := ds[i](ctx, key)
+			out[i].elapsed += time.Since(start)
+			switch {
+			case err != nil:
+				out[i].errors++
+				last[i] = err
+			case limited:
+				out[i].denied++
+			}
+		}
+	}
+	for i := range out {
+		out[i].ops = n
+		if out[i].errors == n {
+			out[i].fatal = last[i]
+		}
+	}
+	return out
 }
 
 // cellResult is one measurement.

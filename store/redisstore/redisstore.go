@@ -101,8 +101,10 @@ func WithTTLSlack(d time.Duration) Option {
 
 // WithTimeout bounds how long each call (a decision, a batch, a Reset)
 // waits for Redis (default DefaultTimeout, 200 ms): past it the call fails
-// with store.ErrUnavailable, so a hung server costs a caller at most d. A
-// caller's ctx deadline that comes sooner still wins. 0 leaves only the
+// with store.ErrUnavailable, so a hung server costs a caller at most d
+// (rounded up to the millisecond: the calls whose deadlines fall in one
+// millisecond share one timer). A caller's ctx deadline that comes sooner
+// still wins. 0 leaves only the
 // ctx to bound the call; d must not be negative or above a minute. A call
 // that times out may still have been decided on the server.
 func WithTimeout(d time.Duration) Option {

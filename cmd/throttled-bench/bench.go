@@ -440,7 +440,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		b.rep.Cells = append(b.rep.Cells, cl)
 	}
 	if rs != nil {
-		if err := b.floorPairs(rs); err != nil {
+		if err := b.floorPairs(); err != nil {
 			return err
 		}
 	}
@@ -622,7 +622,7 @@ func redact(u string) string {
 // cell of every pass (the coarse table measures no baseline), and with
 // Redis (nets ≥ 0: the batch table's networks) both Redis cells of every
 // row and both batch runs of every network in every pass, then the
-// 2·count+1 paired floor rounds.
+// paired floor rounds (pairedRounds).
 func progressSteps(memCols, nets, count int) int {
 	n := memCols*len(rows()) - 4
 	if nets >= 0 {
@@ -630,7 +630,7 @@ func progressSteps(memCols, nets, count int) int {
 	}
 	n *= count
 	if nets >= 0 {
-		n += 2*count + 1
+		n += pairedRounds(count)
 	}
 	return n
 }

@@ -6,75 +6,76 @@ import (
 	"slices"
 )
 
-// pairedBlockCalls is how many serial calls a block of the paired floor
-// measurement makes.
-const pairedBlockCalls = 100
+// pairedRounds is how many rounds the paired floor measurement makes for
+// -count passes: 15 by default (a round measures each script in the 50 ms
+// of its calls, and the host's state changes from one to the next; the
+// median of 7 rounds moved by a tenth from run to run).
+func pairedRounds(count int) int { return 4*count + 3 }
 
-// pairedBlocks is how many blocks each script makes in a round of the
-// paired floor measurement with redisN calls per Redis cell: 30 at the
-// default 10,000 (3,000 calls a script a round), at least 1.
-func pairedBlocks(redisN int64) int { return int(max(1, 3*redisN/1000)) }
+// pairedCalls is how many serial calls each script makes in a round of
+// the paired floor measurement with redisN calls per Redis cell: 1000 by
+// default. Shorter runs between the statistics commands (CONFIG RESETSTAT,
+// INFO), which disturb the server's caches, tilted the ratios toward 1
+// (blocks of 100 calls, interleaved: 0.99–1.04× on a fresh server where
+// the instructions counted give 1.17–1.24×).
+func pairedCalls(redisN int64) int { return int(max(100, redisN/10)) }
 
 // floorPairs measures each script's server time against the floor's in
-// rounds: in every round each script (the floor and each algorithm's)
-// makes pairedBlocks blocks of pairedBlockCalls serial calls, one block of
-// each script after the other, the order rotating from block to block and
-// round to round; a block's server time is read from INFO commandstats
-// after CONFIG RESETSTAT. A round's ratio for an algorithm is its time per
-// call over the floor's, both summed over the round's blocks; the ratio
-// reported is the median over the rounds. The tables' cells compare
-// scripts measured minutes apart, on a server whose speed drifts by more
-// than the margin the target leaves; a round of one long run per script
-// (a thousand calls, 50 ms) still compares scripts under whatever the
-// host did in their 50 ms (the rounds' ratios spread from 1.0 to 1.7 for
-// a script of 1.2); blocks of 5 ms, interleaved, share the host's states.
-func (b *bench) floorPairs(rs *redisBench) error {
+// rounds: in every round each script (the floor, then each algorithm's,
+// the order rotating from round to round) makes pairedCalls serial
+// calls, its server time read from INFO commandstats after CONFIG
+// RESETSTAT, so the scripts of a round run within a second of each other;
+// an algorithm's ratio to the floor is the median, over the rounds, of its
+// time per call over the floor's in the same round. The ratio of the
+// tables' cells compares scripts measured minutes apart, on a server
+// whose speed drifts by more than the margin the target leaves.
+//
+// The rounds run on a client of their own, which never has two calls in
+// flight: rueidis then makes each call on the caller's goroutine, while
+// on a connection that once pipelined every call goes through two
+// goroutines of rueidis's, whose CPU a host of few cores takes from the
+// server mid-call, in the server time measured.
+func (b *bench) floorPairs() error {
 	ctx := context.Background()
-	scripts := redisRows()[1:] // the floor and the algorithms; not INCRBY
-	subjects := make([]subject, len(scripts))
-	for i, row := range scripts {
-		s, err := rs.subject(row)
-		if err != nil {
-			return err
-		}
-		defer s.close()
-		for range pairedBlockCalls { // warm-up: the script cached, the key written
-			if _, err := s.decide(ctx, oneKey[0]); err != nil {
-				return fmt.Errorf("floor rounds %s: %w", row, err)
-			}
-		}
-		subjects[i] = s
+	rs, err := openRedis(&b.c)
+	if err != nil {
+		return err
 	}
+	defer rs.store.Close()
+	scripts := redisRows()[1:] // the floor and the algorithms; not INCRBY
 	perCall := map[string][]float64{}
-	rounds, blocks := 2*b.c.count+1, pairedBlocks(b.c.redisN)
+	rounds, calls := pairedRounds(b.c.count), pairedCalls(b.c.redisN)
 	for round := range rounds {
 		b.done++
-		fmt.Fprintf(b.progress, "[%d/%d] floor round %d/%d: %d blocks of %d calls of each script ... ", b.done, b.total, round+1, rounds, blocks, pairedBlockCalls)
-		usec, calls := make([]int64, len(scripts)), make([]int64, len(scripts))
-		for block := range blocks {
-			for k := range scripts {
-				i := (k + block + round) % len(scripts)
-				if err := rs.resetStats(); err != nil {
-					return err
-				}
-				for range pairedBlockCalls {
-					if _, err := subjects[i].decide(ctx, oneKey[0]); err != nil {
-						return fmt.Errorf("floor round %s: %w", scripts[i], err)
-					}
-				}
-				st, err := rs.stats(scripts[i])
-				if err != nil {
-					return err
-				}
-				if st.Calls == 0 {
-					return fmt.Errorf("floor round %s: the server counted no EVALSHA", scripts[i])
-				}
-				usec[i] += st.usec
-				calls[i] += st.Calls
+		fmt.Fprintf(b.progress, "[%d/%d] floor round %d/%d: %d calls of each script ... ", b.done, b.total, round+1, rounds, calls)
+		for i := range scripts {
+			row := scripts[(i+round)%len(scripts)]
+			s, err := rs.subject(row)
+			if err != nil {
+				return err
 			}
-		}
-		for i, row := range scripts {
-			perCall[row] = append(perCall[row], float64(usec[i])/float64(calls[i]))
+			for range calls / 10 { // warm-up: the script cached, the key written
+				if _, err := s.decide(ctx, oneKey[0]); err != nil {
+					return fmt.Errorf("floor round %s: %w", row, err)
+				}
+			}
+			if err := rs.resetStats(); err != nil {
+				return err
+			}
+			for range calls {
+				if _, err := s.decide(ctx, oneKey[0]); err != nil {
+					return fmt.Errorf("floor round %s: %w", row, err)
+				}
+			}
+			st, err := rs.stats(row)
+			s.close()
+			if err != nil {
+				return err
+			}
+			if st.Calls == 0 {
+				return fmt.Errorf("floor round %s: the server counted no EVALSHA", row)
+			}
+			perCall[row] = append(perCall[row], float64(st.usec)/float64(st.Calls))
 		}
 		fmt.Fprintf(b.progress, "floor %.2f µs/call\n", perCall[rowFloor][round])
 	}

@@ -26,11 +26,11 @@
 //     script (GET the state, TIME, SET the state PX ttl), called the same
 //     way (EVALSHA, one key, one ARGV string), and their ratio; the issue's
 //     target is at most 1.25×. A second ratio is paired: after the passes,
-//     2·-count+1 rounds in which every script makes 3·-redis-n/1000
-//     blocks of 100 serial calls (30 by default), one block of each
-//     script after the other (the order rotating), each round's ratio
-//     taken within the round and the median reported, so that the host's
-//     and the server's changing states weigh on all the scripts alike.
+//     4·-count+3 rounds in which every script makes -redis-n/10 serial
+//     calls (1000 by default) one after the other (the order rotating),
+//     on a client of their own that never pipelines, each round's ratio
+//     taken within the round and the median reported, so that a server
+//     whose speed drifts over the run does not tilt it.
 //   - With -redis, batches: -batch sequential throttled.Limiter.Limit calls
 //     against one LimitAll of -batch keys, on loopback and through an
 //     in-process TCP proxy that adds -rtt of round trip (half each way, each

@@ -256,7 +256,7 @@ func TestRedis(t *testing.T) {
 		if want := st.ParallelUSecPerDecision / floor.ParallelUSecPerDecision; st.ParallelFloorRatio != want {
 			t.Errorf("server stat %+v: ratio to the floor per decision %v, want %v", st, st.ParallelFloorRatio, want)
 		}
-		// The paired rounds: 2·count + 1 of them, for the floor and every
+		// The paired rounds: 4·count + 3 of them, for the floor and every
 		// algorithm (not INCRBY), the median one reported.
 		if serverRows[i] == rowBaseline {
 			if st.PairedFloorRatio != 0 || st.PairedFloorRatios != nil {
@@ -264,8 +264,8 @@ func TestRedis(t *testing.T) {
 			}
 			continue
 		}
-		if len(st.PairedFloorRatios) != 2*r.Config.Count+1 || st.PairedFloorRatio != medianFloat(st.PairedFloorRatios) || st.PairedFloorRatio <= 0 {
-			t.Errorf("server stat %+v: want %d paired rounds and their median", st, 2*r.Config.Count+1)
+		if len(st.PairedFloorRatios) != 4*r.Config.Count+3 || st.PairedFloorRatio != medianFloat(st.PairedFloorRatios) || st.PairedFloorRatio <= 0 {
+			t.Errorf("server stat %+v: want %d paired rounds and their median", st, 4*r.Config.Count+3)
 		}
 		if serverRows[i] == rowFloor && st.PairedFloorRatio != 1 {
 			t.Errorf("floor server stat %+v: paired ratio %v, want 1", st, st.PairedFloorRatio)
@@ -288,8 +288,8 @@ func TestRedis(t *testing.T) {
 	}
 
 	out, progress := runBench(t, "-redis", srv.URL(), "-batch", "5")
-	if !strings.Contains(progress, "[62/65] pass 1/1") || !strings.Contains(progress, "[65/65] floor round 3/3") {
-		t.Errorf("progress does not count to 65 steps (44 in memory, 14 on Redis, 4 of batches, 3 paired floor rounds):\n%s", progress)
+	if !strings.Contains(progress, "[62/69] pass 1/1") || !strings.Contains(progress, "[69/69] floor round 7/7") {
+		t.Errorf("progress does not count to 69 steps (44 in memory, 14 on Redis, 4 of batches, 7 paired floor rounds):\n%s", progress)
 	}
 	checkTable(t, out, "#### One key", "In-Memory (serial)", "In-Memory (3 goroutines)",
 		"Redis (serial)", "Redis (3 goroutines)", "Redis server µs/call")
@@ -317,7 +317,7 @@ func TestRedis(t *testing.T) {
 		t.Errorf("batch note %q", r.BatchNote)
 	}
 	out, progress = runBench(t, "-redis", srv.URL(), "-batch", "0")
-	if strings.Contains(out, "#### Batches") || strings.Contains(out, "[7]") || !strings.Contains(progress, "[61/61] floor round 3/3") {
+	if strings.Contains(out, "#### Batches") || strings.Contains(out, "[7]") || !strings.Contains(progress, "[65/65] floor round 7/7") {
 		t.Errorf("-batch 0 measured batches:\n%s\n%s", out, progress)
 	}
 	if got := srv.Do(t, "DBSIZE"); got != "0" {

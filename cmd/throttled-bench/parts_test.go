@@ -814,7 +814,7 @@ func TestWriteFloorAndBatch(t *testing.T) {
 	if want := "| GCRA            | 20,000 / 50.00 | —                    | 3.50                         | 1.25×         | 1.20×                 | 1.60                                   | 0.25×         |"; floor[len(floor)-1] != want {
 		t.Errorf("floor table, GCRA:\n%s\nwant\n%s", floor[len(floor)-1], want)
 	}
-	if !strings.Contains(out, "*[8] Paired: 3 rounds, in each 100 serial calls of every script in blocks of 100, one block of each script after the other") {
+	if !strings.Contains(out, "*[8] Paired: 3 rounds, in each 100 serial calls") {
 		t.Errorf("no footnote [8] on the paired measurement's 3 rounds:\n%s", out)
 	}
 	if !strings.Contains(out, "*[9] Per decision from 4 goroutines:") {
@@ -902,16 +902,16 @@ func TestPairedRatios(t *testing.T) {
 // TestProgressSteps: the progress lines count every memory cell but the
 // coarse table's four baselines, per pass; with Redis, both Redis cells of
 // each row and both batch runs of each network, per pass, and the
-// 2·count+1 paired floor rounds once.
+// 4·count+3 paired floor rounds once.
 func TestProgressSteps(t *testing.T) {
 	mem := len(rows())*8 - 4
 	red := 2 * len(redisRows())
 	for _, c := range []struct{ memCols, nets, count, want int }{
 		{8, -1, 1, mem},
 		{8, -1, 3, 3 * mem},
-		{8, 0, 1, mem + red + 3},
-		{8, 2, 1, mem + red + 4 + 3},
-		{8, 2, 3, 3*(mem+red+4) + 7},
+		{8, 0, 1, mem + red + 7},
+		{8, 2, 1, mem + red + 4 + 7},
+		{8, 2, 3, 3*(mem+red+4) + 15},
 	} {
 		if got := progressSteps(c.memCols, c.nets, c.count); got != c.want {
 			t.Errorf("progressSteps(%d, %d, %d) = %d, want %d", c.memCols, c.nets, c.count, got, c.want)

@@ -302,7 +302,7 @@ func (r *report) writeText(w io.Writer) error {
 			group(float64(r.Batch[0].Keys)), r.Batch[0].Algorithm, pings)
 	}
 	if st := r.serverStat(rowFloor); st != nil && st.PairedFloorRatio > 0 {
-		fmt.Fprintf(&b, "* *[8] Paired: %d rounds, in each %s serial calls of every script in blocks of %d, one block of each script after the other (the order rotating), server time from `INFO commandstats`; the median over the rounds of each script's time per call over the floor's in the same round, so that the host's and the server's changing states weigh on all alike.*\n", len(st.PairedFloorRatios), group(float64(pairedBlocks(r.Config.RedisN)*pairedBlockCalls)), pairedBlockCalls)
+		fmt.Fprintf(&b, "* *[8] Paired: %d rounds, in each %d serial calls of every script one after the other (the order rotating), on a client of their own that never pipelines (so that no client goroutine takes the server's CPU mid-call), server time from `INFO commandstats`; the median over the rounds of each script's time per call over the floor's in the same round, so a server whose speed drifts during the run does not tilt the ratio.*\n", len(st.PairedFloorRatios), pairedCalls(r.Config.RedisN))
 	}
 	if st := r.serverStat(rowFloor); st != nil && st.ParallelDecisions > 0 {
 		fmt.Fprintf(&b, "* *[9] Per decision from %d goroutines: the server time of the parallel cell (its warm-up included) over the decisions its goroutines made, where the store coalesces concurrent decisions into fewer calls and the floor makes one call a decision; × floor is that over the floor's.*\n", r.Config.Goroutines)

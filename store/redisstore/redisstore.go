@@ -458,10 +458,10 @@ func decodeReply(reply rueidis.RedisResult, keys []string, ps []*store.Policy, d
 	return nil
 }
 
-// decodeAllowed decodes the integer reply n of a call: the script's reply
-// to one request under one policy that it allowed, ResetAfter·radix +
-// Remaining (replyRadix). Any other call, or a value out of [0, 2^53), is
-// a malformed reply.
+// decodeAllowed decodes the integer reply n of a call: a single-decision
+// script's reply to one request under one policy that it allowed,
+// ResetAfter·radix + Remaining (replyRadix). Any other call, or a value
+// out of [0, 2^53), is a malformed reply.
 func decodeAllowed(n int64, keys []string, ps []*store.Policy, ds []algo.Decision, errs []error) error {
 	var radix int64
 	if len(ps) == 1 && len(errs) == 1 {

@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"go/types"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -102,6 +103,9 @@ type translator struct {
 	depth   int
 	notes   []*ast.CommentGroup // the function body's comments not yet written
 	inline  *inlining           // set when the function is written inline (translateInline)
+	// assigned holds the Lua names the body assigns to (=, +=, …), not
+	// those it declares (:=, var).
+	assigned map[string]bool
 }
 
 // inlining is the state of a function written inline: where its results
@@ -179,7 +183,7 @@ func (s *source) translateFunc(a *algorithm, fd *ast.FuncDecl, luaName string) (
 
 // newTranslator returns a translator for one of a's functions.
 func (s *source) newTranslator(a *algorithm) *translator {
-	return &translator{src: s, alg: a, structs: map[string]*types.Named{}, names: map[string]string{}}
+	return &translator{src: s, alg: a, structs: map[string]*types.Named{}, names: map[string]string{}, assigned: map[string]bool{}}
 }
 
 // where returns fd's file (as the source directory's) and line, e.g.
@@ -201,7 +205,11 @@ func (t *translator) body(fd *ast.FuncDecl) error {
 
 // translateInline writes the function fd as statements instead of a
 // function: a `repeat … until true` block that binds its parameters to
-// args (Lua expressions, one per flattened parameter), assigns its results
+// args (Lua expressions, one per flattened parameter; a parameter the body
+// never reads is not bound, nor one whose argument is the local of its own
+// name and which the body never assigns to, read in place: a binding costs
+// Redis a Lua VM instruction, some 50 machine instructions, every call),
+// assigns its results
 // to results (names the caller declared) and leaves by `break` where the Go
 // function returns. The helpers floorDiv, ceilDiv and later are expanded in
 // place (helperLines), so the block makes no closure and calls no Lua
@@ -231,10 +239,25 @@ func (s *source) translateInline(a *algorithm, fd *ast.FuncDecl, args, results [
 	t.depth = depth
 	t.line("repeat -- %s, inline (%s)", fd.Name.Name, s.where(fd))
 	t.depth++
-	t.line("local %s = %s", strings.Join(params, ", "), strings.Join(args, ", "))
+	head := t.buf.String() // the repeat line
+	t.buf.Reset()
 	if err := t.body(fd); err != nil {
 		return "", err
 	}
+	body := t.buf.String()
+	t.buf.Reset()
+	t.buf.WriteString(head)
+	var bound, to []string
+	for i, p := range params {
+		read := regexp.MustCompile(`\b` + regexp.QuoteMeta(p) + `\b`).MatchString(body) // a comment may say it too: then bound
+		if read && (args[i] != p || t.assigned[p]) {
+			bound, to = append(bound, p), append(to, args[i])
+		}
+	}
+	if len(bound) > 0 {
+		t.line("local %s = %s", strings.Join(bound, ", "), strings.Join(to, ", "))
+	}
+	t.buf.WriteString(body)
 	t.depth--
 	t.line("until true")
 	return strings.TrimSuffix(t.buf.String(), "\n"), nil
@@ -455,6 +478,11 @@ func (t *translator) assign(st *ast.AssignStmt) error {
 			lhs = append(lhs, name)
 		default:
 			return t.src.errorf(l.Pos(), "assignment to %s is not allowed", nodeKind(l))
+		}
+	}
+	if st.Tok != token.DEFINE {
+		for _, n := range lhs {
+			t.assigned[n] = true
 		}
 	}
 	switch st.Tok {

@@ -53,15 +53,19 @@ type scriptAlgorithm struct {
 	// InlineInit and InlineStep are the two written inline for the
 	// one-policy path (translateInline), at its indentation; SingleInit
 	// and SingleStep the same for the algorithm's single-decision script,
-	// at its.
-	InlineInit, InlineStep string
-	SingleInit, SingleStep string
-	State                  []string // the state's fields
-	Params                 []string // the Params fields its functions read
+	// at its, where the state and the parameters are locals named as the
+	// step function's flattened parameters (SingleState, SingleParams:
+	// s_Last, q_Period…), so that the step reads them in place.
+	InlineInit, InlineStep    string
+	SingleInit, SingleStep    string
+	SingleState, SingleParams []string
+	State                     []string // the state's fields
+	Params                    []string // the Params fields its functions read
 	// Bound is the parameter (q1…) that bounds the Decision's Remaining,
-	// "" when none does (remainingBound); the single-decision script
-	// replies to an allowed decision with one integer in its radix.
-	Bound, BoundName string
+	// "" when none does (remainingBound), SingleBound its local in the
+	// single-decision script, which replies to an allowed decision with
+	// one integer in its radix.
+	Bound, BoundName, SingleBound string
 }
 
 var scriptFuncs = template.FuncMap{
@@ -92,13 +96,20 @@ var scriptFuncs = template.FuncMap{
 	// storedState 2 → the Lua condition that s1, s2 and expires, a state
 	// of 2 fields read from a key, can be stored numbers: each a whole
 	// number in [0, 2^53].
-	"storedState": func(n int) string {
-		conds := make([]string, 0, n+1)
-		for _, v := range append(numbered("s", n), "expires") {
-			conds = append(conds, fmt.Sprintf("%s >= 0 and %s <= 9007199254740992 and %s %% 1 == 0", v, v, v))
-		}
-		return strings.Join(conds, " and ")
-	},
+	"storedState": func(n int) string { return storedState(numbered("s", n)) },
+	// storedStateOf ["s_Last", "s_Ahead"] → the same for those names.
+	"storedStateOf": func(names []string) string { return storedState(names) },
+}
+
+// storedState returns the Lua condition that the state fields names and
+// expires, read from a key, can be stored numbers: each a whole number in
+// [0, 2^53].
+func storedState(names []string) string {
+	conds := make([]string, 0, len(names)+1)
+	for _, v := range append(append([]string{}, names...), "expires") {
+		conds = append(conds, fmt.Sprintf("%s >= 0 and %s <= 9007199254740992 and %s %% 1 == 0", v, v, v))
+	}
+	return strings.Join(conds, " and ")
 }
 
 // luaScripts assembles the Redis scripts, keyed by their file names under
@@ -144,10 +155,22 @@ func (s *source) luaScripts(algs []*algorithm) (map[string]string, error) {
 		if sa.InlineStep, err = s.translateInline(a, a.Step, stepArgs, results, stepDepth); err != nil {
 			return nil, err
 		}
-		if sa.SingleInit, err = s.translateInline(a, a.Init, append(qs, "now"), st, singleInitDepth); err != nil {
+		// The single-decision script's locals: named as the step's
+		// parameters (the init's, when it names them alike, are the same).
+		names, err := s.newTranslator(a).params(a.Step)
+		if err != nil {
 			return nil, err
 		}
-		if sa.SingleStep, err = s.translateInline(a, a.Step, stepArgs, results, singleStepDepth); err != nil {
+		sa.SingleState = names[:len(st)]
+		sa.SingleParams = names[len(st) : len(st)+len(qs)]
+		if i := remainingBound(a.UsedParam); i >= 0 {
+			sa.SingleBound = sa.SingleParams[i]
+		}
+		singleArgs := append(append(append([]string{}, sa.SingleState...), sa.SingleParams...), "now", "cost")
+		if sa.SingleInit, err = s.translateInline(a, a.Init, append(append([]string{}, sa.SingleParams...), "now"), sa.SingleState, singleInitDepth); err != nil {
+			return nil, err
+		}
+		if sa.SingleStep, err = s.translateInline(a, a.Step, singleArgs, results, singleStepDepth); err != nil {
 			return nil, err
 		}
 		data.StateSlots = max(data.StateSlots, len(sa.State))

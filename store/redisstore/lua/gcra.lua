@@ -34,7 +34,7 @@
 -- far less than a string's.
 local spack, sunpack, rcall = struct.pack, struct.unpack, redis.call
 
-local now, slack, headroom, q1, q2, q3, q4, cost = sunpack('<dddddddd', ARGV[1])
+local now, slack, headroom, q_Burst, q_Unit, q_Rate, q_Capacity, cost = sunpack('<dddddddd', ARGV[1])
 local nowMs = -1
 if now < 0 then
   local t = rcall('TIME')
@@ -45,17 +45,16 @@ local key = KEYS[1]
 -- GET: false when absent, an error reply (a table) for a key of another
 -- type.
 local raw = redis.pcall('GET', key)
-local s1, s2, expires -- expires: read only for a stored state
+local s_Last, s_Ahead, expires -- expires: read only for a stored state
 if not raw then
   repeat -- GCRAInit, inline (algo/gcra.go:16)
-    local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
-    s1 = now
-    s2 = 0
+    s_Last = now
+    s_Ahead = 0
     break
   until true
 elseif #raw == 24 then
-  s1, s2, expires = sunpack('<ddd', raw)
-  if not (s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
+  s_Last, s_Ahead, expires = sunpack('<ddd', raw)
+  if not (s_Last >= 0 and s_Last <= 9007199254740992 and s_Last % 1 == 0 and s_Ahead >= 0 and s_Ahead <= 9007199254740992 and s_Ahead % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
     return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- a corrupt state: decided as nothing
   end
 elseif type(raw) == 'table' then -- after the size test: a stored state costs no type() call
@@ -68,7 +67,7 @@ else
 end
 local n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter
 repeat -- GCRAStep, inline (algo/gcra.go:27)
-  local s_Last, s_Ahead, q_Burst, q_Unit, q_Rate, q_Capacity, now, cost = s1, s2, q1, q2, q3, q4, now, cost
+  local now = now
   -- A clock behind the state decides as at the state's time, and the
   -- durations get the difference (lag) so they hold in the caller's time.
   local lag = 0
@@ -239,7 +238,7 @@ if not dLimited then
   -- Allowed: the integer ResetAfter·(B+1) + Remaining, B the policy's
   -- Burst, when below 2^52: every value then exact, far from float64
   -- rounding.
-  local v = dResetAfter * (q1 + 1) + dRemaining
+  local v = dResetAfter * (q_Burst + 1) + dRemaining
   if v < 4503599627370496 then
     return v
   end

@@ -34,7 +34,7 @@
 -- far less than a string's.
 local spack, sunpack, rcall = struct.pack, struct.unpack, redis.call
 
-local now, slack, headroom, q1, q2, cost = sunpack('<dddddd', ARGV[1])
+local now, slack, headroom, q_Period, q_Limit, cost = sunpack('<dddddd', ARGV[1])
 local nowMs = -1
 if now < 0 then
   local t = rcall('TIME')
@@ -45,18 +45,17 @@ local key = KEYS[1]
 -- GET: false when absent, an error reply (a table) for a key of another
 -- type.
 local raw = redis.pcall('GET', key)
-local s1, s2, s3, expires -- expires: read only for a stored state
+local s_Last, s_Prev, s_Curr, expires -- expires: read only for a stored state
 if not raw then
   repeat -- SlidingWindowInit, inline (algo/slidingwindow.go:13)
-    local q_Period, q_Limit, now = q1, q2, now
-    s1 = now
-    s2 = 0
-    s3 = 0
+    s_Last = now
+    s_Prev = 0
+    s_Curr = 0
     break
   until true
 elseif #raw == 32 then
-  s1, s2, s3, expires = sunpack('<dddd', raw)
-  if not (s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and s3 >= 0 and s3 <= 9007199254740992 and s3 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
+  s_Last, s_Prev, s_Curr, expires = sunpack('<dddd', raw)
+  if not (s_Last >= 0 and s_Last <= 9007199254740992 and s_Last % 1 == 0 and s_Prev >= 0 and s_Prev <= 9007199254740992 and s_Prev % 1 == 0 and s_Curr >= 0 and s_Curr <= 9007199254740992 and s_Curr % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
     return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- a corrupt state: decided as nothing
   end
 elseif type(raw) == 'table' then -- after the size test: a stored state costs no type() call
@@ -69,7 +68,7 @@ else
 end
 local n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter
 repeat -- SlidingWindowStep, inline (algo/slidingwindow.go:24)
-  local s_Last, s_Prev, s_Curr, q_Period, q_Limit, now, cost = s1, s2, s3, q1, q2, now, cost
+  local now = now
   -- A clock behind the state decides as at the state's time, and the
   -- durations get the difference (lag) so they hold in the caller's time.
   local lag = 0
@@ -259,7 +258,7 @@ if not dLimited then
   -- Allowed: the integer ResetAfter·(B+1) + Remaining, B the policy's
   -- Limit, when below 2^52: every value then exact, far from float64
   -- rounding.
-  local v = dResetAfter * (q2 + 1) + dRemaining
+  local v = dResetAfter * (q_Limit + 1) + dRemaining
   if v < 4503599627370496 then
     return v
   end

@@ -96,28 +96,24 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
         status, expires = 0, 0
         if code == 1 then
           repeat -- FixedWindowInit, inline (algo/fixedwindow.go:12)
-            local q_Period, q_Limit, now = q1, q2, now
             s1 = now
             s2 = 0
             break
           until true
         elseif code == 5 then
           repeat -- GCRAInit, inline (algo/gcra.go:16)
-            local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
             s1 = now
             s2 = 0
             break
           until true
         elseif code == 4 then
           repeat -- LeakingBucketInit, inline (algo/leakingbucket.go:12)
-            local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
             s1 = now
             s2 = 0
             break
           until true
         elseif code == 2 then
           repeat -- SlidingWindowInit, inline (algo/slidingwindow.go:13)
-            local q_Period, q_Limit, now = q1, q2, now
             s1 = now
             s2 = 0
             s3 = 0
@@ -125,7 +121,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
           until true
         elseif code == 3 then
           repeat -- TokenBucketInit, inline (algo/tokenbucket.go:12)
-            local q_Burst, q_Unit, q_Rate, q_Capacity, now = q1, q2, q3, q4, now
+            local q_Capacity = q4
             s1 = now
             s2 = q_Capacity
             break
@@ -167,7 +163,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
           local n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter
           if code == 1 then
             repeat -- FixedWindowStep, inline (algo/fixedwindow.go:21)
-              local s_Last, s_Count, q_Period, q_Limit, now, cost = s1, s2, q1, q2, now, cost
+              local s_Last, s_Count, q_Period, q_Limit, now = s1, s2, q1, q2, now
               -- A clock behind the state decides as at the state's time, and the
               -- durations get the difference (lag) so they hold in the caller's time.
               local lag = 0
@@ -240,7 +236,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
             until true
           elseif code == 5 then
             repeat -- GCRAStep, inline (algo/gcra.go:27)
-              local s_Last, s_Ahead, q_Burst, q_Unit, q_Rate, q_Capacity, now, cost = s1, s2, q1, q2, q3, q4, now, cost
+              local s_Last, s_Ahead, q_Burst, q_Unit, q_Rate, q_Capacity, now = s1, s2, q1, q2, q3, q4, now
               -- A clock behind the state decides as at the state's time, and the
               -- durations get the difference (lag) so they hold in the caller's time.
               local lag = 0
@@ -383,7 +379,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
             until true
           elseif code == 4 then
             repeat -- LeakingBucketStep, inline (algo/leakingbucket.go:22)
-              local s_Last, s_Water, q_Burst, q_Unit, q_Rate, q_Capacity, now, cost = s1, s2, q1, q2, q3, q4, now, cost
+              local s_Last, s_Water, q_Burst, q_Unit, q_Rate, q_Capacity, now = s1, s2, q1, q2, q3, q4, now
               -- A clock behind the state decides as at the state's time, and the
               -- durations get the difference (lag) so they hold in the caller's time.
               local lag = 0
@@ -532,7 +528,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
             until true
           elseif code == 2 then
             repeat -- SlidingWindowStep, inline (algo/slidingwindow.go:24)
-              local s_Last, s_Prev, s_Curr, q_Period, q_Limit, now, cost = s1, s2, s3, q1, q2, now, cost
+              local s_Last, s_Prev, s_Curr, q_Period, q_Limit, now = s1, s2, s3, q1, q2, now
               -- A clock behind the state decides as at the state's time, and the
               -- durations get the difference (lag) so they hold in the caller's time.
               local lag = 0
@@ -694,7 +690,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 72 + 8 * nkeys then
             until true
           elseif code == 3 then
             repeat -- TokenBucketStep, inline (algo/tokenbucket.go:22)
-              local s_Last, s_Level, q_Burst, q_Unit, q_Rate, q_Capacity, now, cost = s1, s2, q1, q2, q3, q4, now, cost
+              local s_Last, s_Level, q_Burst, q_Unit, q_Rate, q_Capacity, now = s1, s2, q1, q2, q3, q4, now
               -- A clock behind the state decides as at the state's time, and the
               -- durations get the difference (lag) so they hold in the caller's time.
               local lag = 0

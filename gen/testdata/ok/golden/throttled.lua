@@ -90,7 +90,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
         status, expires = 0, 0
         if code == 1 then
           repeat -- MeterInit, inline (testdata/ok/meter.go:13)
-            local q_Period, q_Limit, q_Burst, now = q1, q2, q3, now
+            local q_Burst = q3
             s1 = now
             s2 = q_Burst * 1000
             s3 = 0
@@ -98,7 +98,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
           until true
         elseif code == 2 then
           repeat -- WindowInit, inline (testdata/ok/window.go:12)
-            local p_Period, p_Limit, t = q1, q2, now
+            local t = now
             s1 = t
             s2 = 0
             break
@@ -140,7 +140,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
           local n1, n2, n3, dLimited, dRemaining, dRetryAfter, dResetAfter
           if code == 1 then
             repeat -- MeterStep, inline (testdata/ok/meter.go:20)
-              local s_Last, s_Level, s_Debt, q_Period, q_Limit, q_Burst, now, cost = s1, s2, s3, q1, q2, q3, now, cost
+              local s_Last, s_Level, s_Debt, q_Period, q_Limit, q_Burst, now = s1, s2, s3, q1, q2, q3, now
               if now < s_Last then
                 now = s_Last
               end
@@ -281,7 +281,7 @@ if #ARGV == 1 and nkeys > 0 and #argv1 == 64 + 8 * nkeys then
             until true
           elseif code == 2 then
             repeat -- WindowStep, inline (testdata/ok/window.go:19)
-              local until_Last, until_Count, p_Period, p_Limit, then_, cost = s1, s2, q1, q2, now, cost
+              local until_Last, until_Count, p_Period, p_Limit, then_ = s1, s2, q1, q2, now
               local span = p_Period
               local h1 = then_
               if h1 > -4503599627370496 then

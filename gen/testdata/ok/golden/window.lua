@@ -34,7 +34,7 @@
 -- far less than a string's.
 local spack, sunpack, rcall = struct.pack, struct.unpack, redis.call
 
-local now, slack, headroom, q1, q2, cost = sunpack('<dddddd', ARGV[1])
+local now, slack, headroom, p_Period, p_Limit, cost = sunpack('<dddddd', ARGV[1])
 local nowMs = -1
 if now < 0 then
   local t = rcall('TIME')
@@ -45,17 +45,17 @@ local key = KEYS[1]
 -- GET: false when absent, an error reply (a table) for a key of another
 -- type.
 local raw = redis.pcall('GET', key)
-local s1, s2, expires -- expires: read only for a stored state
+local until_Last, until_Count, expires -- expires: read only for a stored state
 if not raw then
   repeat -- WindowInit, inline (testdata/ok/window.go:12)
-    local p_Period, p_Limit, t = q1, q2, now
-    s1 = t
-    s2 = 0
+    local t = now
+    until_Last = t
+    until_Count = 0
     break
   until true
 elseif #raw == 24 then
-  s1, s2, expires = sunpack('<ddd', raw)
-  if not (s1 >= 0 and s1 <= 9007199254740992 and s1 % 1 == 0 and s2 >= 0 and s2 <= 9007199254740992 and s2 % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
+  until_Last, until_Count, expires = sunpack('<ddd', raw)
+  if not (until_Last >= 0 and until_Last <= 9007199254740992 and until_Last % 1 == 0 and until_Count >= 0 and until_Count <= 9007199254740992 and until_Count % 1 == 0 and expires >= 0 and expires <= 9007199254740992 and expires % 1 == 0) then
     return spack('<dddddd', 1, 1, 0, 0, 0, 0) -- a corrupt state: decided as nothing
   end
 elseif type(raw) == 'table' then -- after the size test: a stored state costs no type() call
@@ -68,7 +68,7 @@ else
 end
 local n1, n2, dLimited, dRemaining, dRetryAfter, dResetAfter
 repeat -- WindowStep, inline (testdata/ok/window.go:19)
-  local until_Last, until_Count, p_Period, p_Limit, then_, cost = s1, s2, q1, q2, now, cost
+  local until_Last, until_Count, then_ = until_Last, until_Count, now
   local span = p_Period
   local h1 = then_
   if h1 > -4503599627370496 then
@@ -144,7 +144,7 @@ if not dLimited then
   -- Allowed: the integer ResetAfter·(B+1) + Remaining, B the policy's
   -- Limit, when below 2^52: every value then exact, far from float64
   -- rounding.
-  local v = dResetAfter * (q2 + 1) + dRemaining
+  local v = dResetAfter * (p_Limit + 1) + dRemaining
   if v < 4503599627370496 then
     return v
   end

@@ -299,3 +299,53 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+// TestInlineBindings: an inlined function binds only the parameters it
+// reads whose argument is another name, or which it assigns to; the
+// single-decision script names its locals as the step's parameters, so
+// that its step binds only those it assigns to (now, here; cost too when
+// the step assigns it), and XInit, which reads no parameter of q, binds
+// nothing. A parameter left unbound that the function assigns would change
+// the outer local the script reads afterwards.
+func TestInlineBindings(t *testing.T) {
+	const body = `	if now < s.Last {
+		now = s.Last
+	}
+	n := s.N + cost
+	return State{Last: now, N: n}, Decision{Remaining: q.Limit - n}
+`
+	// firstLine returns the line after the first "repeat -- <fn>, inline".
+	firstLine := func(script, fn string) string {
+		_, rest, ok := strings.Cut(script, "repeat -- "+fn+", inline")
+		if !ok {
+			t.Fatalf("no inline %s in:\n%s", fn, script)
+		}
+		_, rest, _ = strings.Cut(rest, "\n")
+		line, _, _ := strings.Cut(rest, "\n")
+		return strings.TrimSpace(line)
+	}
+	for _, c := range []struct {
+		name, body      string
+		general, single string // the step's first line in throttled.lua's one-policy path and in x.lua
+	}{
+		{"cost read", body, "local s_Last, s_N, q_Limit, now = s1, s2, q1, now", "local now = now"},
+		{"cost assigned", "\tcost = cost + 1\n" + body, "local s_Last, s_N, q_Limit, now, cost = s1, s2, q1, now, cost", "local now, cost = now, cost"},
+	} {
+		out, err := genPackage(t, map[string]string{"base.go": refuseBase, "x.go": stepWith(c.body)})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		general, single := string(out["store/redisstore/lua/throttled.lua"]), string(out["store/redisstore/lua/x.lua"])
+		if got := firstLine(general, "XStep"); got != c.general {
+			t.Errorf("%s: throttled.lua's inline XStep starts %q, want %q", c.name, got, c.general)
+		}
+		if got := firstLine(single, "XStep"); got != c.single {
+			t.Errorf("%s: x.lua's inline XStep starts %q, want %q", c.name, got, c.single)
+		}
+		for _, script := range []string{general, single} {
+			if got := firstLine(script, "XInit"); strings.HasPrefix(got, "local ") {
+				t.Errorf("%s: an inline XInit binds %q, parameters it never reads or reads in place", c.name, got)
+			}
+		}
+	}
+}

@@ -817,6 +817,9 @@ func TestWriteFloorAndBatch(t *testing.T) {
 	if !strings.Contains(out, "*[8] Paired: 3 rounds, in each 100 serial calls") {
 		t.Errorf("no footnote [8] on the paired measurement's 3 rounds:\n%s", out)
 	}
+	if !strings.Contains(out, "(target: at most 1.25×, judged in the paired rounds [8]:") {
+		t.Errorf("footnote [6] does not say the target is judged in the paired rounds:\n%s", out)
+	}
 	if !strings.Contains(out, "*[9] Per decision from 4 goroutines:") {
 		t.Errorf("no footnote [9] on the time per decision from 4 goroutines:\n%s", out)
 	}
@@ -953,7 +956,7 @@ func TestWriteFloorWithoutPairedOrParallel(t *testing.T) {
 			}
 		}
 	}
-	for _, absent := range []string{"*[8] Paired", "*[9] Per decision"} {
+	for _, absent := range []string{"*[8] Paired", "*[9] Per decision", "[8]:"} {
 		if strings.Contains(out, absent) {
 			t.Errorf("footnote %q without its measurement:\n%s", absent, out)
 		}

@@ -294,8 +294,12 @@ func (r *report) writeText(w io.Writer) error {
 	if e.Redis != "" {
 		b.WriteString("* *[5] Redis server µs/call: `usec_per_call` of EVALSHA (INCRBY for the baseline) in `INFO commandstats`, after `CONFIG RESETSTAT` before each row.*\n")
 	}
-	if r.serverStat(rowFloor) != nil {
-		b.WriteString("* *[6] Floor: a script doing only what any decision must, `GET key`, `TIME`, `SET key state PX ttl`, called as the limiter's script is (EVALSHA, one key, one ARGV string); × floor is each script's server µs per call in the serial cells, one decision a call, over the floor's (target: at most 1.25×).*\n")
+	if st := r.serverStat(rowFloor); st != nil {
+		target := "target: at most 1.25×"
+		if st.PairedFloorRatio > 0 {
+			target += ", judged in the paired rounds [8]: these cells run minutes apart, on the run's shared client, which pipelines once the parallel cells have run, and its goroutines take the server's CPU mid-call"
+		}
+		fmt.Fprintf(&b, "* *[6] Floor: a script doing only what any decision must, `GET key`, `TIME`, `SET key state PX ttl`, called as the limiter's script is (EVALSHA, one key, one ARGV string); × floor is each script's server µs per call in the serial cells, one decision a call, over the floor's (%s).*\n", target)
 	}
 	if len(r.Batch) > 0 {
 		fmt.Fprintf(&b, "* *[7] Batches: %s `Limit` calls one after another, then one `LimitAll` of as many keys, through `throttled.Limiter` (%s, every key written before timing); RTT is the median of %d PINGs. The proxy row goes through an in-process TCP proxy delaying every chunk by half the added round trip each way (target: × at least 20 at 200 µs).*\n",

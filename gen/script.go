@@ -61,11 +61,11 @@ type scriptAlgorithm struct {
 	SingleState, SingleParams []string
 	State                     []string // the state's fields
 	Params                    []string // the Params fields its functions read
-	// Bound is the parameter (q1…) that bounds the Decision's Remaining,
-	// "" when none does (remainingBound), SingleBound its local in the
-	// single-decision script, which replies to an allowed decision with
-	// one integer in its radix.
-	Bound, BoundName, SingleBound string
+	// BoundName is the parameter that bounds the Decision's Remaining
+	// (remainingBound), "" when none does, and SingleBound its local in
+	// the single-decision script, which replies to an allowed decision
+	// with one integer in its radix.
+	BoundName, SingleBound string
 }
 
 var scriptFuncs = template.FuncMap{
@@ -131,9 +131,6 @@ func (s *source) luaScripts(algs []*algorithm) (map[string]string, error) {
 	data := scriptData{Source: s.dirName(), Locals: luaLocals, Prelude: strings.TrimRight(luaPrelude, "\n"), MaxPolicies: store.MaxPolicies}
 	for _, a := range algs {
 		sa := scriptAlgorithm{Name: a.Name, Snake: a.Snake(), Lower: a.Lower(), State: fields(a.State), Params: a.UsedParam}
-		if i := remainingBound(a.UsedParam); i >= 0 {
-			sa.Bound, sa.BoundName = fmt.Sprintf("q%d", i+1), a.UsedParam[i]
-		}
 		var err error
 		if sa.Init, err = s.translateFunc(a, a.Init, a.Lower()+"Init"); err != nil {
 			return nil, err
@@ -164,7 +161,7 @@ func (s *source) luaScripts(algs []*algorithm) (map[string]string, error) {
 		sa.SingleState = names[:len(st)]
 		sa.SingleParams = names[len(st) : len(st)+len(qs)]
 		if i := remainingBound(a.UsedParam); i >= 0 {
-			sa.SingleBound = sa.SingleParams[i]
+			sa.BoundName, sa.SingleBound = a.UsedParam[i], sa.SingleParams[i]
 		}
 		singleArgs := append(append(append([]string{}, sa.SingleState...), sa.SingleParams...), "now", "cost")
 		if sa.SingleInit, err = s.translateInline(a, a.Init, append(append([]string{}, sa.SingleParams...), "now"), sa.SingleState, singleInitDepth); err != nil {

@@ -29,9 +29,10 @@
 -- number of the policy at fault (1, or 0 when decided), then the Decision
 -- fields Limited (0 or 1), Remaining, RetryAfter, ResetAfter.
 -- Except: an allowed decision replies with one integer,
--- ResetAfter·(Limit+1) + Remaining, when that is below 2^52 (Remaining
--- never exceeds Limit; RetryAfter is 0): Redis makes a number's reply for
--- far less than a string's.
+--   ResetAfter·(Limit+1) + Remaining,
+-- when that is below 2^52 (Remaining never exceeds the policy's
+-- Limit; RetryAfter is 0): Redis makes a number's reply for far
+-- less than a string's.
 local spack, sunpack, rcall = struct.pack, struct.unpack, redis.call
 
 local now, slack, headroom, p_Period, p_Limit, cost = sunpack('<dddddd', ARGV[1])

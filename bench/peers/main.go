@@ -343,14 +343,7 @@ Flags:
 					if err != nil {
 						return fmt.Errorf("%s: %w", p.name, err)
 					}
-					ks := keys[:1]
-					n := c.n
-					switch {
-					case col.proxied:
-						n = c.rttN
-					case col.redis:
-						n = c.redisN
-					}
+					ks, n := keys[:1], c.calls(col)
 					if col.many {
 						ks = keys
 					}
@@ -378,6 +371,18 @@ Flags:
 		}
 	}
 	return nil
+}
+
+// calls is how many calls a cell of column col makes: -n in memory,
+// -redis-n on Redis, -rtt-n through the proxy.
+func (c config) calls(col column) int64 {
+	switch {
+	case col.proxied:
+		return c.rttN
+	case col.redis:
+		return c.redisN
+	}
+	return c.n
 }
 
 // interleaved reports whether column col of scenario sc is measured by
@@ -411,12 +416,8 @@ func runInterleaved(sc scenario, col column, ci int, peers []peer, key string, c
 		}
 		idx, ds, closes = append(idx, pi), append(ds, d), append(closes, closeFn)
 	}
-	n := c.redisN
-	if col.proxied {
-		n = c.rttN
-	}
 	fmt.Fprintf(stderr, "pass %d/%d: %s / %s / %d peers interleaved ... ", pass, c.count, sc.name, col.title, len(ds))
-	rs := measureInterleaved(ds, key, n)
+	rs := measureInterleaved(ds, key, c.calls(col))
 	fmt.Fprintln(stderr, "done")
 	for j, r := range rs {
 		p := peers[idx[j]]

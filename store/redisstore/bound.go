@@ -49,8 +49,9 @@ func ceilMilli(t time.Time) time.Time {
 // lazyDeadline is a context done at its deadline or when its parent is.
 // Its Done is, by what the parent is: the parent's own when the parent's
 // deadline comes first; the deadline's shared channel when the parent is
-// never done (context.Background); else that of a context.WithCancel of
-// the parent, which the deadline's bucket cancels.
+// never done (context.Background); else that of a
+// context.WithCancelCause of the parent, which the deadline's bucket
+// cancels.
 type lazyDeadline struct {
 	parent      context.Context
 	deadline    time.Time

@@ -104,9 +104,9 @@ func WithTTLSlack(d time.Duration) Option {
 // with store.ErrUnavailable, so a hung server costs a caller at most d
 // (rounded up to the millisecond: the calls whose deadlines fall in one
 // millisecond share one timer). A caller's ctx deadline that comes sooner
-// still wins. 0 leaves only the
-// ctx to bound the call; d must not be negative or above a minute. A call
-// that times out may still have been decided on the server.
+// still wins. 0 leaves only the ctx to bound the call; d must not be
+// negative or above a minute. A call that times out may still have been
+// decided on the server.
 func WithTimeout(d time.Duration) Option {
 	return func(s *Store) error {
 		if d < 0 || d > time.Minute {

@@ -460,9 +460,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// The floor's row comes last, after the rows of earlier versions.
 	for _, row := range append(rows(), rowFloor) {
 		if st := b.server[row]; st != nil {
-			if fl := b.server[rowFloor]; fl != nil && fl.SerialUSecPerCall > 0 {
-				st.FloorRatio = st.SerialUSecPerCall / fl.SerialUSecPerCall
-			}
 			if fl := b.server[rowFloor]; fl != nil && fl.ParallelUSecPerDecision > 0 {
 				st.ParallelFloorRatio = st.ParallelUSecPerDecision / fl.ParallelUSecPerDecision
 			}

@@ -26,9 +26,10 @@ func pairedCalls(redisN int64) int { return int(max(100, redisN/10)) }
 // calls, its server time read from INFO commandstats after CONFIG
 // RESETSTAT, so the scripts of a round run within a second of each other;
 // an algorithm's ratio to the floor is the median, over the rounds, of its
-// time per call over the floor's in the same round. The ratio of the
-// tables' cells compares scripts measured minutes apart, on a server
-// whose speed drifts by more than the margin the target leaves.
+// time per call over the floor's in the same round. This is the run's one
+// figure of a script's serial server time against the floor's: the serial
+// cells run minutes apart, on a server whose speed drifts by more than the
+// margin the target leaves.
 //
 // The rounds run on a client of their own, which never has two calls in
 // flight: rueidis then makes each call on the caller's goroutine, while
@@ -84,6 +85,7 @@ func (b *bench) floorPairs() error {
 		if st == nil {
 			continue
 		}
+		st.PairedUSecPerCall = medianFloat(perCall[row])
 		st.PairedFloorRatios = pairedRatios(perCall[row], perCall[rowFloor])
 		st.PairedFloorRatio = medianFloat(st.PairedFloorRatios)
 	}

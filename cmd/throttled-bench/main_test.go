@@ -241,9 +241,6 @@ func TestRedis(t *testing.T) {
 		if wantEval := serverRows[i] != rowBaseline; (st.EvalCalls > 0) != wantEval {
 			t.Errorf("server stat %+v: EVAL calls %d, want some for the floor's and each algorithm's row (their scripts' first calls), none for INCRBY", st, st.EvalCalls)
 		}
-		if want := st.SerialUSecPerCall / floor.SerialUSecPerCall; st.FloorRatio != want {
-			t.Errorf("server stat %+v: ratio to the floor %v, want %v", st, st.FloorRatio, want)
-		}
 		// Per decision in the parallel cell: its calls' time over the
 		// decisions made (as many as the serial cell's), and that over the
 		// floor's; the floor and INCRBY make one call a decision.
@@ -267,12 +264,15 @@ func TestRedis(t *testing.T) {
 		if len(st.PairedFloorRatios) != 4*r.Config.Count+3 || st.PairedFloorRatio != medianFloat(st.PairedFloorRatios) || st.PairedFloorRatio <= 0 {
 			t.Errorf("server stat %+v: want %d paired rounds and their median", st, 4*r.Config.Count+3)
 		}
+		if st.PairedUSecPerCall <= 0 || st.PairedUSecPerCall > 5000 {
+			t.Errorf("server stat %+v: want the paired rounds' median time per call", st)
+		}
 		if serverRows[i] == rowFloor && st.PairedFloorRatio != 1 {
 			t.Errorf("floor server stat %+v: paired ratio %v, want 1", st, st.PairedFloorRatio)
 		}
 	}
-	if floor.Calls != calls || floor.FloorRatio != 1 {
-		t.Errorf("floor server stat %+v, want exactly %d EVALSHA and EVAL calls and a ratio of 1", floor, calls)
+	if floor.Calls != calls {
+		t.Errorf("floor server stat %+v, want exactly %d EVALSHA and EVAL calls", floor, calls)
 	}
 	checkBatch(t, r, 7, netLoopback, netProxy)
 	if st := r.Server[0]; st.Calls != calls {

@@ -784,9 +784,9 @@ func TestWriteFloorAndBatch(t *testing.T) {
 			{Table: tableOneKey, Row: "gcra", Column: colRedSerial, Throughput: 20000, LatencyUS: 50},
 		},
 		Server: []serverStat{
-			{Row: "gcra", Command: "evalsha", Calls: 3, USecPerCall: 9, SerialCalls: 2, SerialUSecPerCall: 3.5, FloorRatio: 1.25, PairedFloorRatio: 1.2, PairedFloorRatios: []float64{1.3, 1.2, 1.1},
+			{Row: "gcra", Command: "evalsha", Calls: 3, USecPerCall: 9, SerialCalls: 2, SerialUSecPerCall: 3.5, PairedUSecPerCall: 3.25, PairedFloorRatio: 1.2, PairedFloorRatios: []float64{1.3, 1.2, 1.1},
 				ParallelDecisions: 8, ParallelUSecPerDecision: 1.6, ParallelFloorRatio: 0.25},
-			{Row: rowFloor, Command: "evalsha", Calls: 3, USecPerCall: 7, SerialCalls: 2, SerialUSecPerCall: 2.8, FloorRatio: 1, PairedFloorRatio: 1, PairedFloorRatios: []float64{1, 1, 1},
+			{Row: rowFloor, Command: "evalsha", Calls: 3, USecPerCall: 7, SerialCalls: 2, SerialUSecPerCall: 2.8, PairedUSecPerCall: 2.75, PairedFloorRatio: 1, PairedFloorRatios: []float64{1, 1, 1},
 				ParallelDecisions: 1, ParallelUSecPerDecision: 6.4, ParallelFloorRatio: 1},
 		},
 		Batch: []batchRow{
@@ -802,23 +802,24 @@ func TestWriteFloorAndBatch(t *testing.T) {
 	out := b.String()
 	floor := tableLines(t, out, "#### Redis server time against the floor")
 	for i, want := range []string{
-		"| Script          | Redis (serial) | Redis (4 goroutines) | Server µs/call, serial *[5]* | × floor *[6]* | × floor, paired *[8]* | Server µs/decision, 4 goroutines *[9]* | × floor *[9]* |",
+		"| Script          | Redis (serial) | Redis (4 goroutines) | Server µs/call, serial *[8]* | × floor *[6]* | Server µs/decision, 4 goroutines *[9]* | × floor *[9]* |",
 		"",
-		"| **Floor** *[6]* | 40,000 / 25.00 | 60,000 / 66.50       | 2.80                         | 1.00×         | 1.00×                 | 6.40                                   | 1.00×         |",
-		"| Fixed Window    | —              | —                    | —                            | —             | —                     | —                                      | —             |",
+		"| **Floor** *[6]* | 40,000 / 25.00 | 60,000 / 66.50       | 2.75                         | 1.00×         | 6.40                                   | 1.00×         |",
+		"| Fixed Window    | —              | —                    | —                            | —             | —                                      | —             |",
 	} {
 		if want != "" && floor[i] != want {
 			t.Errorf("floor table line %d:\n%s\nwant\n%s", i, floor[i], want)
 		}
 	}
-	if want := "| GCRA            | 20,000 / 50.00 | —                    | 3.50                         | 1.25×         | 1.20×                 | 1.60                                   | 0.25×         |"; floor[len(floor)-1] != want {
+	// The paired rounds' µs and ratio, not the serial cells' (3.50, 1.25×).
+	if want := "| GCRA            | 20,000 / 50.00 | —                    | 3.25                         | 1.20×         | 1.60                                   | 0.25×         |"; floor[len(floor)-1] != want {
 		t.Errorf("floor table, GCRA:\n%s\nwant\n%s", floor[len(floor)-1], want)
 	}
 	if !strings.Contains(out, "*[8] Paired: 3 rounds, in each 100 serial calls") {
 		t.Errorf("no footnote [8] on the paired measurement's 3 rounds:\n%s", out)
 	}
-	if !strings.Contains(out, "(target: at most 1.25×, judged in the paired rounds [8]:") {
-		t.Errorf("footnote [6] does not say the target is judged in the paired rounds:\n%s", out)
+	if !strings.Contains(out, "over the floor's, measured side by side in the paired rounds [8] (target: at most 1.25×)") {
+		t.Errorf("footnote [6] does not say × floor comes from the paired rounds:\n%s", out)
 	}
 	if !strings.Contains(out, "*[9] Per decision from 4 goroutines:") {
 		t.Errorf("no footnote [9] on the time per decision from 4 goroutines:\n%s", out)
@@ -935,8 +936,8 @@ func TestWriteFloorWithoutPairedOrParallel(t *testing.T) {
 			{Table: tableOneKey, Row: "gcra", Column: colRedSerial, Throughput: 20000, LatencyUS: 50},
 		},
 		Server: []serverStat{
-			{Row: "gcra", Command: "evalsha", Calls: 2, USecPerCall: 3.5, SerialCalls: 2, SerialUSecPerCall: 3.5, FloorRatio: 1.25},
-			{Row: rowFloor, Command: "evalsha", Calls: 2, USecPerCall: 2.8, SerialCalls: 2, SerialUSecPerCall: 2.8, FloorRatio: 1},
+			{Row: "gcra", Command: "evalsha", Calls: 2, USecPerCall: 3.5, SerialCalls: 2, SerialUSecPerCall: 3.5},
+			{Row: rowFloor, Command: "evalsha", Calls: 2, USecPerCall: 2.8, SerialCalls: 2, SerialUSecPerCall: 2.8},
 		},
 	}
 	var b bytes.Buffer
@@ -947,16 +948,16 @@ func TestWriteFloorWithoutPairedOrParallel(t *testing.T) {
 	floor := tableLines(t, out, "#### Redis server time against the floor")
 	for _, line := range []string{floor[2], floor[len(floor)-1]} {
 		cells := strings.Split(line, "|")
-		if len(cells) != 10 {
-			t.Fatalf("floor table line %q: %d cells, want 8", line, len(cells)-2)
+		if len(cells) != 9 {
+			t.Fatalf("floor table line %q: %d cells, want 7", line, len(cells)-2)
 		}
-		for i, name := range map[int]string{6: "paired", 7: "per decision", 8: "per decision × floor"} {
+		for i, name := range map[int]string{4: "paired µs", 5: "paired × floor", 6: "per decision", 7: "per decision × floor"} {
 			if got := strings.TrimSpace(cells[i]); got != "—" {
 				t.Errorf("floor table line %q: %s column %q, want —", line, name, got)
 			}
 		}
 	}
-	for _, absent := range []string{"*[8] Paired", "*[9] Per decision", "[8]:"} {
+	for _, absent := range []string{"*[8] Paired", "*[9] Per decision", "[8] ("} {
 		if strings.Contains(out, absent) {
 			t.Errorf("footnote %q without its measurement:\n%s", absent, out)
 		}

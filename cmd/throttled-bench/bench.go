@@ -353,14 +353,19 @@ func (b *bench) step(k cellKey, w workload, s subject, target time.Duration) err
 		fmt.Fprintln(b.progress, "error")
 		return fmt.Errorf("%s %s %s: %w", k.table, k.column, k.row, err)
 	}
-	if _, ok := b.runs[k]; !ok {
-		b.order = append(b.order, k)
-		b.shape[k] = [2]int{len(w.keys), w.goroutines}
-	}
-	b.runs[k] = append(b.runs[k], m)
-	cl := newCell(k.table, k.row, k.column, len(w.keys), w.goroutines, m)
+	cl := b.record(k, len(w.keys), w.goroutines, m)
 	fmt.Fprintf(b.progress, "%s req/s, %s µs/op\n", group(cl.Throughput), latency(cl.LatencyUS))
 	return nil
+}
+
+// record adds m to cell k's runs, and returns it as a cell.
+func (b *bench) record(k cellKey, keys, goroutines int, m measurement) cell {
+	if _, ok := b.runs[k]; !ok {
+		b.order = append(b.order, k)
+		b.shape[k] = [2]int{keys, goroutines}
+	}
+	b.runs[k] = append(b.runs[k], m)
+	return newCell(k.table, k.row, k.column, keys, goroutines, m)
 }
 
 // memColumn is one memory column of the tables.
@@ -440,7 +445,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		b.rep.Cells = append(b.rep.Cells, cl)
 	}
 	if rs != nil {
-		if err := b.floorPairs(); err != nil {
+		if err := b.floorPairs(rs.serial); err != nil {
 			return err
 		}
 	}
@@ -449,11 +454,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			if st.Calls > 0 {
 				st.USecPerCall = float64(st.usec) / float64(st.Calls)
 			}
-			if st.SerialCalls > 0 {
-				st.SerialUSecPerCall = float64(st.serialUsec) / float64(st.SerialCalls)
-			}
 			if st.ParallelDecisions > 0 {
-				st.ParallelUSecPerDecision = float64(st.parallelUsec) / float64(st.ParallelDecisions)
+				st.ParallelUSecPerDecision = float64(st.usec) / float64(st.ParallelDecisions)
 			}
 		}
 	}
@@ -512,61 +514,131 @@ func redisRows() []string {
 	return append([]string{r[0], rowFloor}, r[1:]...)
 }
 
-// redisPass measures every Redis cell once, resetting the server's
-// statistics before each cell and adding them up, per row, after it: both
-// cells, and the serial one alone (one decision per script call, where the
-// parallel cell's concurrent calls may be coalesced into fewer).
+// redisPass measures every Redis cell once: the serial column in one
+// step, every row interleaved (serialPass, on rs.serial), then each row's
+// parallel cell on rs, resetting the server's statistics before each and
+// adding them up, per row, after it (the store may coalesce a parallel
+// cell's concurrent decisions into fewer calls). The serial server time a
+// call is measured in the paired rounds (floorPairs).
 func (b *bench) redisPass(rs *redisBench) error {
 	c := &b.c
+	if err := b.serialPass(rs.serial); err != nil {
+		return err
+	}
 	for _, row := range redisRows() {
-		for _, col := range []struct {
-			name       string
-			goroutines int
-		}{{colRedSerial, 1}, {colRedParallel, c.goroutines}} {
-			if err := rs.collectGarbage(); err != nil {
-				return err
-			}
-			if err := rs.resetStats(); err != nil {
-				return err
-			}
-			s, err := rs.subject(row)
-			if err != nil {
-				return err
-			}
-			var decisions atomic.Int64 // what the server's time is shared by
-			decide := s.decide
-			s.decide = func(ctx context.Context, key string) (bool, error) {
-				decisions.Add(1)
-				return decide(ctx, key)
-			}
-			w := workload{keys: oneKey, goroutines: col.goroutines, ops: c.redisN, warmup: min(c.redisN/10, 200)}
-			if c.duration > 0 {
-				w.ops = 0
-			}
-			if err := b.step(cellKey{tableOneKey, row, col.name}, w, s, c.duration); err != nil {
-				return err
-			}
-			st, err := rs.stats(row)
-			if err != nil {
-				return err
-			}
-			acc := b.server[row]
-			if acc == nil {
-				acc = &serverStat{Row: st.Row, Command: st.Command}
-				b.server[row] = acc
-			}
-			acc.Calls += st.Calls
-			acc.EvalCalls += st.EvalCalls
-			acc.usec += st.usec
-			if col.name == colRedSerial {
-				acc.SerialCalls += st.Calls
-				acc.serialUsec += st.usec
-			} else {
-				acc.ParallelDecisions += decisions.Load()
-				acc.parallelUsec += st.usec
+		if err := rs.collectGarbage(); err != nil {
+			return err
+		}
+		if err := rs.resetStats(); err != nil {
+			return err
+		}
+		s, err := rs.subject(row)
+		if err != nil {
+			return err
+		}
+		var decisions atomic.Int64 // what the server's time is shared by
+		decide := s.decide
+		s.decide = func(ctx context.Context, key string) (bool, error) {
+			decisions.Add(1)
+			return decide(ctx, key)
+		}
+		w := workload{keys: oneKey, goroutines: c.goroutines, ops: c.redisN, warmup: min(c.redisN/10, 200)}
+		if c.duration > 0 {
+			w.ops = 0
+		}
+		if err := b.step(cellKey{tableOneKey, row, colRedParallel}, w, s, c.duration); err != nil {
+			return err
+		}
+		st, err := rs.stats(row)
+		if err != nil {
+			return err
+		}
+		acc := b.server[row]
+		if acc == nil {
+			acc = &serverStat{Row: st.Row, Command: st.Command}
+			b.server[row] = acc
+		}
+		acc.Calls += st.Calls
+		acc.EvalCalls += st.EvalCalls
+		acc.usec += st.usec
+		acc.ParallelDecisions += decisions.Load()
+	}
+	return nil
+}
+
+// serialPass measures the serial Redis cell of every row in one step, on
+// rs: after a warm-up, rounds in which every row makes one call, the order
+// rotating from round to round, each call timed alone; a row's cell is the
+// time of its calls, summed. Rows measured one after another, in blocks of
+// a fraction of a second, see different states of the host (a VM's
+// neighbours, the server's caches) and their ratios to the baseline moved
+// by a fifth from run to run; interleaved, every row sees the same states
+// (as bench/peers measures its serial Redis columns). With -duration, a
+// probe of 100 rounds sizes the run so that each row's calls take about
+// that long.
+func (b *bench) serialPass(rs *redisBench) error {
+	ctx := context.Background()
+	c := &b.c
+	rows := redisRows()
+	subs := make([]subject, 0, len(rows))
+	defer func() {
+		for _, s := range subs {
+			s.close()
+		}
+	}()
+	for _, row := range rows {
+		s, err := rs.subject(row)
+		if err != nil {
+			return err
+		}
+		subs = append(subs, s)
+	}
+	b.done++
+	fmt.Fprintf(b.progress, "[%d/%d] pass %d/%d: %s %s, the rows interleaved ... ", b.done, b.total, b.pass, c.count, tableOneKey, colRedSerial)
+	elapsed, denied := make([]time.Duration, len(rows)), make([]int64, len(rows))
+	rounds := func(n int64) error {
+		for r := range n {
+			for j := range subs {
+				i := (j + int(r)) % len(subs)
+				start := time.Now()
+				limited, err := subs[i].decide(ctx, oneKey[0])
+				elapsed[i] += time.Since(start)
+				if err != nil {
+					fmt.Fprintln(b.progress, "error")
+					return fmt.Errorf("%s %s %s: %w", tableOneKey, colRedSerial, rows[i], err)
+				}
+				if limited {
+					denied[i]++
+				}
 			}
 		}
+		return nil
 	}
+	n := c.redisN
+	if err := rounds(min(n/10, 200)); err != nil { // warm-up
+		return err
+	}
+	if c.duration > 0 {
+		clear(elapsed)
+		const probe = 100
+		if err := rounds(probe); err != nil {
+			return err
+		}
+		perCall := max(slices.Max(elapsed)/probe, 1)
+		n = max(int64(c.duration/perCall), 1)
+	}
+	clear(elapsed)
+	clear(denied)
+	runtime.GC()
+	if err := rounds(n); err != nil {
+		return err
+	}
+	var lat []string
+	for i, row := range rows {
+		cl := b.record(cellKey{tableOneKey, row, colRedSerial}, 1, 1, measurement{ops: n, elapsed: elapsed[i], denied: denied[i]})
+		lat = append(lat, latency(cl.LatencyUS))
+	}
+	fmt.Fprintf(b.progress, "µs/op %s\n", strings.Join(lat, ", "))
 	return nil
 }
 
@@ -617,13 +689,13 @@ func redact(u string) string {
 
 // progressSteps is how many steps the progress lines count: every memory
 // cell of every pass (the coarse table measures no baseline), and with
-// Redis (nets ≥ 0: the batch table's networks) both Redis cells of every
-// row and both batch runs of every network in every pass, then the
-// paired floor rounds (pairedRounds).
+// Redis (nets ≥ 0: the batch table's networks) the serial Redis cells (one
+// step), the parallel cell of every row and both batch runs of every
+// network in every pass, then the paired floor rounds (pairedRounds).
 func progressSteps(memCols, nets, count int) int {
 	n := memCols*len(rows()) - 4
 	if nets >= 0 {
-		n += 2*len(redisRows()) + 2*nets
+		n += 1 + len(redisRows()) + 2*nets
 	}
 	n *= count
 	if nets >= 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // pairedRounds is how many rounds the paired floor measurement makes for
@@ -20,30 +21,24 @@ func pairedRounds(count int) int { return 4*count + 3 }
 // the instructions counted give 1.17–1.24×).
 func pairedCalls(redisN int64) int { return int(max(100, redisN/10)) }
 
-// floorPairs measures each script's server time against the floor's in
-// rounds: in every round each script (the floor, then each algorithm's,
-// the order rotating from round to round) makes pairedCalls serial
-// calls, its server time read from INFO commandstats after CONFIG
-// RESETSTAT, so the scripts of a round run within a second of each other;
-// an algorithm's ratio to the floor is the median, over the rounds, of its
-// time per call over the floor's in the same round. This is the run's one
-// figure of a script's serial server time against the floor's: the serial
-// cells run minutes apart, on a server whose speed drifts by more than the
-// margin the target leaves.
+// floorPairs measures each row's serial server time, one decision a call,
+// and each script's against the floor's, in rounds: in every round each
+// row (INCRBY, the floor, each algorithm's script; the order rotating from
+// round to round) makes pairedCalls serial calls, its server time read
+// from INFO commandstats after CONFIG RESETSTAT, so the rows of a round run
+// within a second of each other; a row's time per call is the median over
+// the rounds, its ratio to the floor the median of its time per call over
+// the floor's in the same round: a server whose speed drifts during the
+// run (by more than the margin the target leaves) does not tilt it.
 //
-// The rounds run on a client of their own, which never has two calls in
-// flight: rueidis then makes each call on the caller's goroutine, while
-// on a connection that once pipelined every call goes through two
+// The rounds run on rs, the run's serial store, whose client never has two
+// calls in flight: rueidis then makes each call on the caller's goroutine,
+// while on a connection that once pipelined every call goes through two
 // goroutines of rueidis's, whose CPU a host of few cores takes from the
 // server mid-call, in the server time measured.
-func (b *bench) floorPairs() error {
+func (b *bench) floorPairs(rs *redisBench) error {
 	ctx := context.Background()
-	rs, err := openRedis(&b.c)
-	if err != nil {
-		return err
-	}
-	defer rs.store.Close()
-	scripts := redisRows()[1:] // the floor and the algorithms; not INCRBY
+	scripts := redisRows() // INCRBY, the floor and the algorithms
 	perCall := map[string][]float64{}
 	rounds, calls := pairedRounds(b.c.count), pairedCalls(b.c.redisN)
 	for round := range rounds {
@@ -74,7 +69,7 @@ func (b *bench) floorPairs() error {
 				return err
 			}
 			if st.Calls == 0 {
-				return fmt.Errorf("floor round %s: the server counted no EVALSHA", row)
+				return fmt.Errorf("floor round %s: the server counted no %s", row, strings.ToUpper(st.Command))
 			}
 			perCall[row] = append(perCall[row], float64(st.usec)/float64(st.Calls))
 		}

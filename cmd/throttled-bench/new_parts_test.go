@@ -117,3 +117,42 @@ func TestBatchPassErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSerialPass checks the serial Redis cells: every row measured in the
+// same rounds (as many calls each), on the serial store; with -duration,
+// sized by the probe so that a row's calls take about that long; no server
+// statistics (the paired rounds measure the serial server time).
+func TestSerialPass(t *testing.T) {
+	srv := redistest.Standalone(t)
+	for _, tc := range []struct {
+		args []string
+		ops  func(n int64) bool
+	}{
+		{[]string{"-redis-n", "30"}, func(n int64) bool { return n == 30 }},
+		// 20 ms of calls of tens of µs: hundreds of calls, not the 10,000
+		// of -redis-n.
+		{[]string{"-duration", "20ms"}, func(n int64) bool { return n > 20 && n < 10_000 }},
+	} {
+		rs := openBench(t, srv.URL(), tc.args...)
+		b := &bench{c: *rs.c, progress: io.Discard, runs: map[cellKey][]measurement{}, shape: map[cellKey][2]int{}, server: map[string]*serverStat{}}
+		if err := b.serialPass(rs.serial); err != nil {
+			t.Fatal(err)
+		}
+		if len(b.order) != len(redisRows()) {
+			t.Fatalf("%v: cells %v, want one per Redis row", tc.args, b.order)
+		}
+		n := b.runs[b.order[0]][0].ops
+		for i, k := range b.order {
+			m := b.runs[k]
+			if k != (cellKey{tableOneKey, redisRows()[i], colRedSerial}) || len(m) != 1 || m[0].ops != n || m[0].elapsed <= 0 || b.shape[k] != [2]int{1, 1} {
+				t.Errorf("%v: cell %v: %+v, shape %v; want row %s's serial cell of %d calls", tc.args, k, m, b.shape[k], redisRows()[i], n)
+			}
+		}
+		if !tc.ops(n) {
+			t.Errorf("%v: %d calls a row", tc.args, n)
+		}
+		if len(b.server) != 0 {
+			t.Errorf("%v: server statistics %v from the serial pass", tc.args, b.server)
+		}
+	}
+}

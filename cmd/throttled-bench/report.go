@@ -72,40 +72,41 @@ type cell struct {
 	Runs []float64 `json:"ns_per_op_runs"`
 }
 
-// serverStat is the Redis server's time per call for one row, from INFO
-// commandstats after CONFIG RESETSTAT (both of the row's cells, warm-ups
-// included), added up over the passes. The serial fields count the serial
-// cell alone, whose every call decides one request (the store may coalesce
-// the parallel cell's concurrent decisions into fewer calls). The parallel
-// fields count the parallel cell alone, per decision (the floor makes one
-// call a decision; a store may coalesce): its server time over the
-// decisions its goroutines made, and that over the floor's (row "floor",
-// listed last).
+// serverStat is the Redis server's time for one row, from INFO
+// commandstats (EVALSHA for the floor and the algorithms, INCRBY for the
+// baseline).
 //
-// A script's server time a call against the floor's is measured side by
-// side, in the paired rounds (floorPairs), not from the serial cells,
-// which run minutes apart on the run's shared client.
+// Serially, one decision a call, it is measured in the paired rounds
+// (floorPairs): every row's calls one after the other on a client of its
+// own, so that a script's time is compared with the floor's (row "floor",
+// listed last) side by side. PairedUSecPerCall is the median over the
+// rounds of the row's time per call; PairedFloorRatio the median of its
+// time per call over the floor's in the same round, PairedFloorRatios the
+// rounds' ratios.
+//
+// From the goroutines of the parallel cells (CONFIG RESETSTAT before each,
+// warm-up included, added up over the passes), where the store may
+// coalesce concurrent decisions into fewer calls: Calls, EvalCalls (the
+// script's first calls, before the server has it) and USecPerCall count
+// calls; ParallelUSecPerDecision is the time over the decisions the
+// goroutines made, ParallelFloorRatio that over the floor's (which makes
+// one call a decision).
 type serverStat struct {
-	Row               string  `json:"row"`
-	Command           string  `json:"command"`
-	Calls             int64   `json:"calls"`
-	EvalCalls         int64   `json:"eval_calls,omitempty"`
-	USecPerCall       float64 `json:"usec_per_call"`
-	SerialCalls       int64   `json:"serial_calls,omitempty"`
-	SerialUSecPerCall float64 `json:"serial_usec_per_call,omitempty"`
-	// PairedUSecPerCall is the median over the paired rounds of this
-	// script's server time per call; PairedFloorRatio the median of its
-	// time per call over the floor's in the same round, PairedFloorRatios
-	// the rounds' ratios.
+	Row     string `json:"row"`
+	Command string `json:"command"`
+
 	PairedUSecPerCall float64   `json:"paired_usec_per_call,omitempty"`
 	PairedFloorRatio  float64   `json:"ratio_vs_floor_paired,omitempty"`
 	PairedFloorRatios []float64 `json:"ratio_vs_floor_paired_rounds,omitempty"`
 
+	Calls                   int64   `json:"parallel_calls"`
+	EvalCalls               int64   `json:"parallel_eval_calls,omitempty"`
+	USecPerCall             float64 `json:"parallel_usec_per_call"`
 	ParallelDecisions       int64   `json:"parallel_decisions,omitempty"`
 	ParallelUSecPerDecision float64 `json:"parallel_usec_per_decision,omitempty"`
 	ParallelFloorRatio      float64 `json:"ratio_vs_floor_parallel,omitempty"`
 
-	usec, serialUsec, parallelUsec int64
+	usec int64
 }
 
 // batchRow is one network of the batch table: Keys sequential Limit calls
@@ -296,7 +297,7 @@ func (r *report) writeText(w io.Writer) error {
 	fmt.Fprintf(&b, "* *[3] Many-key cells cycle through %s distinct keys, each inserted before timing; parallel goroutines start at different keys.*\n", group(float64(c.Keys)))
 	b.WriteString("* *[4] The coarse-clock rows use `memstore.WithClock(store.NewCoarseClock(time.Millisecond))`; their baseline is the plain memory baseline of the same workload.*\n")
 	if e.Redis != "" {
-		b.WriteString("* *[5] Redis server µs/call: `usec_per_call` of EVALSHA (INCRBY for the baseline) in `INFO commandstats`, after `CONFIG RESETSTAT` before each row.*\n")
+		b.WriteString("* *[5] Redis (serial): the rows measured together, one call of each in turn, each call timed alone. Redis server µs/call: the server's time (`INFO commandstats`) a call of EVALSHA (INCRBY for the baseline), one decision a call, from the paired rounds [8].*\n")
 	}
 	if st := r.serverStat(rowFloor); st != nil {
 		how := "measured side by side in the paired rounds [8]"
@@ -310,7 +311,7 @@ func (r *report) writeText(w io.Writer) error {
 			group(float64(r.Batch[0].Keys)), r.Batch[0].Algorithm, pings)
 	}
 	if st := r.serverStat(rowFloor); st != nil && st.PairedFloorRatio > 0 {
-		fmt.Fprintf(&b, "* *[8] Paired: %d rounds, in each %d serial calls of every script one after the other (the order rotating), on a client of their own that never pipelines (so that no client goroutine takes the server's CPU mid-call), server time from `INFO commandstats`; µs/call is the median over the rounds, × floor the median of each script's time per call over the floor's in the same round, so a server whose speed drifts during the run does not tilt the ratio. (The serial cells' server time, minutes apart on the run's shared client, is in the JSON report's `serial_usec_per_call`.)*\n", len(st.PairedFloorRatios), pairedCalls(r.Config.RedisN))
+		fmt.Fprintf(&b, "* *[8] Paired: %d rounds, in each %d serial calls of every row (INCRBY too) one after the other (the order rotating), on a client of their own that never pipelines (so that no client goroutine takes the server's CPU mid-call), server time from `INFO commandstats`; µs/call is the median over the rounds, × floor the median of each script's time per call over the floor's in the same round, so a server whose speed drifts during the run does not tilt the ratio.*\n", len(st.PairedFloorRatios), pairedCalls(r.Config.RedisN))
 	}
 	if st := r.serverStat(rowFloor); st != nil && st.ParallelDecisions > 0 {
 		fmt.Fprintf(&b, "* *[9] Per decision from %d goroutines: the server time of the parallel cell (its warm-up included) over the decisions its goroutines made, where the store coalesces concurrent decisions into fewer calls and the floor makes one call a decision; × floor is that over the floor's.*\n", r.Config.Goroutines)
@@ -397,7 +398,7 @@ func (r *report) table(b *strings.Builder, cols []column, server, sharedBaseline
 		head = append(head, c.title, "×")
 	}
 	if server {
-		head = append(head, "Redis server µs/call *[5]*")
+		head = append(head, "Redis server µs/call, serial *[5]*")
 	}
 	var body [][]string
 	for _, row := range rows() {
@@ -420,10 +421,8 @@ func (r *report) table(b *strings.Builder, cols []column, server, sharedBaseline
 		}
 		if server {
 			v := "—"
-			for _, s := range r.Server {
-				if s.Row == row {
-					v = fmt.Sprintf("%.2f", s.USecPerCall)
-				}
+			if st := r.serverStat(row); st != nil && st.PairedUSecPerCall > 0 {
+				v = fmt.Sprintf("%.2f", st.PairedUSecPerCall)
 			}
 			line = append(line, v)
 		}

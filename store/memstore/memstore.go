@@ -278,7 +278,9 @@ func (t *Table[K]) decideOne(key K, p *store.Policy, cost int64) (algo.Decision,
 		e = sh.idx.get(h, key)
 	}
 	if e != nil {
-		spinLock(&e.mu)
+		if !e.mu.TryLock() { // spinLock, inlined
+			spinLockSlow(&e.mu)
+		}
 		if e.first.id == p.ID() { // so e is live; other policies' states need sh.mu
 			d := sh.stepIn(&e.first, p, cost, now)
 			e.mu.Unlock()

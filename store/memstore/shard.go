@@ -55,7 +55,16 @@ func (sh *shard[K]) lock() { spinLock(&sh.mu) }
 // while other goroutines are runnable, so under contention (many
 // goroutines on one key) it would park and wake a goroutine per decision.
 func spinLock(mu *sync.Mutex) {
-	for range lockSpins {
+	if !mu.TryLock() {
+		spinLockSlow(mu)
+	}
+}
+
+// spinLockSlow is spinLock after a first try failed. A hot path tries
+// the lock itself and calls it on failure: spinLock is too large to be
+// inlined, and the uncontended lock then makes no call.
+func spinLockSlow(mu *sync.Mutex) {
+	for range lockSpins - 1 {
 		if mu.TryLock() {
 			return
 		}

@@ -25,7 +25,7 @@ func (t *Table[K]) DecideBatch(ctx context.Context, ps []*store.Policy, reqs []s
 		storeutil.FailAll(errs, err)
 		return
 	}
-	now := t.store.clock.Now()
+	now := t.store.now()
 	if err := storeutil.CheckTime(now); err != nil {
 		storeutil.FailAll(errs, err)
 		return

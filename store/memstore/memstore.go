@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/internal/clock"
 	"github.com/throttled-go/throttled/internal/storeutil"
 	"github.com/throttled-go/throttled/store"
 )
@@ -33,6 +34,7 @@ const evictionSample = 8
 // keys of any other comparable type K in a table of its own, For[K].
 type Store struct {
 	clock   store.Clock
+	real    *clock.Real // clock, when it is the system clock: read without an interface call
 	maxSize int
 	nShards int
 
@@ -110,12 +112,22 @@ func New(opts ...Option) (*Store, error) {
 	}
 	s.nShards = n
 	s.maxSize = max(s.maxSize, n)
+	s.real, _ = s.clock.(*clock.Real)
 	s.strings = For[string](s)
 	return s, nil
 }
 
 // Clock returns the clock the store decides with (store.Clocked).
 func (s *Store) Clock() store.Clock { return s.clock }
+
+// now reads the store's clock, the system clock's without an interface
+// call.
+func (s *Store) now() int64 {
+	if s.real != nil {
+		return s.real.Now()
+	}
+	return s.clock.Now()
+}
 
 // Name returns "memory", the store's name in hooks and metrics.
 func (s *Store) Name() string { return "memory" }
@@ -239,7 +251,7 @@ func (t *Table[K]) Decide(ctx context.Context, key K, ps []*store.Policy, cost i
 
 // decide is Decide on checked input.
 func (t *Table[K]) decide(key K, ps []*store.Policy, cost int64, each []algo.Decision) (algo.Decision, error) {
-	now := t.store.clock.Now()
+	now := t.store.now()
 	if err := storeutil.CheckTime(now); err != nil {
 		return algo.Decision{}, err
 	}
@@ -270,7 +282,12 @@ func (t *Table[K]) decideOne(key K, p *store.Policy, cost int64) (algo.Decision,
 	// which comes right before the entry's lock: under contention the
 	// entry's cache line is then still on this core when the lock is taken.
 	e := sh.idx.candidate(h)
-	now := t.store.clock.Now()
+	var now int64
+	if r := t.store.real; r != nil { // t.store.now(), inlined (it is too large to be)
+		now = r.Now()
+	} else {
+		now = t.store.clock.Now()
+	}
 	if err := storeutil.CheckTime(now); err != nil {
 		return algo.Decision{}, err
 	}

@@ -68,15 +68,17 @@ func (x *index[K]) get(h uint64, key K) *entry[K] {
 // get without comparing keys, so without reading the entry. The caller
 // compares the key, and calls get when it differs (keys whose 64-bit
 // hashes collide).
+//
+// It is written to be small enough for Go to inline (decideOne calls it on
+// every decision).
 func (x *index[K]) candidate(h uint64) *entry[K] {
 	t := x.tab.Load()
 	if t == nil {
 		return nil
 	}
-	for i := t.home(h); ; i = (i + 1) & t.mask {
-		s := &t.slots[i]
-		e := s.e.Load()
-		if e == nil || s.h.Load() == h {
+	for i := h >> 32; ; i++ { // i&t.mask starts at t.home(h)
+		s := &t.slots[i&t.mask]
+		if e := s.e.Load(); e == nil || s.h.Load() == h {
 			return e
 		}
 	}

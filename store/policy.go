@@ -7,7 +7,6 @@ import (
 
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/internal/faststep"
-	"github.com/throttled-go/throttled/internal/steps"
 )
 
 // MaxPolicies is the most policies one decision may take: a limiter holds
@@ -29,7 +28,7 @@ type Policy struct {
 	quota  algo.Quota
 	id     PolicyID
 	key    string
-	fast   *faststep.Params // the step with reciprocals
+	fast   *faststep.Params // the step with reciprocals; never nil
 }
 
 // PolicyID is a policy's identity as a comparable value: equal for
@@ -88,10 +87,7 @@ func NewPolicy(q algo.Quota) (*Policy, error) {
 // multiplying with reciprocals computed by NewPolicy; their results equal
 // the algo step functions' (property tests compare them).
 func (p *Policy) Step(st *[3]int64, fresh bool, now, cost int64) (d algo.Decision, expireAt int64, keep bool) {
-	if p.fast != nil {
-		return p.fast.Step(st, fresh, now, cost)
-	}
-	return steps.Step((*steps.Slots)(st), fresh, &p.params, now, cost)
+	return p.fast.Step(st, fresh, now, cost) // small enough to be inlined
 }
 
 // Params returns the step functions' parameters. The caller must not

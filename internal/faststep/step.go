@@ -4,6 +4,7 @@ import (
 	"math/bits"
 
 	"github.com/throttled-go/throttled/algo"
+	"github.com/throttled-go/throttled/internal/steps"
 )
 
 // Params are a quota's parameters with the reciprocals of the divisors its
@@ -13,15 +14,17 @@ type Params struct {
 	unit, rate, period Reciprocal
 }
 
-// New returns p's Params when its algorithm has a step here (the five of
-// package algo), nil otherwise (store.Policy then runs the generated
-// binding); p must be built by algo.Compile and not change afterwards.
+// New returns p's Params; p must be built by algo.Compile and not change
+// afterwards. The five algorithms of package algo have a step here; an
+// algorithm without one gets Params whose Step runs the generated binding
+// (internal/steps). New never returns nil, so that store.Policy.Step is a
+// call of Step alone, small enough to be inlined.
 func New(p *algo.Params) *Params {
 	switch p.Algorithm {
 	case algo.TokenBucket, algo.LeakingBucket, algo.GCRA, algo.FixedWindow, algo.SlidingWindow:
 		return &Params{P: p, unit: NewReciprocal(p.Unit), rate: NewReciprocal(p.Rate), period: NewReciprocal(p.Period)}
 	}
-	return nil
+	return &Params{P: p}
 }
 
 // Step is the algorithm's step run on a stored state as the generated
@@ -46,8 +49,10 @@ func (f *Params) Step(st *[3]int64, fresh bool, now, cost int64) (d algo.Decisio
 		s0, s1, d = f.tokenBucket(st[0], st[1], fresh, now, cost)
 	case algo.LeakingBucket:
 		s0, s1, d = f.leakingBucket(st[0], st[1], fresh, now, cost)
-	default: // algo.FixedWindow: New builds no other
+	case algo.FixedWindow:
 		s0, s1, d = f.fixedWindow(st[0], st[1], fresh, now, cost)
+	default: // no step here (see New)
+		return steps.Step((*steps.Slots)(st), fresh, f.P, now, cost)
 	}
 	if d.Limited || cost == 0 {
 		return d, 0, false

@@ -2,6 +2,7 @@ package faststep
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,21 +107,30 @@ func TestStepEqualsGenerated(t *testing.T) {
 // runs the generated binding until it has one here.
 var fiveAlgorithms = []algo.Algorithm{algo.FixedWindow, algo.SlidingWindow, algo.TokenBucket, algo.LeakingBucket, algo.GCRA}
 
-// TestNewCoversTheFiveAlgorithms: New has a step for each of the five, and
-// none for params of no algorithm.
+// TestNewCoversTheFiveAlgorithms: New has a step with reciprocals for
+// each of the five; for params of no algorithm it has none, and Step runs
+// the generated binding (which refuses them).
 func TestNewCoversTheFiveAlgorithms(t *testing.T) {
 	for _, a := range fiveAlgorithms {
 		p, err := algo.Compile(a, algo.PerSec(10))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if New(&p) == nil {
-			t.Errorf("New(%v) = nil", a)
+		if f := New(&p); f == nil || f.unit.d == 0 {
+			t.Errorf("New(%v) = %+v, want a step with reciprocals", a, f)
 		}
 	}
-	if f := New(&algo.Params{Unit: 1, Rate: 1, Period: 1}); f != nil {
-		t.Errorf("New(params of no algorithm) = %+v, want nil", f)
+	f := New(&algo.Params{Unit: 1, Rate: 1, Period: 1})
+	if f == nil || f.unit.d != 0 {
+		t.Fatalf("New(params of no algorithm) = %+v, want Params without reciprocals", f)
 	}
+	defer func() {
+		if r, _ := recover().(string); !strings.Contains(r, "unknown algorithm") {
+			t.Errorf("Step of no algorithm: recovered %q, want the generated binding's panic", r)
+		}
+	}()
+	var st [3]int64
+	f.Step(&st, true, 0, 1)
 }
 
 // TestStepAtProductEdges: the compares made on elapsed·Rate agree with

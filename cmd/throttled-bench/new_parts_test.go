@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/rueidis"
 
 	"github.com/throttled-go/throttled/algo"
 	"github.com/throttled-go/throttled/internal/redistest"
@@ -153,6 +157,79 @@ func TestSerialPass(t *testing.T) {
 		}
 		if len(b.server) != 0 {
 			t.Errorf("%v: server statistics %v from the serial pass", tc.args, b.server)
+		}
+	}
+
+	// A quota of one request a minute: the algorithms deny every timed
+	// call (the warm-up took the one allowed), INCRBY and the floor none.
+	rs := openBench(t, srv.URL(), "-redis-n", "20", "-quota", "1/m")
+	b := &bench{c: *rs.c, progress: io.Discard, runs: map[cellKey][]measurement{}, shape: map[cellKey][2]int{}, server: map[string]*serverStat{}}
+	if err := b.serialPass(rs.serial); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range b.order {
+		want := int64(20)
+		if k.row == rowBaseline || k.row == rowFloor {
+			want = 0
+		}
+		if m := b.runs[k][0]; m.denied != want {
+			t.Errorf("cell %v: %d of %d calls denied, want %d", k, m.denied, m.ops, want)
+		}
+	}
+}
+
+// TestPairedCalls: a tenth of -redis-n serial calls a round, at least 100.
+func TestPairedCalls(t *testing.T) {
+	for _, tc := range [][2]int64{{1, 100}, {1000, 100}, {1009, 100}, {5000, 500}, {10_000, 1000}} {
+		if got := pairedCalls(tc[0]); int64(got) != tc[1] {
+			t.Errorf("pairedCalls(%d) = %d, want %d", tc[0], got, tc[1])
+		}
+	}
+}
+
+// TestStats reads a row's server statistics: INCRBY's for the baseline,
+// EVALSHA's and the EVAL fallbacks for a script's row.
+func TestStats(t *testing.T) {
+	srv := redistest.Standalone(t)
+	rs := openBench(t, srv.URL())
+	if err := rs.resetStats(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Do(t, "EVAL", "return 1", "0")
+	srv.Do(t, "INCRBY", incrKey, "1")
+	srv.Do(t, "INCRBY", incrKey, "1")
+	for _, tc := range []struct {
+		row, cmd    string
+		calls, eval int64
+	}{{rowBaseline, "incrby", 2, 0}, {"gcra", "evalsha", 0, 1}, {rowFloor, "evalsha", 0, 1}} {
+		st, err := rs.stats(tc.row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Row != tc.row || st.Command != tc.cmd || st.Calls != tc.calls || st.EvalCalls != tc.eval {
+			t.Errorf("stats(%s) = %+v, want %s with %d calls and %d EVAL", tc.row, st, tc.cmd, tc.calls, tc.eval)
+		}
+	}
+}
+
+// TestCloseBoth: close closes the serial store's client with the other.
+func TestCloseBoth(t *testing.T) {
+	srv := redistest.Standalone(t)
+	c, err := parseFlags([]string{"-redis", srv.URL()}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := openRedis(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.serial == nil || rs.serial.client == rs.client || rs.serial.serial != nil {
+		t.Fatalf("openRedis: serial store %+v, want one of its own", rs.serial)
+	}
+	rs.close()
+	for name, cl := range map[string]rueidis.Client{"main": rs.client, "serial": rs.serial.client} {
+		if err := cl.Do(context.Background(), cl.B().Ping().Build()).Error(); !errors.Is(err, rueidis.ErrClosing) {
+			t.Errorf("PING on the %s client after close: %v, want %v", name, err, rueidis.ErrClosing)
 		}
 	}
 }

@@ -958,6 +958,11 @@ func TestWriteFloorWithoutPairedOrParallel(t *testing.T) {
 			}
 		}
 	}
+	// The one-key table's server column: a dash without paired rounds.
+	one := tableLines(t, out, "#### One key")
+	if last := one[len(one)-1]; !strings.HasPrefix(last, "| GCRA ") || !strings.HasSuffix(last, "| —                                  |") {
+		t.Errorf("one-key table, GCRA: %q, want a dash in the server column", last)
+	}
 	for _, absent := range []string{"*[8] Paired", "*[9] Per decision", "[8] ("} {
 		if strings.Contains(out, absent) {
 			t.Errorf("footnote %q without its measurement:\n%s", absent, out)

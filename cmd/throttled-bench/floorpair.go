@@ -13,7 +13,7 @@ import (
 // median of 7 rounds moved by a tenth from run to run).
 func pairedRounds(count int) int { return 4*count + 3 }
 
-// pairedCalls is how many serial calls each script makes in a round of
+// pairedCalls is how many serial calls each row makes in a round of
 // the paired floor measurement with redisN calls per Redis cell: 1000 by
 // default. Shorter runs between the statistics commands (CONFIG RESETSTAT,
 // INFO), which disturb the server's caches, tilted the ratios toward 1
@@ -38,14 +38,14 @@ func pairedCalls(redisN int64) int { return int(max(100, redisN/10)) }
 // server mid-call, in the server time measured.
 func (b *bench) floorPairs(rs *redisBench) error {
 	ctx := context.Background()
-	scripts := redisRows() // INCRBY, the floor and the algorithms
+	all := redisRows() // INCRBY, the floor and the algorithms' scripts
 	perCall := map[string][]float64{}
 	rounds, calls := pairedRounds(b.c.count), pairedCalls(b.c.redisN)
 	for round := range rounds {
 		b.done++
-		fmt.Fprintf(b.progress, "[%d/%d] floor round %d/%d: %d calls of each script ... ", b.done, b.total, round+1, rounds, calls)
-		for i := range scripts {
-			row := scripts[(i+round)%len(scripts)]
+		fmt.Fprintf(b.progress, "[%d/%d] floor round %d/%d: %d calls of each row ... ", b.done, b.total, round+1, rounds, calls)
+		for i := range all {
+			row := all[(i+round)%len(all)]
 			s, err := rs.subject(row)
 			if err != nil {
 				return err
@@ -75,7 +75,7 @@ func (b *bench) floorPairs(rs *redisBench) error {
 		}
 		fmt.Fprintf(b.progress, "floor %.2f µs/call\n", perCall[rowFloor][round])
 	}
-	for _, row := range scripts {
+	for _, row := range all {
 		st := b.server[row]
 		if st == nil {
 			continue
